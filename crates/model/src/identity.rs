@@ -1,0 +1,291 @@
+//! Keystone v3 documents: the `POST /v3/auth/tokens` request, the token body, the service
+//! catalog, and the domain/project/user/role resources. Request types are lenient where
+//! Keystone is (extra attributes pass), response types render Keystone's exact field names.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// `{"auth": {...}}` as posted to `/v3/auth/tokens`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthRequest {
+    pub auth: Auth,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Auth {
+    pub identity: AuthIdentity,
+    /// A project/domain/system object, or the string `"unscoped"`.
+    #[serde(default)]
+    pub scope: Option<Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthIdentity {
+    pub methods: Vec<String>,
+    #[serde(default)]
+    pub password: Option<PasswordMethod>,
+    #[serde(default)]
+    pub token: Option<TokenMethod>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PasswordMethod {
+    pub user: PasswordUser,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PasswordUser {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub domain: Option<ResourceRef>,
+    pub password: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TokenMethod {
+    pub id: String,
+}
+
+/// A reference by id, or by name (+ domain for projects).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct ResourceRef {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<Box<ResourceRef>>,
+}
+
+/// `{"id", "name"}` pairs as they appear inside a token.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct IdName {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct TokenUser {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    pub domain: IdName,
+    #[serde(default)]
+    pub password_expires_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct TokenProject {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    pub domain: IdName,
+}
+
+/// The `token` object of a token response.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Token {
+    pub methods: Vec<String>,
+    pub user: TokenUser,
+    #[serde(default)]
+    pub audit_ids: Vec<String>,
+    pub expires_at: String,
+    #[serde(default)]
+    pub issued_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<TokenProject>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<IdName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_domain: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<IdName>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<Vec<CatalogService>>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct TokenResponse {
+    pub token: Token,
+}
+
+/// One service of the catalog.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct CatalogService {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub service_type: String,
+    pub name: String,
+    pub endpoints: Vec<CatalogEndpoint>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct CatalogEndpoint {
+    pub id: String,
+    pub interface: String,
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub region_id: Option<String>,
+    pub url: String,
+}
+
+/// `{"self": ...}` links of a resource.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct SelfLink {
+    #[serde(rename = "self")]
+    pub href: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Domain {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub enabled: bool,
+    pub tags: Vec<String>,
+    pub links: SelfLink,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Project {
+    pub id: String,
+    pub name: String,
+    pub domain_id: String,
+    pub description: String,
+    pub enabled: bool,
+    pub is_domain: bool,
+    pub parent_id: String,
+    pub tags: Vec<String>,
+    pub links: SelfLink,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    pub domain_id: String,
+    pub enabled: bool,
+    pub password_expires_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_project_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    pub links: SelfLink,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Role {
+    pub id: String,
+    pub name: String,
+    pub domain_id: Option<String>,
+    pub description: Option<String>,
+    pub links: SelfLink,
+}
+
+/// Body of `POST /v3/projects` (`{"project": {...}}`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProjectCreate {
+    pub name: String,
+    #[serde(default)]
+    pub domain_id: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    #[serde(default)]
+    pub is_domain: Option<bool>,
+    #[serde(default)]
+    pub parent_id: Option<String>,
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+}
+
+/// Body of `PATCH /v3/projects/{id}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ProjectUpdate {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+}
+
+/// Body of `POST /v3/users`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct UserCreate {
+    pub name: String,
+    #[serde(default)]
+    pub domain_id: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    #[serde(default)]
+    pub default_project_id: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+/// Body of `PATCH /v3/users/{id}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct UserUpdate {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    #[serde(default)]
+    pub default_project_id: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+/// Body of `POST /v3/roles`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RoleCreate {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_cli_password_request() {
+        let body = r#"{"auth":{"identity":{"methods":["password"],"password":{"user":{"name":"demo","domain":{"name":"Default"},"password":"secret"}}},"scope":{"project":{"name":"demo","domain":{"name":"Default"}}}}}"#;
+        let req: AuthRequest = serde_json::from_str(body).unwrap();
+        let user = req.auth.identity.password.unwrap().user;
+        assert_eq!(user.name.as_deref(), Some("demo"));
+        assert_eq!(user.domain.unwrap().name.as_deref(), Some("Default"));
+        assert!(req.auth.scope.unwrap().get("project").is_some());
+    }
+
+    #[test]
+    fn catalog_uses_type_key() {
+        let svc = CatalogService {
+            id: "1".into(),
+            service_type: "compute".into(),
+            name: "nova".into(),
+            endpoints: vec![],
+        };
+        let v = serde_json::to_value(&svc).unwrap();
+        assert_eq!(v["type"], "compute");
+    }
+}

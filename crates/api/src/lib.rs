@@ -1,1 +1,20 @@
-//! placeholder
+//! Cascade's HTTP surface. One listener serves every OpenStack service under a sub-path
+//! (`/identity`, later `/compute/v2.1`, `/network`, `/volume/v3/{project_id}`, `/image`), the
+//! admin API (`/v1.0`), `/healthz`, `/healthcheck` and `/metrics`. Handlers parse requests,
+//! check policy and call `cascade-core`; they hold no business logic. Errors are rendered into
+//! each service's wire format in one place ([`error`]); the middleware stack is declared in
+//! [`stack`].
+
+mod admin;
+mod auth;
+mod body;
+pub mod error;
+mod health;
+mod identity;
+mod metrics;
+mod stack;
+mod state;
+
+pub use metrics::HttpMetrics;
+pub use stack::router;
+pub use state::AppState;

@@ -97,6 +97,15 @@ pub struct PodUpdate {
     /// Only `maintenance` (enter) or `up` (leave maintenance; the health checker decides after).
     #[serde(default)]
     pub state: Option<PodState>,
+    /// New identity URL of the pod.
+    #[serde(default)]
+    pub auth_url: Option<String>,
+    /// Replaces the explicit endpoints.
+    #[serde(default)]
+    pub endpoints: Option<BTreeMap<String, String>>,
+    /// Replaces the credentials (rotation).
+    #[serde(default)]
+    pub credentials: Option<PodCredentials>,
 }
 
 /// A pod as the admin API shows it. Credentials never appear.
@@ -139,13 +148,19 @@ mod tests {
     fn pod_create_rejects_unknown_fields() {
         let err = serde_json::from_str::<PodCreate>(r#"{"region_name": "r", "bogus": 1}"#);
         assert!(err.is_err());
-        let ok: PodCreate = serde_json::from_str(r#"{"region_name": "r", "az_name": "az1"}"#).unwrap();
+        let ok: PodCreate =
+            serde_json::from_str(r#"{"region_name": "r", "az_name": "az1"}"#).unwrap();
         assert_eq!(ok.az_name, "az1");
     }
 
     #[test]
     fn states_round_trip() {
-        for s in [PodState::Up, PodState::Degraded, PodState::Down, PodState::Maintenance] {
+        for s in [
+            PodState::Up,
+            PodState::Degraded,
+            PodState::Down,
+            PodState::Maintenance,
+        ] {
             assert_eq!(PodState::parse(s.as_str()), Some(s));
         }
     }

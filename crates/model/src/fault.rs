@@ -92,7 +92,12 @@ pub fn neutron_default_type(status: u16) -> &'static str {
 
 /// Renders an error for `service`. `neutron_type` names the Neutron exception class
 /// (`NetworkNotFound`, `IpAddressAlreadyAllocated`, ...) and is ignored by other services.
-pub fn render(service: Service, status: u16, message: &str, neutron_type: Option<&str>) -> RenderedFault {
+pub fn render(
+    service: Service,
+    status: u16,
+    message: &str,
+    neutron_type: Option<&str>,
+) -> RenderedFault {
     let json_body = |v: Value| RenderedFault {
         status,
         content_type: "application/json",
@@ -155,7 +160,10 @@ mod tests {
             body(Service::Network, 404, Some("NetworkNotFound")),
             json!({"NeutronError": {"type": "NetworkNotFound", "message": "boom", "detail": ""}})
         );
-        assert_eq!(body(Service::Network, 409, None)["NeutronError"]["type"], "HTTPConflict");
+        assert_eq!(
+            body(Service::Network, 409, None)["NeutronError"]["type"],
+            "HTTPConflict"
+        );
     }
 
     #[test]

@@ -26,6 +26,8 @@ mod tests {
     fn rejects_malformed_ids() {
         assert!(!is_valid_request_id("req-123"));
         assert!(!is_valid_request_id("6f1c3c2e-1f7e-4b4e-9d3c-3c6b5a1e2f10"));
-        assert!(!is_valid_request_id("req-6f1c3c2e-1f7e-4b4e-9d3c-3c6b5a1e2f1z"));
+        assert!(!is_valid_request_id(
+            "req-6f1c3c2e-1f7e-4b4e-9d3c-3c6b5a1e2f1z"
+        ));
     }
 }

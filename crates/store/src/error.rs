@@ -36,7 +36,9 @@ impl From<sqlx::Error> for StoreError {
         match &err {
             sqlx::Error::RowNotFound => StoreError::NotFound,
             sqlx::Error::Database(db) => match db.kind() {
-                sqlx::error::ErrorKind::UniqueViolation => StoreError::Conflict(db.message().to_string()),
+                sqlx::error::ErrorKind::UniqueViolation => {
+                    StoreError::Conflict(db.message().to_string())
+                }
                 sqlx::error::ErrorKind::ForeignKeyViolation => {
                     StoreError::Constraint(db.message().to_string())
                 }

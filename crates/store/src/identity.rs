@@ -66,7 +66,11 @@ impl TargetKind {
     }
 
     fn parse(s: &str) -> TargetKind {
-        if s == "UserDomain" { TargetKind::Domain } else { TargetKind::Project }
+        if s == "UserDomain" {
+            TargetKind::Domain
+        } else {
+            TargetKind::Project
+        }
     }
 }
 
@@ -92,8 +96,7 @@ pub struct TokenRow {
 }
 
 const PROJECT_COLS: &str = "id, name, domain_id, description, enabled, tags, created_at";
-const USER_COLS: &str =
-    "id, name, domain_id, password_hash, enabled, default_project_id, description, email, created_at";
+const USER_COLS: &str = "id, name, domain_id, password_hash, enabled, default_project_id, description, email, created_at";
 
 impl Store {
     // ---- domains -------------------------------------------------------------------------
@@ -111,23 +114,29 @@ impl Store {
     }
 
     pub async fn get_domain(&self, id: &str) -> Result<DomainRow> {
-        Ok(sqlx::query_as("SELECT id, name, description, enabled, created_at FROM domains WHERE id = $1")
-            .bind(id)
-            .fetch_one(&self.pool)
-            .await?)
+        Ok(sqlx::query_as(
+            "SELECT id, name, description, enabled, created_at FROM domains WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     pub async fn find_domain_by_name(&self, name: &str) -> Result<DomainRow> {
-        Ok(sqlx::query_as("SELECT id, name, description, enabled, created_at FROM domains WHERE name = $1")
-            .bind(name)
-            .fetch_one(&self.pool)
-            .await?)
+        Ok(sqlx::query_as(
+            "SELECT id, name, description, enabled, created_at FROM domains WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     pub async fn list_domains(&self) -> Result<Vec<DomainRow>> {
-        Ok(sqlx::query_as("SELECT id, name, description, enabled, created_at FROM domains ORDER BY name")
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(sqlx::query_as(
+            "SELECT id, name, description, enabled, created_at FROM domains ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     // ---- projects ------------------------------------------------------------------------
@@ -150,22 +159,30 @@ impl Store {
     }
 
     pub async fn get_project(&self, id: &str) -> Result<ProjectRow> {
-        Ok(sqlx::query_as(sql!("SELECT {PROJECT_COLS} FROM projects WHERE id = $1"))
-            .bind(id)
-            .fetch_one(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_as(sql!("SELECT {PROJECT_COLS} FROM projects WHERE id = $1"))
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
     pub async fn find_project(&self, domain_id: &str, name: &str) -> Result<ProjectRow> {
-        Ok(sqlx::query_as(sql!("SELECT {PROJECT_COLS} FROM projects WHERE domain_id = $1 AND name = $2"))
-            .bind(domain_id)
-            .bind(name)
-            .fetch_one(&self.pool)
-            .await?)
+        Ok(sqlx::query_as(sql!(
+            "SELECT {PROJECT_COLS} FROM projects WHERE domain_id = $1 AND name = $2"
+        ))
+        .bind(domain_id)
+        .bind(name)
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     /// Projects, optionally filtered by exact name and domain, ordered by name.
-    pub async fn list_projects(&self, name: Option<&str>, domain_id: Option<&str>) -> Result<Vec<ProjectRow>> {
+    pub async fn list_projects(
+        &self,
+        name: Option<&str>,
+        domain_id: Option<&str>,
+    ) -> Result<Vec<ProjectRow>> {
         Ok(sqlx::query_as(sql!(
             "SELECT {PROJECT_COLS} FROM projects \
              WHERE ($1 IS NULL OR name = $1) AND ($2 IS NULL OR domain_id = $2) ORDER BY name, id"
@@ -202,7 +219,10 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        let done = sqlx::query("DELETE FROM projects WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        let done = sqlx::query("DELETE FROM projects WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
@@ -232,21 +252,29 @@ impl Store {
     }
 
     pub async fn get_user(&self, id: &str) -> Result<UserRow> {
-        Ok(sqlx::query_as(sql!("SELECT {USER_COLS} FROM users WHERE id = $1"))
-            .bind(id)
-            .fetch_one(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_as(sql!("SELECT {USER_COLS} FROM users WHERE id = $1"))
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
     pub async fn find_user(&self, domain_id: &str, name: &str) -> Result<UserRow> {
-        Ok(sqlx::query_as(sql!("SELECT {USER_COLS} FROM users WHERE domain_id = $1 AND name = $2"))
-            .bind(domain_id)
-            .bind(name)
-            .fetch_one(&self.pool)
-            .await?)
+        Ok(sqlx::query_as(sql!(
+            "SELECT {USER_COLS} FROM users WHERE domain_id = $1 AND name = $2"
+        ))
+        .bind(domain_id)
+        .bind(name)
+        .fetch_one(&self.pool)
+        .await?)
     }
 
-    pub async fn list_users(&self, name: Option<&str>, domain_id: Option<&str>) -> Result<Vec<UserRow>> {
+    pub async fn list_users(
+        &self,
+        name: Option<&str>,
+        domain_id: Option<&str>,
+    ) -> Result<Vec<UserRow>> {
         Ok(sqlx::query_as(sql!(
             "SELECT {USER_COLS} FROM users \
              WHERE ($1 IS NULL OR name = $1) AND ($2 IS NULL OR domain_id = $2) ORDER BY name, id"
@@ -278,7 +306,10 @@ impl Store {
             return Err(StoreError::NotFound);
         }
         if drop_tokens {
-            sqlx::query("DELETE FROM tokens WHERE user_id = $1").bind(&u.id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM tokens WHERE user_id = $1")
+                .bind(&u.id)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -291,8 +322,14 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM tokens WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
-        let done = sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM tokens WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
@@ -303,28 +340,34 @@ impl Store {
     // ---- roles ---------------------------------------------------------------------------
 
     pub async fn insert_role(&self, r: &RoleRow) -> Result<()> {
-        sqlx::query("INSERT INTO roles (id, name, description, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(&r.id)
-            .bind(&r.name)
-            .bind(&r.description)
-            .bind(r.created_at)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO roles (id, name, description, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&r.id)
+        .bind(&r.name)
+        .bind(&r.description)
+        .bind(r.created_at)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
     pub async fn get_role(&self, id: &str) -> Result<RoleRow> {
-        Ok(sqlx::query_as("SELECT id, name, description, created_at FROM roles WHERE id = $1")
-            .bind(id)
-            .fetch_one(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_as("SELECT id, name, description, created_at FROM roles WHERE id = $1")
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
     pub async fn find_role(&self, name: &str) -> Result<RoleRow> {
-        Ok(sqlx::query_as("SELECT id, name, description, created_at FROM roles WHERE name = $1")
-            .bind(name)
-            .fetch_one(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_as("SELECT id, name, description, created_at FROM roles WHERE name = $1")
+                .bind(name)
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
     pub async fn list_roles(&self, name: Option<&str>) -> Result<Vec<RoleRow>> {
@@ -343,7 +386,10 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        let done = sqlx::query("DELETE FROM roles WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        let done = sqlx::query("DELETE FROM roles WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
@@ -455,14 +501,15 @@ impl Store {
         .await?)
     }
 
-    /// Revokes one token (and every token minted from it, which shares its audit id).
+    /// Revokes one token.
     pub async fn delete_token(&self, id_hash: &str) -> Result<()> {
-        let token = self.get_token(id_hash).await?;
-        sqlx::query("DELETE FROM tokens WHERE id_hash = $1 OR audit_id = $2")
+        let done = sqlx::query("DELETE FROM tokens WHERE id_hash = $1")
             .bind(id_hash)
-            .bind(&token.audit_id)
             .execute(&self.pool)
             .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
         Ok(())
     }
 

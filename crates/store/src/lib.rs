@@ -88,7 +88,10 @@ impl Store {
             Backend::Postgres => {
                 let schema = schema.map(quote_ident).transpose()?;
                 if let Some(schema) = &schema {
-                    let setup = AnyPoolOptions::new().max_connections(1).connect(url).await?;
+                    let setup = AnyPoolOptions::new()
+                        .max_connections(1)
+                        .connect(url)
+                        .await?;
                     setup
                         .execute(sql!("CREATE SCHEMA IF NOT EXISTS {schema}"))
                         .await?;
@@ -120,7 +123,10 @@ impl Store {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator.run(&self.pool).await.map_err(|e| StoreError::Migrate(e.to_string()))
+        migrator
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Migrate(e.to_string()))
     }
 
     pub fn backend(&self) -> Backend {
@@ -142,7 +148,10 @@ impl Store {
     pub async fn drop_schema(url: &str, schema: &str) -> Result<()> {
         install_default_drivers();
         let schema = quote_ident(schema)?;
-        let pool = AnyPoolOptions::new().max_connections(1).connect(url).await?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(url)
+            .await?;
         pool.execute(sql!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
             .await?;
         pool.close().await;
@@ -174,7 +183,6 @@ pub fn now_micros() -> i64 {
     to_micros(Utc::now())
 }
 
-
 /// A boolean as stored: `BIGINT` 0/1 on both engines, because the `Any` driver cannot read
 /// SQLite's booleans. Rows decode it with `#[sqlx(try_from = "Flag")]`; binds use `i64::from`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -194,6 +202,8 @@ impl sqlx::Type<sqlx::Any> for Flag {
 
 impl<'r> sqlx::Decode<'r, sqlx::Any> for Flag {
     fn decode(value: sqlx::any::AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
-        Ok(Flag(<i64 as sqlx::Decode<'r, sqlx::Any>>::decode(value)? != 0))
+        Ok(Flag(
+            <i64 as sqlx::Decode<'r, sqlx::Any>>::decode(value)? != 0,
+        ))
     }
 }

@@ -53,24 +53,28 @@ impl Store {
     }
 
     pub async fn get_pod(&self, pod_id: &str) -> Result<PodRow> {
-        Ok(sqlx::query_as(sql!("SELECT {POD_COLS} FROM pods WHERE pod_id = $1"))
-            .bind(pod_id)
-            .fetch_one(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_as(sql!("SELECT {POD_COLS} FROM pods WHERE pod_id = $1"))
+                .bind(pod_id)
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
     /// Pods ordered by availability zone, then region.
     pub async fn list_pods(&self) -> Result<Vec<PodRow>> {
-        Ok(sqlx::query_as(sql!("SELECT {POD_COLS} FROM pods ORDER BY az_name, region_name"))
-            .fetch_all(&self.pool)
-            .await?)
+        Ok(sqlx::query_as(sql!(
+            "SELECT {POD_COLS} FROM pods ORDER BY az_name, region_name"
+        ))
+        .fetch_all(&self.pool)
+        .await?)
     }
 
-    /// Rewrites the operator-editable fields of a pod.
+    /// Rewrites the operator-editable fields of a pod (everything but its name, AZ and health).
     pub async fn update_pod(&self, p: &PodRow) -> Result<()> {
         let done = sqlx::query(
-            "UPDATE pods SET dc_name = $2, capabilities = $3, state = $4, state_reason = $5, updated_at = $6 \
-             WHERE pod_id = $1",
+            "UPDATE pods SET dc_name = $2, capabilities = $3, state = $4, state_reason = $5, updated_at = $6, \
+             auth_url = $7, endpoints = $8, credentials = $9 WHERE pod_id = $1",
         )
         .bind(&p.pod_id)
         .bind(&p.dc_name)
@@ -78,6 +82,9 @@ impl Store {
         .bind(&p.state)
         .bind(&p.state_reason)
         .bind(p.updated_at)
+        .bind(&p.auth_url)
+        .bind(&p.endpoints)
+        .bind(&p.credentials)
         .execute(&self.pool)
         .await?;
         if done.rows_affected() == 0 {
@@ -88,7 +95,13 @@ impl Store {
 
     /// Records a health observation. A pod in `maintenance` keeps that state (operators own
     /// it); only `checked_at` and the reason move.
-    pub async fn record_pod_health(&self, pod_id: &str, state: &str, reason: &str, now: i64) -> Result<()> {
+    pub async fn record_pod_health(
+        &self,
+        pod_id: &str,
+        state: &str,
+        reason: &str,
+        now: i64,
+    ) -> Result<()> {
         sqlx::query(
             "UPDATE pods SET \
                state = CASE WHEN state = 'maintenance' THEN state ELSE $2 END, \
@@ -114,9 +127,14 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
         if count > 0 {
-            return Err(StoreError::Constraint(format!("{count} routing entries still reference this pod")));
+            return Err(StoreError::Constraint(format!(
+                "{count} routing entries still reference this pod"
+            )));
         }
-        let done = sqlx::query("DELETE FROM pods WHERE pod_id = $1").bind(pod_id).execute(&mut *tx).await?;
+        let done = sqlx::query("DELETE FROM pods WHERE pod_id = $1")
+            .bind(pod_id)
+            .execute(&mut *tx)
+            .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }

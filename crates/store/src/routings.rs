@@ -38,7 +38,8 @@ pub struct RoutingFilter {
     pub resource_type: Option<String>,
 }
 
-const ROUTING_COLS: &str = "id, top_id, bottom_id, pod_id, project_id, resource_type, created_at, updated_at";
+const ROUTING_COLS: &str =
+    "id, top_id, bottom_id, pod_id, project_id, resource_type, created_at, updated_at";
 
 impl Store {
     /// Inserts a routing row; [`StoreError::Conflict`] when the triple exists (someone else holds
@@ -60,16 +61,23 @@ impl Store {
     }
 
     pub async fn get_routing(&self, id: i64) -> Result<RoutingRow> {
-        Ok(sqlx::query_as(sql!("SELECT {ROUTING_COLS} FROM routings WHERE id = $1"))
-            .bind(id)
-            .fetch_one(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_as(sql!("SELECT {ROUTING_COLS} FROM routings WHERE id = $1"))
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
     /// Routings matching `filter`, newest first (descending id), at most `limit`, starting
     /// after the row whose id is `marker` (a marker that does not exist is
     /// [`StoreError::NotFound`]).
-    pub async fn list_routings(&self, filter: &RoutingFilter, limit: i64, marker: Option<i64>) -> Result<Vec<RoutingRow>> {
+    pub async fn list_routings(
+        &self,
+        filter: &RoutingFilter,
+        limit: i64,
+        marker: Option<i64>,
+    ) -> Result<Vec<RoutingRow>> {
         if let Some(marker) = marker {
             self.get_routing(marker).await?;
         }
@@ -107,7 +115,10 @@ impl Store {
     }
 
     pub async fn delete_routing(&self, id: i64) -> Result<()> {
-        let done = sqlx::query("DELETE FROM routings WHERE id = $1").bind(id).execute(&self.pool).await?;
+        let done = sqlx::query("DELETE FROM routings WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }

@@ -29,7 +29,12 @@ impl TestDb {
         let path = std::env::temp_dir().join(format!("cascade-test-{}.db", unique_suffix()));
         let url = format!("sqlite://{}", path.display());
         let store = Store::connect(&url, None).await?;
-        Ok(TestDb { url, schema: None, store, file: Some(path) })
+        Ok(TestDb {
+            url,
+            schema: None,
+            store,
+            file: Some(path),
+        })
     }
 
     /// A new schema in the test PostgreSQL server.
@@ -37,7 +42,12 @@ impl TestDb {
         let url = postgres_url();
         let schema = format!("cascade_test_{}", unique_suffix());
         let store = Store::connect(&url, Some(&schema)).await?;
-        Ok(TestDb { url, schema: Some(schema), store, file: None })
+        Ok(TestDb {
+            url,
+            schema: Some(schema),
+            store,
+            file: None,
+        })
     }
 
     /// Closes the pool and removes the file or schema.

@@ -1,0 +1,127 @@
+//! The router and its middleware stack, declared in one place. From the outside in: panic →
+//! 500 in the right envelope; request id, log span and metrics for every request; then the
+//! per-service routers, each tagged with its [`Service`] so errors render in its format.
+
+use std::time::Duration;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Router};
+use cascade_model::fault::Service;
+use cascade_model::request_id::{is_valid_request_id, new_request_id};
+use http::HeaderValue;
+use tokio::time::Instant;
+use tower_http::catch_panic::CatchPanicLayer;
+use tracing::Instrument;
+
+use crate::error::ApiError;
+use crate::metrics::{RequestLabels, RouteLabels};
+use crate::state::AppState;
+use crate::{admin, health, identity};
+
+/// The whole HTTP surface of one Cascade instance.
+pub fn router(state: AppState) -> Router {
+    let mut app = Router::new();
+    if state.identity.embedded().is_some() {
+        app = app.nest(
+            "/identity",
+            identity::router().layer(Extension(Service::Identity)),
+        );
+    }
+    app.nest("/v1.0", admin::router().layer(Extension(Service::Admin)))
+        .merge(health::router())
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::new(
+                Service::Admin,
+                500,
+                "An unexpected error prevented the server from fulfilling your request.",
+            )
+            .into_response()
+        }))
+        .with_state(state)
+}
+
+async fn not_found(req: Request) -> Response {
+    let service = service_for_path(req.uri().path());
+    ApiError::new(
+        service,
+        404,
+        format!("The resource could not be found: {}", req.uri().path()),
+    )
+    .into_response()
+}
+
+fn service_for_path(path: &str) -> Service {
+    match path.trim_start_matches('/').split('/').next().unwrap_or("") {
+        "compute" => Service::Compute,
+        "network" => Service::Network,
+        "volume" => Service::Volume,
+        "image" => Service::Image,
+        "v1.0" => Service::Admin,
+        _ => Service::Identity,
+    }
+}
+
+/// Mints the request id, opens the request's log span, and records metrics.
+async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let request_id = new_request_id();
+    let global = req
+        .headers()
+        .get("x-openstack-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| is_valid_request_id(v))
+        .map(str::to_string);
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string());
+    let service = service_for_path(req.uri().path()).as_str();
+    let method = req.method().to_string();
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        global_request_id = global.as_deref().unwrap_or(""),
+        method = %method,
+        path = %req.uri().path(),
+        user = tracing::field::Empty,
+        project = tracing::field::Empty,
+        pod = tracing::field::Empty,
+    );
+    let started = Instant::now();
+    let mut resp = next.run(req).instrument(span.clone()).await;
+    let elapsed = started.elapsed();
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("x-openstack-request-id", v);
+    }
+    let status = resp.status().as_u16();
+    let route = route.unwrap_or_else(|| "unmatched".to_string());
+    state
+        .http_metrics
+        .requests
+        .get_or_create(&RequestLabels {
+            service: service.into(),
+            route: route.clone(),
+            method,
+            status,
+        })
+        .inc();
+    state
+        .http_metrics
+        .latency
+        .get_or_create(&RouteLabels {
+            service: service.into(),
+            route,
+        })
+        .observe(elapsed.as_secs_f64());
+    span.in_scope(|| {
+        if elapsed > Duration::from_secs(5) {
+            tracing::warn!(status, ms = elapsed.as_millis() as u64, "slow request");
+        } else {
+            tracing::info!(status, ms = elapsed.as_millis() as u64, "request");
+        }
+    });
+    resp
+}

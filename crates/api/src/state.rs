@@ -1,0 +1,24 @@
+//! [`AppState`]: what every handler can reach, built once by the binary.
+
+use std::sync::Arc;
+
+use cascade_core::identity::Identity;
+use cascade_core::pods::PodRegistry;
+use cascade_store::Store;
+use prometheus_client::registry::Registry;
+
+use crate::metrics::HttpMetrics;
+
+/// Shared state of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub identity: Identity,
+    pub pods: Arc<PodRegistry>,
+    /// The URL clients use to reach this listener (catalog and links point here).
+    pub public_url: String,
+    /// The region name Cascade publishes in its catalog.
+    pub region_name: String,
+    pub http_metrics: HttpMetrics,
+    pub registry: Arc<Registry>,
+}

@@ -1,0 +1,236 @@
+//! Building and running one Cascade instance from a [`Config`]: connect the store (migrations
+//! run), choose the identity backend, build the pod registry, start the background loops
+//! (pod health, token purge) and serve HTTP until shutdown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use cascade_api::{AppState, HttpMetrics};
+use cascade_core::identity::{
+    BootstrapUser, EmbeddedIdentity, Identity, KeystoneIdentity, KeystoneIdentityConfig,
+};
+use cascade_core::pods::{PodRegistry, PodRegistryConfig};
+use cascade_core::secrets::Sealer;
+use cascade_pod::{BreakerConfig, PodMetrics};
+use cascade_store::Store;
+use prometheus_client::registry::Registry;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::ServeArgs;
+use crate::config::Config;
+
+/// A running instance.
+pub(crate) struct Running {
+    pub(crate) public_url: String,
+    pub(crate) state: AppState,
+    pub(crate) cancel: CancellationToken,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops the listener and the background loops, and waits for them.
+    pub(crate) async fn shutdown(self) {
+        self.cancel.cancel();
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        self.state.store.close().await;
+    }
+}
+
+fn secret_key(config: &Config) -> anyhow::Result<Sealer> {
+    if let Some(key) = &config.secret_key {
+        return Ok(Sealer::from_base64(key)?);
+    }
+    let path = config
+        .secret_key_file
+        .clone()
+        .unwrap_or_else(|| "cascade.key".into());
+    if !path.exists() {
+        std::fs::write(&path, Sealer::generate_key())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        tracing::warn!(path = %path.display(), "generated a new secret key; instances sharing this database need the same key");
+    }
+    let key = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(Sealer::from_base64(&key)?)
+}
+
+/// Starts an instance on `listener`. `bootstrap` users are created in the embedded identity.
+pub(crate) async fn start(
+    config: &Config,
+    listener: TcpListener,
+    bootstrap: &[BootstrapUser],
+) -> anyhow::Result<Running> {
+    let addr = listener.local_addr()?;
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"))
+        .trim_end_matches('/')
+        .to_string();
+    let store = Store::connect(&config.database_url, config.database_schema.as_deref())
+        .await
+        .with_context(|| "cannot open the database")?;
+    let sealer = secret_key(config)?;
+
+    let (identity, default_auth_url) = match config.identity.mode.as_str() {
+        "keystone" => {
+            let c = &config.identity;
+            let url = c.url.clone().unwrap_or_default();
+            let k = KeystoneIdentity::new(KeystoneIdentityConfig {
+                url: url.clone(),
+                service_username: c.service_username.clone().unwrap_or_default(),
+                service_password: c.service_password.clone().unwrap_or_default(),
+                service_project: c.service_project.clone(),
+                service_user_domain: c.service_user_domain.clone(),
+                service_project_domain: c.service_project_domain.clone(),
+                cache_ttl: Duration::from_secs(c.cache_ttl_secs),
+                cache_size: 100_000,
+                timeout: Duration::from_secs(10),
+            });
+            (Identity::Keystone(Arc::new(k)), url)
+        }
+        _ => {
+            let e = EmbeddedIdentity::new(
+                store.clone(),
+                Duration::from_secs(config.identity.token_ttl_secs),
+                &public_url,
+            );
+            let mut users = bootstrap.to_vec();
+            if let Some(pw) = &config.identity.admin_password {
+                users.insert(
+                    0,
+                    BootstrapUser {
+                        name: "admin".into(),
+                        password: pw.clone(),
+                        project: "admin".into(),
+                        role: "admin".into(),
+                    },
+                );
+            }
+            e.bootstrap(&users)
+                .await
+                .context("cannot bootstrap the embedded identity")?;
+            (
+                Identity::Embedded(Arc::new(e)),
+                format!("{public_url}/identity"),
+            )
+        }
+    };
+
+    let mut registry = Registry::default();
+    let pod_metrics = PodMetrics::default();
+    pod_metrics.register(&mut registry);
+    let http_metrics = HttpMetrics::default();
+    http_metrics.register(&mut registry);
+    let pods = Arc::new(PodRegistry::new(
+        store.clone(),
+        sealer,
+        PodRegistryConfig {
+            default_auth_url: Some(default_auth_url),
+            call_timeout: config.pod_call_timeout(),
+            max_in_flight: config.pods.max_in_flight,
+            breaker: BreakerConfig {
+                failure_threshold: config.pods.breaker_failure_threshold,
+                open_for: Duration::from_secs(config.pods.breaker_open_secs),
+            },
+            health_interval: Duration::from_secs(config.pods.health_interval_secs),
+            health_timeout: Duration::from_secs(config.pods.health_timeout_secs),
+            degraded_latency: Duration::from_millis(config.pods.degraded_latency_ms),
+        },
+        pod_metrics,
+    ));
+    pods.register_metrics(&mut registry);
+
+    let state = AppState {
+        store: store.clone(),
+        identity: identity.clone(),
+        pods: pods.clone(),
+        public_url: public_url.clone(),
+        region_name: config.region_name.clone(),
+        http_metrics,
+        registry: Arc::new(registry),
+    };
+    let cancel = CancellationToken::new();
+    let mut tasks = Vec::new();
+    tasks.push(tokio::spawn(
+        pods.clone().run_health_checker(cancel.clone()),
+    ));
+    if let Identity::Embedded(e) = &identity {
+        let e = e.clone();
+        let cancel = cancel.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                if let Err(err) = e.purge_expired().await {
+                    tracing::warn!(error = %err, "cannot purge expired tokens");
+                }
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tokio::time::sleep(Duration::from_secs(600)) => {}
+                }
+            }
+        }));
+    }
+    let app = cascade_api::router(state.clone());
+    let shutdown = cancel.clone();
+    tasks.push(tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "HTTP server failed");
+        }
+    }));
+    tracing::info!(%public_url, identity = identity.mode(), backend = ?store.backend(), "Cascade is serving");
+    Ok(Running {
+        public_url,
+        state,
+        cancel,
+        tasks,
+    })
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+pub(crate) async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// `cascade serve`.
+pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = Config::load(&args.config)?;
+    crate::telemetry::init(&config.log_format, "info");
+    let listener = TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let running = start(&config, listener, &[]).await?;
+    if let Some(path) = &args.ready_file {
+        std::fs::write(path, &running.public_url)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    running.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,97 @@
+//! The core's error: a kind that maps to an HTTP status, a message meant for the API caller,
+//! and whether retrying may help. Rendering into each service's wire format happens in
+//! `cascade-api`, in one place.
+
+use cascade_pod::PodError;
+use cascade_store::StoreError;
+
+/// What kind of failure, as the caller should see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    BadRequest,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    Conflict,
+    Unprocessable,
+    /// A dependency (pod, external identity, database) is unavailable.
+    Unavailable,
+    Internal,
+}
+
+impl ErrorKind {
+    pub fn status(self) -> u16 {
+        match self {
+            ErrorKind::BadRequest => 400,
+            ErrorKind::Unauthorized => 401,
+            ErrorKind::Forbidden => 403,
+            ErrorKind::NotFound => 404,
+            ErrorKind::Conflict => 409,
+            ErrorKind::Unprocessable => 422,
+            ErrorKind::Unavailable => 503,
+            ErrorKind::Internal => 500,
+        }
+    }
+}
+
+/// An error of the control plane.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct CoreError {
+    pub kind: ErrorKind,
+    pub message: String,
+    pub retryable: bool,
+}
+
+impl CoreError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> CoreError {
+        CoreError {
+            kind,
+            message: message.into(),
+            retryable: matches!(kind, ErrorKind::Unavailable),
+        }
+    }
+    pub fn bad_request(message: impl Into<String>) -> CoreError {
+        CoreError::new(ErrorKind::BadRequest, message)
+    }
+    pub fn unauthorized(message: impl Into<String>) -> CoreError {
+        CoreError::new(ErrorKind::Unauthorized, message)
+    }
+    pub fn forbidden(message: impl Into<String>) -> CoreError {
+        CoreError::new(ErrorKind::Forbidden, message)
+    }
+    pub fn not_found(message: impl Into<String>) -> CoreError {
+        CoreError::new(ErrorKind::NotFound, message)
+    }
+    pub fn conflict(message: impl Into<String>) -> CoreError {
+        CoreError::new(ErrorKind::Conflict, message)
+    }
+    pub fn internal(message: impl Into<String>) -> CoreError {
+        CoreError::new(ErrorKind::Internal, message)
+    }
+}
+
+impl From<StoreError> for CoreError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound => CoreError::not_found("Could not find the requested resource."),
+            StoreError::Conflict(m) => {
+                CoreError::conflict(format!("Conflict occurred attempting to store: {m}"))
+            }
+            StoreError::Constraint(m) => CoreError::conflict(m),
+            StoreError::Backend(e) => {
+                tracing::error!(error = %e, "database failure");
+                CoreError::new(ErrorKind::Unavailable, "The database is unavailable.")
+            }
+            StoreError::Config(m) | StoreError::Migrate(m) => CoreError::internal(m),
+        }
+    }
+}
+
+impl From<PodError> for CoreError {
+    fn from(err: PodError) -> Self {
+        let mut e = CoreError::new(ErrorKind::Unavailable, err.to_string());
+        e.retryable = err.is_retryable();
+        e
+    }
+}

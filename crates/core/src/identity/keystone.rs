@@ -1,0 +1,176 @@
+//! The `keystone` identity backend: tokens are issued by a real, external Keystone; Cascade
+//! validates each incoming token with `GET /v3/auth/tokens` (authenticated with its own service
+//! token) and caches the answer for a bounded time (like keystonemiddleware's token cache), so
+//! a revoked token may keep working here for at most `cache_ttl`.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use cascade_model::identity::TokenResponse;
+use chrono::Utc;
+use serde_json::json;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use super::context::AuthContext;
+use crate::{CoreError, ErrorKind, Result};
+
+/// How to reach and use the external Keystone.
+#[derive(Debug, Clone)]
+pub struct KeystoneIdentityConfig {
+    /// Base URL, e.g. `http://127.0.0.1/identity` (without `/v3`).
+    pub url: String,
+    pub service_username: String,
+    pub service_password: String,
+    pub service_project: String,
+    pub service_user_domain: String,
+    pub service_project_domain: String,
+    pub cache_ttl: Duration,
+    pub cache_size: usize,
+    pub timeout: Duration,
+}
+
+#[derive(Debug)]
+struct Cached {
+    at: Instant,
+    ctx: AuthContext,
+}
+
+/// Validates tokens against an external Keystone.
+#[derive(Debug)]
+pub struct KeystoneIdentity {
+    config: KeystoneIdentityConfig,
+    http: reqwest::Client,
+    service_token: Mutex<Option<(String, chrono::DateTime<Utc>)>>,
+    cache: Mutex<HashMap<String, Cached>>,
+}
+
+impl KeystoneIdentity {
+    pub fn new(config: KeystoneIdentityConfig) -> KeystoneIdentity {
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .build()
+            .unwrap_or_default();
+        KeystoneIdentity {
+            config,
+            http,
+            service_token: Mutex::new(None),
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.config.url
+    }
+
+    fn v3(&self) -> String {
+        let base = self.config.url.trim_end_matches('/');
+        if base.ends_with("/v3") {
+            base.to_string()
+        } else {
+            format!("{base}/v3")
+        }
+    }
+
+    fn unavailable(e: impl std::fmt::Display) -> CoreError {
+        CoreError::new(
+            ErrorKind::Unavailable,
+            format!("identity service unavailable: {e}"),
+        )
+    }
+
+    async fn service_token(&self, force: bool) -> Result<String> {
+        let mut guard = self.service_token.lock().await;
+        if let Some((token, exp)) = guard.as_ref()
+            && !force
+            && *exp > Utc::now() + chrono::Duration::seconds(60)
+        {
+            return Ok(token.clone());
+        }
+        let c = &self.config;
+        let body = json!({"auth": {
+            "identity": {"methods": ["password"], "password": {"user": {
+                "name": c.service_username, "domain": {"name": c.service_user_domain}, "password": c.service_password}}},
+            "scope": {"project": {"name": c.service_project, "domain": {"name": c.service_project_domain}}}
+        }});
+        let resp = self
+            .http
+            .post(format!("{}/auth/tokens?nocatalog", self.v3()))
+            .json(&body)
+            .send()
+            .await
+            .map_err(Self::unavailable)?;
+        if resp.status().as_u16() != 201 {
+            return Err(Self::unavailable(format!(
+                "service user authentication answered {}",
+                resp.status()
+            )));
+        }
+        let token = resp
+            .headers()
+            .get("x-subject-token")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+            .ok_or_else(|| Self::unavailable("no X-Subject-Token"))?;
+        let doc: TokenResponse = resp.json().await.map_err(Self::unavailable)?;
+        let exp = chrono::DateTime::parse_from_rfc3339(&doc.token.expires_at)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_else(|_| Utc::now() + chrono::Duration::minutes(5));
+        *guard = Some((token.clone(), exp));
+        Ok(token)
+    }
+
+    /// Validates `token` (cached).
+    pub async fn validate(&self, token: &str) -> Result<AuthContext> {
+        {
+            let cache = self.cache.lock().await;
+            if let Some(c) = cache.get(token)
+                && c.at.elapsed() < self.config.cache_ttl
+                && c.ctx.expires_at > Utc::now()
+            {
+                return Ok(c.ctx.clone());
+            }
+        }
+        let mut service = self.service_token(false).await?;
+        for attempt in 0..2 {
+            let resp = self
+                .http
+                .get(format!("{}/auth/tokens", self.v3()))
+                .header("x-auth-token", &service)
+                .header("x-subject-token", token)
+                .send()
+                .await
+                .map_err(Self::unavailable)?;
+            match resp.status().as_u16() {
+                200 => {
+                    let doc: TokenResponse = resp.json().await.map_err(Self::unavailable)?;
+                    let ctx = AuthContext::from_token(token.to_string(), doc.token)?;
+                    let mut cache = self.cache.lock().await;
+                    if cache.len() >= self.config.cache_size {
+                        let ttl = self.config.cache_ttl;
+                        cache.retain(|_, c| c.at.elapsed() < ttl);
+                        if cache.len() >= self.config.cache_size {
+                            cache.clear();
+                        }
+                    }
+                    cache.insert(
+                        token.to_string(),
+                        Cached {
+                            at: Instant::now(),
+                            ctx: ctx.clone(),
+                        },
+                    );
+                    return Ok(ctx);
+                }
+                401 if attempt == 0 => service = self.service_token(true).await?,
+                404 | 401 => break,
+                other => {
+                    return Err(Self::unavailable(format!(
+                        "token validation answered {other}"
+                    )));
+                }
+            }
+        }
+        Err(CoreError::not_found("Could not find token."))
+    }
+}

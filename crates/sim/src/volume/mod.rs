@@ -1,0 +1,1069 @@
+//! Cinder v3 at `/volume/v3/{project_id}` (discovery at `/volume/` with 300 and `/volume/v3/`):
+//! volumes (create in the region's AZ, from an image or a snapshot; `creating` → `available`
+//! after the volume time; `in-use` while attached; `volumes/detail` with filters, sort,
+//! marker/limit and `changes-since`), snapshots, volume types, the `os-extend` action,
+//! attachments (3.27) and quota sets. Microversions 3.0–3.71 are negotiated and echoed.
+//!
+//! Simplifications: no backups, groups, transfers, migrations or QoS; `volume_type` is a
+//! label; snapshot and volume sizes are not checked against any backend.
+
+use std::collections::BTreeMap;
+
+use axum::Extension;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use http::HeaderValue;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::compute::Mv;
+use crate::error::{ApiError, ApiResult};
+use crate::identity::{Auth, AuthContext};
+use crate::server::Ctx;
+use crate::util::{Params, Ts, cmp_json, new_id, now, str_field, ts_cinder};
+
+const MIN: Mv = Mv(3, 0);
+const MAX: Mv = Mv(3, 71);
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct VolumeState {
+    pub(crate) volumes: BTreeMap<String, Value>,
+    pub(crate) snapshots: BTreeMap<String, Value>,
+    pub(crate) types: BTreeMap<String, Value>,
+    pub(crate) attachments: BTreeMap<String, Value>,
+    /// (due, kind, id, final status)
+    pub(crate) pending: Vec<(Ts, String, String, String)>,
+    #[serde(skip)]
+    pub(crate) delay: chrono::Duration,
+}
+
+fn cerr(status: u16, msg: impl Into<String>) -> ApiError {
+    ApiError::cinder(status, msg)
+}
+
+impl VolumeState {
+    pub(crate) fn seed(&mut self) {
+        let id = new_id();
+        self.types.insert(id.clone(), json!({"id": id, "name": "__DEFAULT__", "description": "Default Volume Type", "is_public": true, "extra_specs": {}, "qos_specs_id": null, "os-volume-type-access:is_public": true}));
+    }
+
+    pub(crate) fn advance(&mut self, now: Ts) -> bool {
+        let due: Vec<_> = self
+            .pending
+            .iter()
+            .filter(|p| p.0 <= now)
+            .cloned()
+            .collect();
+        if due.is_empty() {
+            return false;
+        }
+        self.pending.retain(|p| p.0 > now);
+        for (t, kind, id, status) in due {
+            let map = if kind == "volume" {
+                &mut self.volumes
+            } else {
+                &mut self.snapshots
+            };
+            if let Some(o) = map.get_mut(&id).and_then(Value::as_object_mut)
+                && matches!(
+                    o.get("status").and_then(Value::as_str),
+                    Some("creating" | "extending")
+                )
+            {
+                o.insert("status".into(), json!(status));
+                o.insert("updated_at".into(), json!(ts_cinder(&t)));
+                o.insert("_updated".into(), json!(t.timestamp_nanos_opt()));
+            }
+        }
+        true
+    }
+
+    fn default_type(&self) -> String {
+        self.types
+            .values()
+            .find(|t| t["name"] == json!("__DEFAULT__"))
+            .and_then(|t| str_field(t, "name"))
+            .unwrap_or("__DEFAULT__")
+            .to_string()
+    }
+
+    fn new_volume(
+        &mut self,
+        auth: &AuthContext,
+        az: &str,
+        size: u64,
+        name: Option<&str>,
+        t: &Ts,
+        status: &str,
+    ) -> (String, Map<String, Value>) {
+        let id = new_id();
+        let mut o = Map::new();
+        for (k, v) in [
+            ("id", json!(id)),
+            ("name", json!(name)),
+            ("description", Value::Null),
+            ("size", json!(size)),
+            ("status", json!(status)),
+            ("availability_zone", json!(az)),
+            ("volume_type", json!(self.default_type())),
+            ("bootable", json!("false")),
+            ("encrypted", json!(false)),
+            ("multiattach", json!(false)),
+            ("metadata", json!({})),
+            ("attachments", json!([])),
+            ("snapshot_id", Value::Null),
+            ("source_volid", Value::Null),
+            ("consistencygroup_id", Value::Null),
+            ("group_id", Value::Null),
+            ("replication_status", json!("disabled")),
+            ("user_id", json!(auth.user_id)),
+            ("os-vol-tenant-attr:tenant_id", json!(auth.project_id)),
+            ("created_at", json!(ts_cinder(t))),
+            ("updated_at", json!(ts_cinder(t))),
+            ("_updated", json!(t.timestamp_nanos_opt())),
+            ("_created", json!(t.timestamp_nanos_opt())),
+        ] {
+            o.insert(k.into(), v);
+        }
+        (id, o)
+    }
+
+    /// Nova boot-from-volume: a volume created for and attached to a server.
+    pub(crate) fn create_for_server(
+        &mut self,
+        auth: &AuthContext,
+        az: &str,
+        size: u64,
+        image: Option<(String, Value)>,
+        t: Ts,
+    ) -> String {
+        let (id, mut o) = self.new_volume(auth, az, size, None, &t, "available");
+        if let Some((img, meta)) = image {
+            o.insert("bootable".into(), json!("true"));
+            o.insert("volume_image_metadata".into(), meta);
+            o.insert("_image".into(), json!(img));
+        }
+        self.volumes.insert(id.clone(), Value::Object(o));
+        id
+    }
+
+    pub(crate) fn check_attachable(&self, id: &str, auth: &AuthContext) -> ApiResult<()> {
+        let v = self
+            .volumes
+            .get(id)
+            .filter(|v| {
+                auth.is_admin || v["os-vol-tenant-attr:tenant_id"] == json!(auth.project_id)
+            })
+            .ok_or_else(|| cerr(404, format!("Volume {id} could not be found.")))?;
+        if v["status"] != json!("available") {
+            return Err(cerr(
+                400,
+                format!(
+                    "Invalid volume: Volume {id} status must be available, but current status is: {}.",
+                    v["status"].as_str().unwrap_or("")
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn attach(
+        &mut self,
+        id: &str,
+        auth: &AuthContext,
+        server: &str,
+        host: &str,
+        device: &str,
+        t: Ts,
+    ) -> ApiResult<String> {
+        self.check_attachable(id, auth)?;
+        let att = new_id();
+        let a = json!({"id": att, "attachment_id": att, "volume_id": id, "server_id": server, "host_name": host, "device": device, "attached_at": ts_cinder(&t)});
+        self.attachments.insert(att.clone(), json!({"id": att, "volume_id": id, "instance": server, "status": "attached", "attach_mode": "rw", "attached_at": ts_cinder(&t), "detached_at": null, "connection_info": {}, "project_id": auth.project_id}));
+        if let Some(o) = self.volumes.get_mut(id).and_then(Value::as_object_mut) {
+            o.insert("status".into(), json!("in-use"));
+            o.insert("attachments".into(), json!([a]));
+            o.insert("updated_at".into(), json!(ts_cinder(&t)));
+            o.insert("_updated".into(), json!(t.timestamp_nanos_opt()));
+        }
+        Ok(att)
+    }
+
+    pub(crate) fn detach(&mut self, id: &str, server: &str, delete: bool, t: Ts) {
+        self.attachments
+            .retain(|_, a| !(a["volume_id"] == json!(id) && a["instance"] == json!(server)));
+        if delete {
+            self.volumes.remove(id);
+            return;
+        }
+        if let Some(o) = self.volumes.get_mut(id).and_then(Value::as_object_mut) {
+            o.insert("status".into(), json!("available"));
+            o.insert("attachments".into(), json!([]));
+            o.insert("updated_at".into(), json!(ts_cinder(&t)));
+            o.insert("_updated".into(), json!(t.timestamp_nanos_opt()));
+        }
+    }
+}
+
+async fn mv_layer(mut req: Request, next: Next) -> Response {
+    let (mv, mut resp) = match crate::compute::negotiate(req.headers(), "volume", MIN, MAX) {
+        Ok(mv) => {
+            req.extensions_mut().insert(mv);
+            (mv, next.run(req).await)
+        }
+        Err(e) => (MIN, e.into_response()),
+    };
+    if let Ok(v) = HeaderValue::from_str(&format!("volume {mv}")) {
+        resp.headers_mut().insert("openstack-api-version", v);
+    }
+    resp.headers_mut()
+        .insert("vary", HeaderValue::from_static("OpenStack-API-Version"));
+    resp
+}
+
+fn versions_doc(base: &str) -> Value {
+    json!({"versions": [{"id": "v3.0", "status": "CURRENT", "version": MAX.to_string(), "min_version": MIN.to_string(), "updated": "2023-08-31T00:00:00Z",
+        "links": [{"rel": "describedby", "type": "text/html", "href": "https://docs.openstack.org/"}, {"rel": "self", "href": format!("{base}/volume/v3/")}],
+        "media-types": [{"base": "application/json", "type": "application/vnd.openstack.volume+json;version=3"}]}]})
+}
+
+async fn versions(State(ctx): State<Ctx>) -> Response {
+    (
+        StatusCode::MULTIPLE_CHOICES,
+        axum::Json(versions_doc(&ctx.region.base_url)),
+    )
+        .into_response()
+}
+
+async fn v3(State(ctx): State<Ctx>) -> Response {
+    axum::Json(versions_doc(&ctx.region.base_url)).into_response()
+}
+
+fn check_project(auth: &AuthContext, p: &str) -> ApiResult<()> {
+    if p == auth.project_id || auth.is_admin {
+        Ok(())
+    } else {
+        Err(cerr(
+            403,
+            "Policy doesn't allow this operation: the project in the URL is not the token's.",
+        ))
+    }
+}
+
+fn render(v: &Value, auth: &AuthContext, base: &str, project: &str, mv: Mv) -> Value {
+    let mut o = v.as_object().cloned().unwrap_or_default();
+    o.retain(|k, _| !k.starts_with('_'));
+    if !auth.is_admin {
+        o.remove("os-vol-tenant-attr:tenant_id");
+    } else {
+        o.insert("os-vol-host-attr:host".into(), json!("sim@lvm#pool"));
+    }
+    if let Some(id) = v.get("id").and_then(Value::as_str)
+        && v.get("size").is_some()
+        && v.get("volume_id").is_none()
+    {
+        o.insert("links".into(), json!([{"rel": "self", "href": format!("{base}/volume/v3/{project}/volumes/{id}")}, {"rel": "bookmark", "href": format!("{base}/volume/{project}/volumes/{id}")}]));
+        if mv >= Mv(3, 63) {
+            o.insert("volume_type_id".into(), json!(null));
+        }
+        if mv >= Mv(3, 65) {
+            o.insert("consumes_quota".into(), json!(true));
+        }
+    }
+    Value::Object(o)
+}
+
+fn owned(v: &Value, auth: &AuthContext) -> bool {
+    auth.is_admin
+        || v["os-vol-tenant-attr:tenant_id"] == json!(auth.project_id)
+        || v["_project"] == json!(auth.project_id)
+}
+
+const LIST_SKIP: &[&str] = &[
+    "limit",
+    "marker",
+    "sort",
+    "sort_key",
+    "sort_dir",
+    "changes-since",
+    "all_tenants",
+    "with_count",
+    "offset",
+    "is_public",
+];
+
+fn list_of(
+    map: &BTreeMap<String, Value>,
+    auth: &AuthContext,
+    p: &Params,
+    plural: &str,
+    base: &str,
+    project: &str,
+    mv: Mv,
+) -> ApiResult<Value> {
+    let all = auth.is_admin
+        && p.get("all_tenants")
+            .is_some_and(|v| v.is_empty() || crate::util::truthy(v).unwrap_or(true));
+    let since = match p.get("changes-since") {
+        Some(s) => Some(
+            crate::util::parse_ts(s)
+                .ok_or_else(|| cerr(400, format!("Invalid changes-since value: {s}")))?
+                .timestamp_nanos_opt()
+                .unwrap_or(0),
+        ),
+        None => None,
+    };
+    let mut items: Vec<&Value> = map
+        .values()
+        .filter(|v| {
+            if all {
+                true
+            } else {
+                v["os-vol-tenant-attr:tenant_id"] == json!(project)
+                    || v["_project"] == json!(project)
+            }
+        })
+        .filter(|v| since.is_none_or(|s| v["_updated"].as_i64().unwrap_or(0) >= s))
+        .filter(|v| {
+            p.0.iter()
+                .filter(|(k, _)| !LIST_SKIP.contains(&k.as_str()))
+                .all(|(k, want)| match v.get(k) {
+                    Some(Value::String(s)) => s == want,
+                    Some(Value::Null) | None => {
+                        k == "metadata" || v.get(k).is_none() && k != "name"
+                    }
+                    Some(other) => crate::util::json_as_filter_str(other).as_deref() == Some(want),
+                })
+        })
+        .collect();
+    let (mut keys, mut dirs) = (vec![], vec![]);
+    if let Some(sort) = p.get("sort") {
+        for part in sort.split(',') {
+            let mut it = part.split(':');
+            keys.push(it.next().unwrap_or("created_at").to_string());
+            dirs.push(it.next().unwrap_or("desc").to_string());
+        }
+    } else {
+        keys.push(p.get("sort_key").unwrap_or("created_at").to_string());
+        dirs.push(p.get("sort_dir").unwrap_or("desc").to_string());
+    }
+    items.sort_by(|a, b| {
+        for (k, d) in keys.iter().zip(&dirs) {
+            let k2 = if k == "created_at" {
+                "_created"
+            } else {
+                k.as_str()
+            };
+            let o = cmp_json(
+                a.get(k2).unwrap_or(&Value::Null),
+                b.get(k2).unwrap_or(&Value::Null),
+            );
+            let o = if d == "desc" { o.reverse() } else { o };
+            if o != std::cmp::Ordering::Equal {
+                return o;
+            }
+        }
+        cmp_json(&b["id"], &a["id"])
+    });
+    if let Some(m) = p.get("marker") {
+        let pos = items
+            .iter()
+            .position(|v| str_field(v, "id") == Some(m))
+            .ok_or_else(|| cerr(400, format!("Marker {m} could not be found.")))?;
+        items.drain(..=pos);
+    }
+    let limit = p
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .unwrap_or(1000)
+        .min(1000);
+    let more = items.len() > limit;
+    items.truncate(limit);
+    let list: Vec<Value> = items
+        .iter()
+        .map(|v| render(v, auth, base, project, mv))
+        .collect();
+    let mut out = json!({ plural: list });
+    if more && let Some(last) = items.last().and_then(|v| str_field(v, "id")) {
+        out[format!("{plural}_links")] = json!([{"rel": "next", "href": format!("{base}/volume/v3/{project}/{plural}/detail?{}", p.with_marker(last, limit))}]);
+    }
+    Ok(out)
+}
+
+async fn vol_list(
+    State(ctx): State<Ctx>,
+    Extension(auth): Auth,
+    Extension(mv): Extension<Mv>,
+    Path(project): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    check_project(&auth, &project)?;
+    let st = ctx.read();
+    Ok(axum::Json(list_of(
+        &st.volume.volumes,
+        &auth,
+        &Params::parse(q.as_deref()),
+        "volumes",
+        &ctx.region.base_url,
+        &project,
+        mv,
+    )?)
+    .into_response())
+}
+
+fn get_vol<'a>(st: &'a VolumeState, id: &str, auth: &AuthContext) -> ApiResult<&'a Value> {
+    st.volumes
+        .get(id)
+        .filter(|v| owned(v, auth))
+        .ok_or_else(|| cerr(404, format!("Volume {id} could not be found.")))
+}
+
+async fn vol_show(
+    State(ctx): State<Ctx>,
+    Extension(auth): Auth,
+    Extension(mv): Extension<Mv>,
+    Path((project, id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    check_project(&auth, &project)?;
+    let st = ctx.read();
+    Ok(axum::Json(json!({"volume": render(get_vol(&st.volume, &id, &auth)?, &auth, &ctx.region.base_url, &project, mv)})).into_response())
+}
+
+fn body(b: &Bytes, key: &str) -> ApiResult<Map<String, Value>> {
+    let v: Value =
+        serde_json::from_slice(b).map_err(|e| cerr(400, format!("Malformed request body: {e}")))?;
+    v.get(key)
+        .and_then(Value::as_object)
+        .cloned()
+        .ok_or_else(|| {
+            cerr(
+                400,
+                format!("Missing required element '{key}' in request body."),
+            )
+        })
+}
+
+async fn vol_create(
+    State(ctx): State<Ctx>,
+    Extension(auth): Auth,
+    Extension(mv): Extension<Mv>,
+    Path(project): Path<String>,
+    raw: Bytes,
+) -> ApiResult<Response> {
+    check_project(&auth, &project)?;
+    let b = body(&raw, "volume")?;
+    let g = |k: &str| b.get(k).and_then(Value::as_str).map(str::to_string);
+    let t = now();
+    let az = ctx.region.spec.az.clone();
+    if let Some(a) = g("availability_zone")
+        && a != az
+    {
+        return Err(cerr(
+            400,
+            format!("Invalid input received: Availability zone '{a}' is invalid."),
+        ));
+    }
+    let mut st = ctx.write();
+    let st = &mut *st;
+    let snapshot = g("snapshot_id");
+    let source = g("source_volid");
+    let image = g("imageRef");
+    let mut size = b
+        .get("size")
+        .and_then(|s| s.as_u64().or_else(|| s.as_str()?.parse().ok()));
+    if let Some(sid) = &snapshot {
+        let s = st
+            .volume
+            .snapshots
+            .get(sid)
+            .filter(|s| owned(s, &auth))
+            .ok_or_else(|| cerr(404, format!("Snapshot {sid} could not be found.")))?;
+        size = size.or(s["size"].as_u64());
+    }
+    if let Some(vid) = &source {
+        let v = get_vol(&st.volume, vid, &auth)?;
+        size = size.or(v["size"].as_u64());
+    }
+    let image_meta = match &image {
+        Some(i) => {
+            let img = st.image.images.get(i).filter(|x| x.visible_to(&auth)).ok_or_else(|| cerr(400, format!("Invalid image identifier or unable to access requested image. (image {i})")))?;
+            size = size.or(Some(img.min_disk.max(1)));
+            Some(img.volume_image_metadata())
+        }
+        None => None,
+    };
+    let size = size.filter(|s| *s > 0).ok_or_else(|| {
+        cerr(
+            400,
+            "Invalid input received: Volume size must be an integer and greater than 0",
+        )
+    })?;
+    let (id, mut o) = st
+        .volume
+        .new_volume(&auth, &az, size, g("name").as_deref(), &t, "creating");
+    o.insert("description".into(), json!(g("description")));
+    o.insert("snapshot_id".into(), json!(snapshot));
+    o.insert("source_volid".into(), json!(source));
+    if let Some(vt) = g("volume_type") {
+        if !st
+            .volume
+            .types
+            .values()
+            .any(|x| x["name"] == json!(vt) || x["id"] == json!(vt))
+        {
+            return Err(cerr(404, format!("Volume type {vt} could not be found.")));
+        }
+        o.insert("volume_type".into(), json!(vt));
+    }
+    if let Some(m) = b.get("metadata").and_then(Value::as_object) {
+        o.insert("metadata".into(), json!(m));
+    }
+    if let Some(meta) = image_meta {
+        o.insert("bootable".into(), json!("true"));
+        o.insert("volume_image_metadata".into(), meta);
+    }
+    if b.get("multiattach").and_then(Value::as_bool) == Some(true) {
+        o.insert("multiattach".into(), json!(true));
+    }
+    let due = t + st.volume.delay;
+    st.volume
+        .pending
+        .push((due, "volume".into(), id.clone(), "available".into()));
+    let out = render(
+        &Value::Object(o.clone()),
+        &auth,
+        &ctx.region.base_url,
+        &project,
+        mv,
+    );
+    st.volume.volumes.insert(id, Value::Object(o));
+    Ok((StatusCode::ACCEPTED, axum::Json(json!({"volume": out}))).into_response())
+}
+
+async fn vol_update(
+    State(ctx): State<Ctx>,
+    Extension(auth): Auth,
+    Extension(mv): Extension<Mv>,
+    Path((project, id)): Path<(String, String)>,
+    raw: Bytes,
+) -> ApiResult<Response> {
+    check_project(&auth, &project)?;
+    let b = body(&raw, "volume")?;
+    let t = now();
+    let mut st = ctx.write();
+    get_vol(&st.volume, &id, &auth)?;
+    let o = st
+        .volume
+        .volumes
+        .get_mut(&id)
+        .and_then(Value::as_object_mut)
+        .ok_or_else(|| cerr(404, "gone"))?;
+    for k in ["name", "description", "metadata"] {
+        if let Some(v) = b.get(k) {
+            o.insert(k.into(), v.clone());
+        }
+    }
+    o.insert("updated_at".into(), json!(ts_cinder(&t)));
+    o.insert("_updated".into(), json!(t.timestamp_nanos_opt()));
+    let v = Value::Object(o.clone());
+    Ok(
+        axum::Json(json!({"volume": render(&v, &auth, &ctx.region.base_url, &project, mv)}))
+            .into_response(),
+    )
+}
+
+async fn vol_delete(
+    State(ctx): State<Ctx>,
+    Extension(auth): Auth,
+    Path((project, id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    check_project(&auth, &project)?;
+    let mut st = ctx.write();
+    let v = get_vol(&st.volume, &id, &auth)?;
+    let status = v["status"].as_str().unwrap_or("").to_string();
+    if !["available", "error", "error_restoring", "error_extending"].contains(&status.as_str()) {
+        return Err(cerr(
+            400,
+            format!(
+                "Invalid volume: Volume status must be available or error or error_restoring or error_extending or error_managing and must not be migrating, attached, belong to a group, have snapshots or be disassociated from snapshots after volume transfer. (current status {status})"
+            ),
+        ));
+    }
+    if st
+        .volume
+        .snapshots
+        .values()
+        .any(|s| s["volume_id"] == json!(id))
+    {
+        return Err(cerr(
+            400,
+            "Invalid volume: Volume still has 1 dependent snapshots.",
+        ));
+    }
+    st.volume.volumes.remove(&id);
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+async fn vol_action(
+    State(ctx): State<Ctx>,
+    Extension(auth): Auth,
+    Path((project, id)): Path<(String, String)>,
+    raw: Bytes,
+) -> ApiResult<Response> {
+    check_project(&auth, &project)?;
+    let v: Value = serde_json::from_slice(&raw)
+        .map_err(|e| cerr(400, format!("Malformed request body: {e}")))?;
+    let t = now();
+    let mut st = ctx.write();
+    let cur = get_vol(&st.volume, &id, &auth)?.clone();
+    let delay = st.volume.delay;
+    if let Some(e) = v.get("os-extend") {
+        let new = e
+            .get("new_size")
+            .and_then(|s| s.as_u64().or_else(|| s.as_str()?.parse().ok()))
+            .ok_or_else(|| cerr(400, "Invalid input received: new_size is required"))?;
+        if cur["status"] != json!("available") {
+            return Err(cerr(
+                400,
+                format!(
+                    "Invalid volume: Volume status must be available to extend, but current status is: {}.",
+                    cur["status"].as_str().unwrap_or("")
+                ),
+            ));
+        }
+        if new <= cur["size"].as_u64().unwrap_or(0) {
+            return Err(cerr(
+                400,
+                format!(
+                    "Invalid input received: New size for extend must be greater than current size. (current: {}, extended: {new}).",
+                    cur["size"]
+                ),
+            ));
+        }
+        if let Some(o) = st
+            .volume
+            .volumes
+            .get_mut(&id)
+            .and_then(Value::as_object_mut)
+        {
+            o.insert("size".into(), json!(new));
+            o.insert("status".into(), json!("extending"));
+            o.insert("_updated".into(), json!(t.timestamp_nanos_opt()));
+        }
+        st.volume
+            .pending
+            .push((t + delay, "volume".into(), id, "available".into()));
+        return Ok(StatusCode::ACCEPTED.into_response());
+    }
+    if let Some(r) = v.get("os-reset_status") {
+        if !auth.is_admin {
+            return Err(cerr(
+                403,
+                "Policy doesn't allow volume_extension:volume_admin_actions:reset_status to be performed.",
+            ));
+        }
+        if let Some(o) = st
+            .volume
+            .volumes
+            .get_mut(&id)
+            .and_then(Value::as_object_mut)
+        {
+            if let Some(s) = r.get("status") {
+                o.insert("status".into(), s.clone());
+            }
+            o.insert("_updated".into(), json!(t.timestamp_nanos_opt()));
+        }
+        return Ok(StatusCode::ACCEPTED.into_response());
+    }
+    if let Some(b) = v.get("os-set_bootable") {
+        let flag = b.get("bootable").and_then(Value::as_bool).unwrap_or(false);
+        if let Some(o) = st
+            .volume
+            .volumes
+            .get_mut(&id)
+            .and_then(Value::as_object_mut)
+        {
+            o.insert("bootable".into(), json!(flag.to_string()));
+        }
+        return Ok(StatusCode::OK.into_response());
+    }
+    Err(cerr(400, "There is no such action"))
+}
+
+async fn snap_list(
+    State(ctx): State<Ctx>,
+    Extension(auth): Auth,
+    Extension(mv): Extension<Mv>,
+    Path(project): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    check_project(&auth, &project)?;
+    let st = ctx.read();
+    Ok(axum::Json(list_of(
+        &st.volume.snapshots,
+        &auth,
+        &Params::parse(q.as_deref()),
+        "snapshots",
+        &ctx.region.base_url,
+        &project,
+        mv,
+    )?)
+    .into_response())
+}
+
+async fn snap_create(
+    State(ctx): State<Ctx>,
+    Extension(auth): Auth,
+    Path(project): Path<String>,
+    raw: Bytes,
+) -> ApiResult<Response> {
+    check_project(&auth, &project)?;
+    let b = body(&raw, "snapshot")?;
+    let vid = b
+        .get("volume_id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| cerr(400, "Invalid input received: volume_id is required"))?
+        .to_string();
+    let force = b
+        .get("force")
+        .is_some_and(|f| f == &json!(true) || f == &json!("True") || f == &json!("true"));
+    let t = now();
+    let mut st = ctx.write();
+    let v = get_vol(&st.volume, &vid, &auth)?.clone();
+    if v["status"] != json!("available") && !(force && v["status"] == json!("in-use")) {
+        return Err(cerr(
+            400,
+            format!(
+                "Invalid volume: Volume {vid} status must be available, but current status is: {}.",
+                v["status"].as_str().unwrap_or("")
+            ),
+        ));
+    }
+    let id = new_id();
+    let s = json!({"id": id, "name": b.get("name"), "description": b.get("description"), "volume_id": vid, "size": v["size"], "status": "creating",
+        "metadata": b.get("metadata").cloned().unwrap_or(json!({})), "created_at": ts_cinder(&t), "updated_at": null, "progress": "100%",
+        "os-extended-snapshot-attributes:project_id": v["os-vol-tenant-attr:tenant_id"], "_project": v["os-vol-tenant-attr:tenant_id"],
+        "_updated": t.timestamp_nanos_opt(), "_created": t.timestamp_nanos_opt(), "user_id": auth.user_id});
+    let due = t + st.volume.delay;
+    st.volume
+        .pending
+        .push((due, "snapshot".into(), id.clone(), "available".into()));
+    st.volume.snapshots.insert(id, s.clone());
+    let mut out = s;
+    if let Some(o) = out.as_object_mut() {
+        o.retain(|k, _| !k.starts_with('_'));
+    }
+    Ok((StatusCode::ACCEPTED, axum::Json(json!({"snapshot": out}))).into_response())
+}
+
+async fn snap_show(
+    State(ctx): State<Ctx>,
+    Extension(auth): Auth,
+    Path((project, id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    check_project(&auth, &project)?;
+    let st = ctx.read();
+    let s = st
+        .volume
+        .snapshots
+        .get(&id)
+        .filter(|s| owned(s, &auth))
+        .ok_or_else(|| cerr(404, format!("Snapshot {id} could not be found.")))?;
+    let mut out = s.clone();
+    if let Some(o) = out.as_object_mut() {
+        o.retain(|k, _| !k.starts_with('_'));
+    }
+    Ok(axum::Json(json!({"snapshot": out})).into_response())
+}
+
+async fn snap_delete(
+    State(ctx): State<Ctx>,
+    Extension(auth): Auth,
+    Path((project, id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    check_project(&auth, &project)?;
+    let mut st = ctx.write();
+    st.volume
+        .snapshots
+        .get(&id)
+        .filter(|s| owned(s, &auth))
+        .ok_or_else(|| cerr(404, format!("Snapshot {id} could not be found.")))?;
+    st.volume.snapshots.remove(&id);
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+async fn types_list(
+    State(ctx): State<Ctx>,
+    Extension(_auth): Auth,
+    Path(_project): Path<String>,
+) -> ApiResult<Response> {
+    let st = ctx.read();
+    Ok(
+        axum::Json(json!({"volume_types": st.volume.types.values().collect::<Vec<_>>()}))
+            .into_response(),
+    )
+}
+
+async fn type_show(
+    State(ctx): State<Ctx>,
+    Extension(_auth): Auth,
+    Path((_project, id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let st = ctx.read();
+    let t = st
+        .volume
+        .types
+        .values()
+        .find(|t| t["id"] == json!(id) || t["name"] == json!(id))
+        .ok_or_else(|| cerr(404, format!("Volume type {id} could not be found.")))?;
+    Ok(axum::Json(json!({"volume_type": t})).into_response())
+}
+
+async fn type_create(
+    State(ctx): State<Ctx>,
+    Extension(auth): Auth,
+    Path(_project): Path<String>,
+    raw: Bytes,
+) -> ApiResult<Response> {
+    if !auth.is_admin {
+        return Err(cerr(
+            403,
+            "Policy doesn't allow volume_extension:types_manage to be performed.",
+        ));
+    }
+    let b = body(&raw, "volume_type")?;
+    let name = b
+        .get("name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| cerr(400, "Volume type name can not be empty."))?
+        .to_string();
+    let mut st = ctx.write();
+    if st.volume.types.values().any(|t| t["name"] == json!(name)) {
+        return Err(cerr(409, format!("Volume Type {name} already exists.")));
+    }
+    let id = new_id();
+    let public = b
+        .get("os-volume-type-access:is_public")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    let t = json!({"id": id, "name": name, "description": b.get("description"), "is_public": public, "os-volume-type-access:is_public": public, "extra_specs": b.get("extra_specs").cloned().unwrap_or(json!({})), "qos_specs_id": null});
+    st.volume.types.insert(id, t.clone());
+    Ok(axum::Json(json!({"volume_type": t})).into_response())
+}
+
+async fn type_delete(
+    State(ctx): State<Ctx>,
+    Extension(auth): Auth,
+    Path((_project, id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    if !auth.is_admin {
+        return Err(cerr(
+            403,
+            "Policy doesn't allow volume_extension:types_manage to be performed.",
+        ));
+    }
+    let mut st = ctx.write();
+    st.volume
+        .types
+        .remove(&id)
+        .ok_or_else(|| cerr(404, format!("Volume type {id} could not be found.")))?;
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+async fn att_list(
+    State(ctx): State<Ctx>,
+    Extension(auth): Auth,
+    Extension(mv): Extension<Mv>,
+    Path(project): Path<String>,
+) -> ApiResult<Response> {
+    check_project(&auth, &project)?;
+    if mv < Mv(3, 27) {
+        return Err(cerr(404, "The resource could not be found."));
+    }
+    let st = ctx.read();
+    let list: Vec<&Value> = st
+        .volume
+        .attachments
+        .values()
+        .filter(|a| auth.is_admin || a["project_id"] == json!(project))
+        .collect();
+    Ok(axum::Json(json!({"attachments": list})).into_response())
+}
+
+async fn att_create(
+    State(ctx): State<Ctx>,
+    Extension(auth): Auth,
+    Extension(mv): Extension<Mv>,
+    Path(project): Path<String>,
+    raw: Bytes,
+) -> ApiResult<Response> {
+    check_project(&auth, &project)?;
+    if mv < Mv(3, 27) {
+        return Err(cerr(404, "The resource could not be found."));
+    }
+    let b = body(&raw, "attachment")?;
+    let vid = b
+        .get("volume_id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| cerr(400, "Invalid input received: volume_id is required"))?
+        .to_string();
+    let server = b
+        .get("instance_uuid")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let mut st = ctx.write();
+    let att = st
+        .volume
+        .attach(&vid, &auth, &server, "", "/dev/vdb", now())?;
+    let a = st.volume.attachments.get(&att).cloned().unwrap_or_default();
+    Ok(axum::Json(json!({"attachment": a})).into_response())
+}
+
+async fn att_show(
+    State(ctx): State<Ctx>,
+    Extension(auth): Auth,
+    Path((project, id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    check_project(&auth, &project)?;
+    let st = ctx.read();
+    let a = st
+        .volume
+        .attachments
+        .get(&id)
+        .ok_or_else(|| cerr(404, format!("Attachment {id} could not be found.")))?;
+    Ok(axum::Json(json!({"attachment": a})).into_response())
+}
+
+async fn att_delete(
+    State(ctx): State<Ctx>,
+    Extension(auth): Auth,
+    Path((project, id)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    check_project(&auth, &project)?;
+    let mut st = ctx.write();
+    let a = st
+        .volume
+        .attachments
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| cerr(404, format!("Attachment {id} could not be found.")))?;
+    let (vid, server) = (
+        str_field(&a, "volume_id").unwrap_or_default().to_string(),
+        str_field(&a, "instance").unwrap_or_default().to_string(),
+    );
+    st.volume.detach(&vid, &server, false, now());
+    Ok(axum::Json(json!({"attachments": []})).into_response())
+}
+
+async fn quota(
+    State(ctx): State<Ctx>,
+    Extension(auth): Auth,
+    Path((project, target)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    check_project(&auth, &project)?;
+    let p = Params::parse(q.as_deref());
+    let st = ctx.read();
+    let mine: Vec<&Value> = st
+        .volume
+        .volumes
+        .values()
+        .filter(|v| v["os-vol-tenant-attr:tenant_id"] == json!(target))
+        .collect();
+    let gigs: u64 = mine.iter().map(|v| v["size"].as_u64().unwrap_or(0)).sum();
+    let snaps = st
+        .volume
+        .snapshots
+        .values()
+        .filter(|s| s["_project"] == json!(target))
+        .count();
+    let usage = p
+        .get("usage")
+        .and_then(crate::util::truthy)
+        .unwrap_or(false);
+    let q = |limit: i64, used: u64| {
+        if usage {
+            json!({"limit": limit, "in_use": used, "reserved": 0, "allocated": 0})
+        } else {
+            json!(limit)
+        }
+    };
+    Ok(axum::Json(json!({"quota_set": {"id": target, "volumes": q(-1, mine.len() as u64), "gigabytes": q(-1, gigs), "snapshots": q(-1, snaps as u64),
+        "backups": q(10, 0), "backup_gigabytes": q(1000, 0), "per_volume_gigabytes": q(-1, 0), "groups": q(10, 0),
+        "volumes___DEFAULT__": q(-1, mine.len() as u64), "gigabytes___DEFAULT__": q(-1, gigs), "snapshots___DEFAULT__": q(-1, snaps as u64)}})).into_response())
+}
+
+async fn limits(
+    State(ctx): State<Ctx>,
+    Extension(auth): Auth,
+    Path(project): Path<String>,
+) -> ApiResult<Response> {
+    check_project(&auth, &project)?;
+    let st = ctx.read();
+    let mine: Vec<&Value> = st
+        .volume
+        .volumes
+        .values()
+        .filter(|v| v["os-vol-tenant-attr:tenant_id"] == json!(project))
+        .collect();
+    let gigs: u64 = mine.iter().map(|v| v["size"].as_u64().unwrap_or(0)).sum();
+    Ok(axum::Json(json!({"limits": {"rate": [], "absolute": {"maxTotalVolumes": -1, "maxTotalVolumeGigabytes": -1, "maxTotalSnapshots": -1, "maxTotalBackups": 10, "maxTotalBackupGigabytes": 1000,
+        "totalVolumesUsed": mine.len(), "totalGigabytesUsed": gigs, "totalSnapshotsUsed": 0, "totalBackupsUsed": 0, "totalBackupGigabytesUsed": 0}}})).into_response())
+}
+
+async fn az(
+    State(ctx): State<Ctx>,
+    Extension(_auth): Auth,
+    Path(_project): Path<String>,
+) -> ApiResult<Response> {
+    Ok(axum::Json(json!({"availabilityZoneInfo": [{"zoneName": ctx.region.spec.az, "zoneState": {"available": true}}]})).into_response())
+}
+
+pub(crate) fn router(ctx: Ctx) -> Router<Ctx> {
+    let p = "/volume/v3/{project}";
+    let authed = Router::new()
+        .route(&format!("{p}/volumes"), get(vol_list).post(vol_create))
+        .route(&format!("{p}/volumes/detail"), get(vol_list))
+        .route(
+            &format!("{p}/volumes/{{id}}"),
+            get(vol_show).put(vol_update).delete(vol_delete),
+        )
+        .route(&format!("{p}/volumes/{{id}}/action"), post(vol_action))
+        .route(&format!("{p}/snapshots"), get(snap_list).post(snap_create))
+        .route(&format!("{p}/snapshots/detail"), get(snap_list))
+        .route(
+            &format!("{p}/snapshots/{{id}}"),
+            get(snap_show).delete(snap_delete),
+        )
+        .route(&format!("{p}/types"), get(types_list).post(type_create))
+        .route(
+            &format!("{p}/types/{{id}}"),
+            get(type_show).delete(type_delete),
+        )
+        .route(&format!("{p}/attachments"), get(att_list).post(att_create))
+        .route(&format!("{p}/attachments/detail"), get(att_list))
+        .route(
+            &format!("{p}/attachments/{{id}}"),
+            get(att_show).delete(att_delete),
+        )
+        .route(&format!("{p}/os-quota-sets/{{target}}"), get(quota))
+        .route(&format!("{p}/limits"), get(limits))
+        .route(&format!("{p}/os-availability-zone"), get(az))
+        .route_layer(middleware::from_fn_with_state(
+            ctx,
+            crate::identity::auth_layer,
+        ));
+    Router::new()
+        .route("/volume", get(versions))
+        .route("/volume/", get(versions))
+        .route("/volume/v3", get(v3))
+        .route("/volume/v3/", get(v3))
+        .merge(authed)
+        .layer(middleware::from_fn(mv_layer))
+}

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# End-to-end check as a new user would do it: start `cascade demo`, then drive it with the
+# unmodified `openstack` CLI (python-openstackclient 10.x from the venv made by
+# scripts/venv.sh) and with `cascade pod|routing`. Prints "e2e: N passed, M failed".
+set -uo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+cascade="${CASCADE_BIN:-$root/target/debug/cascade}"
+venv="$("$root/scripts/venv.sh")"
+osc="$venv/bin/openstack"
+work="$(mktemp -d)"
+passed=0; failed=0
+demo_pid=""
+cleanup() {
+    if [ -n "$demo_pid" ]; then kill "$demo_pid" 2>/dev/null; wait "$demo_pid" 2>/dev/null; fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+check() { # check NAME COMMAND... : passes when the command succeeds
+    local name="$1"; shift
+    if out="$("$@" 2>&1)"; then
+        passed=$((passed + 1)); echo "ok   $name"
+    else
+        failed=$((failed + 1)); echo "FAIL $name"; echo "$out" | sed 's/^/     /' | tail -20
+    fi
+}
+expect_fail() { # expect_fail NAME COMMAND... : passes when the command fails
+    local name="$1"; shift
+    if out="$("$@" 2>&1)"; then
+        failed=$((failed + 1)); echo "FAIL $name (unexpectedly succeeded)"; echo "$out" | sed 's/^/     /' | tail -5
+    else
+        passed=$((passed + 1)); echo "ok   $name"
+    fi
+}
+
+"$cascade" demo --listen 127.0.0.1:0 --pods 3 --data-dir "$work/demo" > "$work/demo.out" 2> "$work/demo.err" &
+demo_pid=$!
+for _ in $(seq 1 300); do
+    grep -q "Stop with Ctrl-C" "$work/demo.out" 2>/dev/null && break
+    kill -0 "$demo_pid" 2>/dev/null || break
+    sleep 0.2
+done
+if ! grep -q "Stop with Ctrl-C" "$work/demo.out"; then
+    echo "cascade demo did not start:"; cat "$work/demo.out" "$work/demo.err"
+    echo "e2e: 0 passed, 1 failed"; exit 1
+fi
+
+# shellcheck disable=SC1091
+source "$work/demo/admin-openrc.sh"
+export OS_CLIENT_CONFIG_FILE="$work/none.yaml"
+
+check "token issue" "$osc" token issue
+check "catalog lists compute" bash -c "'$osc' catalog list -f value -c Type | grep -qx compute"
+check "catalog lists volumev3 and block-storage" bash -c "'$osc' catalog list -f value -c Type | grep -qx volumev3 && '$osc' catalog list -f value -c Type | grep -qx block-storage"
+check "catalog points only at Cascade" bash -c "! '$osc' catalog show compute -f value -c endpoints | grep -v \"${OS_AUTH_URL%/identity/v3}\" | grep -q http"
+check "project create" "$osc" project create --description "e2e project" e2e-project
+expect_fail "project create duplicate is refused" "$osc" project create e2e-project
+check "project list shows it" bash -c "'$osc' project list -f value -c Name | grep -qx e2e-project"
+check "user create" "$osc" user create --password e2e-secret --project e2e-project e2e-user
+check "role add" "$osc" role add --project e2e-project --user e2e-user member
+check "role assignment list" bash -c "'$osc' role assignment list --user e2e-user --project e2e-project -f value | grep -q ."
+check "new user gets a token" env OS_USERNAME=e2e-user OS_PASSWORD=e2e-secret OS_PROJECT_NAME=e2e-project "$osc" token issue
+expect_fail "wrong password is refused" env OS_PASSWORD=wrong "$osc" token issue
+
+token="$("$osc" token issue -f value -c id)"
+check "the token works" curl -fsS -o /dev/null -H "X-Auth-Token: $token" "${OS_AUTH_URL}/auth/projects"
+check "token revoke" "$osc" token revoke "$token"
+check "a revoked token is refused (401)" bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' -H 'X-Auth-Token: $token' '${OS_AUTH_URL}/auth/projects')\" = 401 ]"
+
+check "demo user token" bash -c "source '$work/demo/demo-openrc.sh' && '$osc' token issue"
+expect_fail "demo user cannot create projects" bash -c "source '$work/demo/demo-openrc.sh' && '$osc' project create nope"
+
+check "cascade pod list shows 3 pods up" bash -c "[ \"\$('$cascade' pod list | grep -c ' up ')\" = 3 ]"
+check "cascade pod list -f json" bash -c "'$cascade' pod list -f json | grep -q '\"az_name\": \"az2\"'"
+pod_id="$("$cascade" pod list -f json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["pod_id"])')"
+check "cascade pod show" bash -c "'$cascade' pod show '$pod_id' | grep -q Pod1"
+check "cascade pod maintenance on" bash -c "'$cascade' pod maintenance '$pod_id' on | grep -q maintenance"
+check "cascade routing list" "$cascade" routing list
+expect_fail "cascade pod add with a duplicate region is refused" "$cascade" pod add --region-name Pod1 --az-name az9 --endpoint compute=http://127.0.0.1:9/compute/v2.1
+
+# The simulated region answers the CLI directly, as an ordinary OpenStack.
+pod2_auth="$(grep '| Pod2 ' "$work/demo.out" | grep -o 'http://[^ ]*/identity/v3')"
+check "CLI straight at pod Pod2: network create" env OS_AUTH_URL="$pod2_auth" OS_REGION_NAME=Pod2 "$osc" network create e2e-net
+check "CLI straight at pod Pod2: network list" bash -c "OS_AUTH_URL='$pod2_auth' OS_REGION_NAME=Pod2 '$osc' network list -f value -c Name | grep -qx e2e-net"
+
+echo "e2e: $passed passed, $failed failed"
+[ "$failed" = 0 ]

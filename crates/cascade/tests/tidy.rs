@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
@@ -31,5 +33,8 @@ fn every_module_starts_with_a_doc_paragraph() {
             !text.trim_start().starts_with("//!")
         })
         .collect();
-    assert!(undocumented.is_empty(), "modules without a //! paragraph: {undocumented:#?}");
+    assert!(
+        undocumented.is_empty(),
+        "modules without a //! paragraph: {undocumented:#?}"
+    );
 }

@@ -87,6 +87,16 @@ fn not_found(kind: &str, id: &str) -> impl FnOnce(StoreError) -> CoreError {
     }
 }
 
+fn duplicate(kind: &str, name: &str, domain_id: &str) -> impl FnOnce(StoreError) -> CoreError {
+    let message = format!(
+        "Conflict occurred attempting to store {kind} - Duplicate entry found with name {name} at domain ID {domain_id}."
+    );
+    move |e| match e {
+        StoreError::Conflict(_) => CoreError::conflict(message),
+        other => other.into(),
+    }
+}
+
 fn check_name(kind: &str, name: &str) -> Result<()> {
     if name.trim().is_empty() || name.len() > 255 {
         return Err(CoreError::bad_request(format!(
@@ -595,13 +605,10 @@ impl EmbeddedIdentity {
                 .unwrap_or_else(|_| "[]".into()),
             created_at: now_micros(),
         };
-        self.store.insert_project(&row).await.map_err(|e| match e {
-            StoreError::Conflict(_) => CoreError::conflict(format!(
-                "Conflict occurred attempting to store project - Duplicate entry found with name {} at domain ID {domain_id}.",
-                req.name
-            )),
-            other => other.into(),
-        })?;
+        self.store
+            .insert_project(&row)
+            .await
+            .map_err(duplicate("project", &req.name, &domain_id))?;
         Ok(self.project_view(row))
     }
 
@@ -649,12 +656,10 @@ impl EmbeddedIdentity {
         }
         let name = row.name.clone();
         let domain_id = row.domain_id.clone();
-        self.store.update_project(&row).await.map_err(|e| match e {
-            StoreError::Conflict(_) => CoreError::conflict(format!(
-                "Conflict occurred attempting to store project - Duplicate entry found with name {name} at domain ID {domain_id}."
-            )),
-            other => other.into(),
-        })?;
+        self.store
+            .update_project(&row)
+            .await
+            .map_err(duplicate("project", &name, &domain_id))?;
         Ok(self.project_view(row))
     }
 
@@ -731,13 +736,10 @@ impl EmbeddedIdentity {
             email: req.email,
             created_at: now_micros(),
         };
-        self.store.insert_user(&row).await.map_err(|e| match e {
-            StoreError::Conflict(_) => CoreError::conflict(format!(
-                "Conflict occurred attempting to store user - Duplicate entry found with name {} at domain ID {domain_id}.",
-                req.name
-            )),
-            other => other.into(),
-        })?;
+        self.store
+            .insert_user(&row)
+            .await
+            .map_err(duplicate("user", &req.name, &domain_id))?;
         Ok(self.user_view(row))
     }
 
@@ -798,13 +800,10 @@ impl EmbeddedIdentity {
             row.email = req.email;
         }
         let name = row.name.clone();
-        self.store.update_user(&row, drop_tokens).await.map_err(|e| match e {
-            StoreError::Conflict(_) => CoreError::conflict(format!(
-                "Conflict occurred attempting to store user - Duplicate entry found with name {name} at domain ID {}.",
-                row.domain_id
-            )),
-            other => other.into(),
-        })?;
+        self.store
+            .update_user(&row, drop_tokens)
+            .await
+            .map_err(duplicate("user", &name, &row.domain_id))?;
         Ok(self.user_view(row))
     }
 

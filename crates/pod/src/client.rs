@@ -50,6 +50,9 @@ pub struct PodClientConfig {
     pub connect_timeout: Duration,
     /// Calls in flight to this pod at most.
     pub max_in_flight: usize,
+    /// How long a call may wait for one of those slots before failing as `Busy` (bulkhead:
+    /// a saturated pod sheds load instead of piling up waiters).
+    pub queue_timeout: Duration,
     pub breaker: BreakerConfig,
 }
 
@@ -63,6 +66,7 @@ impl PodClientConfig {
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(3),
             max_in_flight: 64,
+            queue_timeout: Duration::from_secs(1),
             breaker: BreakerConfig::default(),
         }
     }
@@ -341,7 +345,9 @@ impl PodClient {
                 "circuit open: the pod failed repeatedly",
             ));
         }
-        let _permit = match tokio::time::timeout_at(deadline, self.in_flight.acquire()).await {
+        let queue_deadline = deadline.min(Instant::now() + self.config.queue_timeout);
+        let _permit = match tokio::time::timeout_at(queue_deadline, self.in_flight.acquire()).await
+        {
             Ok(Ok(permit)) => permit,
             _ => {
                 self.breaker.on_neutral();

@@ -4,7 +4,7 @@
 # scripts/venv.sh) and with `cascade pod|routing`. Prints "e2e: N passed, M failed".
 set -uo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-cascade="${CASCADE_BIN:-$root/target/debug/cascade}"
+cascade="${CASCADE_BIN:-${CARGO_TARGET_DIR:-$root/target}/debug/cascade}"
 venv="$("$root/scripts/venv.sh")"
 osc="$venv/bin/openstack"
 work="$(mktemp -d)"

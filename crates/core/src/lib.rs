@@ -4,9 +4,11 @@
 //! routing table's admin view. Nothing here parses HTTP requests.
 
 pub mod catalog;
+pub mod compute;
 mod error;
 pub mod identity;
 pub mod pods;
+pub mod routing_lock;
 pub mod routings;
 pub mod secrets;
 

@@ -301,8 +301,26 @@ impl PodClient {
         body: Option<&Value>,
         headers: &[(&str, &str)],
     ) -> Result<PodResponse, PodError> {
+        self.send_as(None, method, service, path, body, headers)
+            .await
+    }
+
+    /// Like [`PodClient::send`], but authenticated with `token` (a tenant's token, valid in the
+    /// pod because it shares the identity) instead of Cascade's service token, so that what is
+    /// created belongs to the tenant's project. Endpoints still come from the service session.
+    pub async fn send_as(
+        &self,
+        token: Option<&str>,
+        method: Method,
+        service: &str,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Result<PodResponse, PodError> {
         let started = Instant::now();
-        let result = self.send_inner(method, service, path, body, headers).await;
+        let result = self
+            .send_inner(token, method, service, path, body, headers)
+            .await;
         let outcome = match &result {
             Ok(r) => format!("{}xx", r.status / 100),
             Err(e) => outcome_of(e),
@@ -332,6 +350,7 @@ impl PodClient {
 
     async fn send_inner(
         &self,
+        token: Option<&str>,
         method: Method,
         service: &str,
         path: &str,
@@ -356,7 +375,7 @@ impl PodClient {
         };
         let result = tokio::time::timeout_at(
             deadline,
-            self.call_with_reauth(&method, service, path, body, headers),
+            self.call_with_reauth(token, &method, service, path, body, headers),
         )
         .await
         .unwrap_or_else(|_| Err(self.err(PodErrorKind::Timeout, "call timed out")));
@@ -370,6 +389,7 @@ impl PodClient {
 
     async fn call_with_reauth(
         &self,
+        token: Option<&str>,
         method: &Method,
         service: &str,
         path: &str,
@@ -386,7 +406,9 @@ impl PodClient {
             let base = self.endpoint(session.as_ref(), service)?;
             let url = format!("{base}/{}", path.trim_start_matches('/'));
             let mut req = self.http.request(method.clone(), &url);
-            if let Some(s) = &session {
+            if let Some(t) = token {
+                req = req.header("x-auth-token", t);
+            } else if let Some(s) = &session {
                 req = req.header("x-auth-token", &s.token);
             }
             for (name, value) in headers {
@@ -397,7 +419,7 @@ impl PodClient {
             }
             let resp = req.send().await.map_err(|e| self.transport_error(&e))?;
             let status = resp.status().as_u16();
-            if status == 401 && authenticated && attempt == 0 {
+            if status == 401 && authenticated && attempt == 0 && token.is_none() {
                 tracing::debug!(pod = %self.config.region_name, "pod token refused, re-authenticating");
                 session = Some(self.session(true).await?);
                 continue;

@@ -100,6 +100,34 @@ impl Store {
         .await?)
     }
 
+    /// The row for `(top_id, pod_id, resource_type)`, if any.
+    pub async fn find_routing(
+        &self,
+        top_id: &str,
+        pod_id: &str,
+        resource_type: &str,
+    ) -> Result<Option<RoutingRow>> {
+        Ok(sqlx::query_as(sql!(
+            "SELECT {ROUTING_COLS} FROM routings WHERE top_id = $1 AND pod_id = $2 AND resource_type = $3"
+        ))
+        .bind(top_id)
+        .bind(pod_id)
+        .bind(resource_type)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Every row of a top resource (all pods), oldest first.
+    pub async fn routings_of(&self, top_id: &str, resource_type: &str) -> Result<Vec<RoutingRow>> {
+        Ok(sqlx::query_as(sql!(
+            "SELECT {ROUTING_COLS} FROM routings WHERE top_id = $1 AND resource_type = $2 ORDER BY id"
+        ))
+        .bind(top_id)
+        .bind(resource_type)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// Fills in `bottom_id` of a row being created (releases the lock).
     pub async fn set_routing_bottom(&self, id: i64, bottom_id: &str) -> Result<()> {
         let done = sqlx::query("UPDATE routings SET bottom_id = $2, updated_at = $3 WHERE id = $1")

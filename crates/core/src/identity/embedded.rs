@@ -338,6 +338,32 @@ impl EmbeddedIdentity {
         Ok(ctx)
     }
 
+    /// Mints a token for `user_id` scoped to `project_id` without a password: Cascade acting
+    /// for a tenant in a pod (the pod trusts this identity). Fails like validation would when
+    /// the user no longer holds a role on the project.
+    pub async fn issue_for(&self, user_id: &str, project_id: &str) -> Result<AuthContext> {
+        let row = TokenRow {
+            id_hash: String::new(),
+            user_id: user_id.to_string(),
+            project_id: Some(project_id.to_string()),
+            domain_id: None,
+            methods: "token".into(),
+            audit_id: audit_id(),
+            issued_at: now_micros(),
+            expires_at: to_micros(Utc::now() + self.token_ttl),
+        };
+        let mut ctx = self.context_for(&row, String::new()).await?;
+        let token = random_token();
+        self.store
+            .insert_token(&TokenRow {
+                id_hash: token_hash(&token),
+                ..row
+            })
+            .await?;
+        ctx.token = token;
+        Ok(ctx)
+    }
+
     async fn resolve_scope(
         &self,
         scope: Option<&Value>,

@@ -4,11 +4,13 @@
 //! ([`KeystoneIdentity`]). Both produce the same [`AuthContext`].
 
 mod context;
+mod delegation;
 mod embedded;
 mod keystone;
 mod password;
 
 pub use context::AuthContext;
+pub use delegation::{Actor, Delegation};
 pub use embedded::{BootstrapUser, EmbeddedIdentity, RoleAssignment};
 pub use keystone::{KeystoneIdentity, KeystoneIdentityConfig};
 

@@ -1,0 +1,172 @@
+//! What the compute saga needs from networking and images, as traits: the central Neutron
+//! (`cascade_core::network`) and the global Glance (`cascade_core::image`) implement them, and
+//! the binary wires the implementations in. Compute never reaches into their tables.
+
+use serde_json::Value;
+
+use crate::{CoreError, Result};
+
+/// A boxed, sendable future (the job engine and these traits use the same shape).
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// One entry of a server create's `networks`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum RequestedNetwork {
+    /// `{"uuid": net, "fixed_ip": optional}`: a new port on that network.
+    Network {
+        network_id: String,
+        fixed_ip: Option<String>,
+    },
+    /// `{"port": id}`: an existing port of the project.
+    Port { port_id: String },
+}
+
+/// What a server asked for: explicit entries, `"auto"` or `"none"`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum RequestedNetworks {
+    Explicit(Vec<RequestedNetwork>),
+    Auto,
+    None,
+}
+
+/// A port as the compute saga sees it once planned.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PlannedPort {
+    pub port_id: String,
+    pub network_id: String,
+    /// True when the port was created for this server (deleted with it).
+    pub owned: bool,
+}
+
+/// The central Neutron, from the compute saga's point of view.
+pub trait NetworkBinding: Send + Sync + 'static {
+    /// At server create (synchronous, before 202): checks the requested networks and ports
+    /// belong to (or are shared with) the project and are usable, and creates/reserves the top
+    /// ports the server will use (device_id = server id, device_owner `compute:<az>`).
+    /// Errors are Neutron's meaning (404 unknown network/port, 409 port in use, 400 bad IP).
+    fn plan<'a>(
+        &'a self,
+        project_id: &'a str,
+        server_id: &'a str,
+        az: &'a str,
+        requested: &'a RequestedNetworks,
+    ) -> BoxFuture<'a, Result<Vec<PlannedPort>>>;
+
+    /// In the build job: makes sure the pod has the bottom twins of these ports (and the
+    /// network, subnet and security-group shadows they need), same IP and MAC; idempotent.
+    /// Returns the bottom port ids, in order.
+    fn bind<'a>(
+        &'a self,
+        project_id: &'a str,
+        pod_id: &'a str,
+        ports: &'a [PlannedPort],
+    ) -> BoxFuture<'a, Result<Vec<String>>>;
+
+    /// After the server is gone: deletes the ports it owned (top and bottom) and unbinds the
+    /// others; removes shadows nothing else uses. Idempotent.
+    fn release<'a>(
+        &'a self,
+        project_id: &'a str,
+        server_id: &'a str,
+        pod_id: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<()>>;
+
+    /// The server's `addresses` in Nova's shape: `{"<network name>": [{"addr", "version",
+    /// "OS-EXT-IPS:type", "OS-EXT-IPS-MAC:mac_addr"}]}`.
+    fn addresses<'a>(
+        &'a self,
+        project_id: &'a str,
+        server_id: &'a str,
+    ) -> BoxFuture<'a, Result<Value>>;
+}
+
+/// What compute needs to know of an image.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ImageInfo {
+    pub id: String,
+    pub name: String,
+    pub status: String,
+    pub min_disk: u64,
+    pub min_ram: u64,
+    pub size: Option<u64>,
+}
+
+/// The global Glance, from the compute saga's point of view.
+pub trait ImageSource: Send + Sync + 'static {
+    /// An image visible to the project (404-style `NotFound` otherwise).
+    fn resolve<'a>(
+        &'a self,
+        project_id: &'a str,
+        image_id: &'a str,
+    ) -> BoxFuture<'a, Result<ImageInfo>>;
+
+    /// In the build job: the image's id inside the pod, copying it there first if needed (lazy
+    /// replication; concurrent callers share one copy). Waits for the copy.
+    fn ensure_in_pod<'a>(
+        &'a self,
+        image_id: &'a str,
+        pod_id: &'a str,
+    ) -> BoxFuture<'a, Result<String>>;
+}
+
+/// Used where no implementation is wired: every call fails with 503 "not available".
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Unavailable;
+
+fn unavailable(what: &str) -> CoreError {
+    CoreError::new(
+        crate::ErrorKind::Unavailable,
+        format!("{what} is not available in this deployment"),
+    )
+}
+
+impl NetworkBinding for Unavailable {
+    fn plan<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+        _: &'a str,
+        r: &'a RequestedNetworks,
+    ) -> BoxFuture<'a, Result<Vec<PlannedPort>>> {
+        Box::pin(async move {
+            match r {
+                RequestedNetworks::None => Ok(Vec::new()),
+                _ => Err(unavailable("networking")),
+            }
+        })
+    }
+    fn bind<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+        p: &'a [PlannedPort],
+    ) -> BoxFuture<'a, Result<Vec<String>>> {
+        Box::pin(async move {
+            if p.is_empty() {
+                Ok(Vec::new())
+            } else {
+                Err(unavailable("networking"))
+            }
+        })
+    }
+    fn release<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+        _: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
+    fn addresses<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<Value>> {
+        Box::pin(async { Ok(Value::Object(Default::default())) })
+    }
+}
+
+impl ImageSource for Unavailable {
+    fn resolve<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<ImageInfo>> {
+        Box::pin(async { Err(unavailable("the image service")) })
+    }
+    fn ensure_in_pod<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<String>> {
+        Box::pin(async { Err(unavailable("the image service")) })
+    }
+}

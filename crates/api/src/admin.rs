@@ -33,6 +33,8 @@ pub(crate) fn router() -> Router<AppState> {
         )
         .route("/routings", get(list_routings))
         .route("/routings/{id}", get(show_routing))
+        .merge(crate::jobs::router())
+        .merge(crate::image::admin::router())
 }
 
 fn admin(auth: &Auth) -> ApiResult<()> {

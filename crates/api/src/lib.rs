@@ -8,10 +8,14 @@
 mod admin;
 mod auth;
 mod body;
+mod compute;
 pub mod error;
 mod health;
 mod identity;
+mod image;
+mod jobs;
 mod metrics;
+mod network;
 mod stack;
 mod state;
 

@@ -18,7 +18,7 @@ use tracing::Instrument;
 use crate::error::ApiError;
 use crate::metrics::{RequestLabels, RouteLabels};
 use crate::state::AppState;
-use crate::{admin, health, identity};
+use crate::{admin, compute, health, identity, image, network};
 
 /// The whole HTTP surface of one Cascade instance.
 pub fn router(state: AppState) -> Router {
@@ -29,19 +29,28 @@ pub fn router(state: AppState) -> Router {
             identity::router().layer(Extension(Service::Identity)),
         );
     }
-    app.nest("/v1.0", admin::router().layer(Extension(Service::Admin)))
-        .merge(health::router())
-        .fallback(not_found)
-        .layer(middleware::from_fn_with_state(state.clone(), observe))
-        .layer(CatchPanicLayer::custom(|_| {
-            ApiError::new(
-                Service::Admin,
-                500,
-                "An unexpected error prevented the server from fulfilling your request.",
-            )
-            .into_response()
-        }))
-        .with_state(state)
+    app.nest(
+        "/compute",
+        compute::router(state.clone()).layer(Extension(Service::Compute)),
+    )
+    .nest("/image", image::router().layer(Extension(Service::Image)))
+    .nest(
+        "/network",
+        network::router().layer(Extension(Service::Network)),
+    )
+    .nest("/v1.0", admin::router().layer(Extension(Service::Admin)))
+    .merge(health::router())
+    .fallback(not_found)
+    .layer(middleware::from_fn_with_state(state.clone(), observe))
+    .layer(CatchPanicLayer::custom(|_| {
+        ApiError::new(
+            Service::Admin,
+            500,
+            "An unexpected error prevented the server from fulfilling your request.",
+        )
+        .into_response()
+    }))
+    .with_state(state)
 }
 
 async fn not_found(req: Request) -> Response {
@@ -94,6 +103,9 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
     let mut resp = next.run(req).instrument(span.clone()).await;
     let elapsed = started.elapsed();
     if let Ok(v) = HeaderValue::from_str(&request_id) {
+        if service == "compute" {
+            resp.headers_mut().insert("x-compute-request-id", v.clone());
+        }
         resp.headers_mut().insert("x-openstack-request-id", v);
     }
     let status = resp.status().as_u16();

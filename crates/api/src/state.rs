@@ -15,6 +15,10 @@ pub struct AppState {
     pub store: Store,
     pub identity: Identity,
     pub pods: Arc<PodRegistry>,
+    pub jobs: Arc<cascade_core::jobs::JobEngine>,
+    pub images: Arc<cascade_core::image::ImageService>,
+    pub compute: Arc<cascade_core::compute::Compute>,
+    pub network: Arc<cascade_core::network::NetworkService>,
     /// The URL clients use to reach this listener (catalog and links point here).
     pub public_url: String,
     /// The region name Cascade publishes in its catalog.

@@ -32,6 +32,9 @@ pub(crate) enum Command {
     /// Inspect the routing table through the admin API.
     #[command(subcommand)]
     Routing(RoutingCommand),
+    /// The global Glance: where images' bytes are (pod copies), copies and register mode.
+    #[command(subcommand)]
+    Image(ImageCommand),
 }
 
 #[derive(Debug, Args)]
@@ -192,5 +195,43 @@ pub(crate) enum RoutingCommand {
         limit: Option<i64>,
         #[arg(long)]
         marker: Option<i64>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ImageCommand {
+    /// Show the pod copies of an image (or of every image) with their state and progress.
+    Copies {
+        /// Image id or name (default: every image).
+        image: Option<String>,
+        /// Refresh every second until no copy is pending or copying.
+        #[arg(long)]
+        watch: bool,
+    },
+    /// Copy an image to a pod now (allowed by its placement policy).
+    Copy {
+        /// Image id or name.
+        image: String,
+        #[arg(long)]
+        pod_id: String,
+    },
+    /// Register mode: adopt an image that already exists in a pod, without copying it.
+    Register {
+        #[arg(long)]
+        pod_id: String,
+        /// The image's id inside the pod.
+        #[arg(long)]
+        bottom_id: String,
+        /// Add the pod copy to this existing image (checksums must match), or create the image
+        /// with this id (default: the pod's id when free).
+        #[arg(long)]
+        image_id: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        visibility: Option<String>,
+        /// Project owning the image (default: the caller's).
+        #[arg(long)]
+        owner: Option<String>,
     },
 }

@@ -36,6 +36,97 @@ pub(crate) struct Config {
     pub(crate) identity: IdentityConfig,
     #[serde(default)]
     pub(crate) pods: PodsConfig,
+    #[serde(default)]
+    pub(crate) images: ImagesConfig,
+    #[serde(default)]
+    pub(crate) network: NetworkSection,
+}
+
+/// `[network]`: the central Neutron. Every field is optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NetworkSection {
+    /// `vxlan-shadow-ports` (default), `vlan` or `none` (an external SDN joins the pods).
+    #[serde(default)]
+    pub(crate) l2_mode: Option<String>,
+    /// VNIs Cascade hands out, `"first:last"` (default `100000:199999`).
+    #[serde(default)]
+    pub(crate) vni_range: Option<String>,
+    /// VLAN ids Cascade hands out, `"first:last"` (default `2000:2999`).
+    #[serde(default)]
+    pub(crate) vlan_range: Option<String>,
+    /// Physical network of VLAN segments (default `physnet1`).
+    #[serde(default)]
+    pub(crate) physical_network: Option<String>,
+    /// Pool of the per-project bridge networks (default `100.0.0.0/9`).
+    #[serde(default)]
+    pub(crate) bridge_cidr: Option<String>,
+    /// Prefix length of one project's bridge subnet (default 24).
+    #[serde(default)]
+    pub(crate) bridge_prefix: Option<u8>,
+}
+
+impl NetworkSection {
+    /// The core's settings, checked.
+    pub(crate) fn to_core(&self) -> anyhow::Result<cascade_core::network::NetworkConfig> {
+        use cascade_core::network::{L2Mode, NetworkConfig};
+        let mut c = NetworkConfig::default();
+        if let Some(m) = &self.l2_mode {
+            c.l2_mode = L2Mode::parse(m).ok_or_else(|| {
+                anyhow::anyhow!("network.l2_mode must be \"vxlan-shadow-ports\", \"vlan\" or \"none\", not {m:?}")
+            })?;
+        }
+        let range = |what: &str, v: &str, max: i64| -> anyhow::Result<(i64, i64)> {
+            let (a, b) = v
+                .split_once(':')
+                .ok_or_else(|| anyhow::anyhow!("network.{what} must be \"first:last\""))?;
+            let (a, b): (i64, i64) = (a.trim().parse()?, b.trim().parse()?);
+            if a < 1 || b < a || b > max {
+                anyhow::bail!("network.{what} must satisfy 1 <= first <= last <= {max}");
+            }
+            Ok((a, b))
+        };
+        if let Some(v) = &self.vni_range {
+            c.vni_range = range("vni_range", v, (1 << 24) - 1)?;
+        }
+        if let Some(v) = &self.vlan_range {
+            c.vlan_range = range("vlan_range", v, 4094)?;
+        }
+        if let Some(p) = &self.physical_network {
+            c.physical_network = p.clone();
+        }
+        if let Some(b) = &self.bridge_cidr {
+            c.bridge_cidr = b
+                .parse()
+                .map_err(|_| anyhow::anyhow!("network.bridge_cidr {b:?} is not a CIDR"))?;
+        }
+        if let Some(p) = self.bridge_prefix {
+            if p < c.bridge_cidr.prefix_len() || p > c.bridge_cidr.max_prefix_len() - 2 {
+                anyhow::bail!("network.bridge_prefix must lie between the pool's prefix and /30");
+            }
+            c.bridge_prefix = p;
+        }
+        Ok(c)
+    }
+}
+
+/// `[images]`: defaults of the global Glance (images override them with the
+/// `cascade_replication` and `cascade_placement` properties).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ImagesConfig {
+    /// `lazy` (default) or `eager`.
+    #[serde(default)]
+    pub(crate) default_replication: Option<String>,
+    /// Placement policy, e.g. `country=DE,regulation!=X` (default: every pod).
+    #[serde(default)]
+    pub(crate) default_placement: Option<String>,
+    /// Seconds between sweeps for orphaned pod copies and missing eager copies (default 15).
+    #[serde(default)]
+    pub(crate) sweep_interval_secs: Option<u64>,
+    /// Seconds a copier may go without progress before another takes over (default 30).
+    #[serde(default)]
+    pub(crate) copy_lease_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -176,6 +267,7 @@ impl Config {
                 anyhow::bail!("identity.mode must be \"embedded\" or \"keystone\", not {other:?}")
             }
         }
+        self.network.to_core()?;
         if !matches!(self.log_format.as_str(), "pretty" | "json") {
             anyhow::bail!("log_format must be \"pretty\" or \"json\"");
         }
@@ -184,6 +276,28 @@ impl Config {
 
     pub(crate) fn pod_call_timeout(&self) -> Duration {
         Duration::from_secs(self.pods.call_timeout_secs)
+    }
+
+    /// The image service settings from `[images]`.
+    pub(crate) fn image_config(&self) -> anyhow::Result<cascade_core::image::ImageConfig> {
+        use cascade_core::image::{ImageConfig, Placement, Replication};
+        let mut c = ImageConfig::default();
+        let i = &self.images;
+        if let Some(r) = &i.default_replication {
+            c.default_replication =
+                Replication::parse(r).map_err(|e| anyhow::anyhow!("[images] {}", e.message))?;
+        }
+        if let Some(p) = &i.default_placement {
+            c.default_placement =
+                Placement::parse(p).map_err(|e| anyhow::anyhow!("[images] {}", e.message))?;
+        }
+        if let Some(s) = i.sweep_interval_secs {
+            c.sweep_interval = Duration::from_secs(s.max(1));
+        }
+        if let Some(s) = i.copy_lease_secs {
+            c.copy_lease = Duration::from_secs(s.max(2));
+        }
+        Ok(c)
     }
 }
 

@@ -4,6 +4,7 @@
 mod cli;
 mod config;
 mod demo;
+mod image_cli;
 mod operator;
 mod server;
 mod sim;
@@ -23,6 +24,7 @@ fn main() -> anyhow::Result<()> {
             cli::Command::Sim(args) => sim::run(args).await,
             cli::Command::Pod(cmd) => operator::pod(cli.operator, cmd).await,
             cli::Command::Routing(cmd) => operator::routing(cli.operator, cmd).await,
+            cli::Command::Image(cmd) => image_cli::run(cli.operator, cmd).await,
         }
     })
 }

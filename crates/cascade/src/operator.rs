@@ -9,15 +9,15 @@ use serde_json::{Value, json};
 
 use crate::cli::{OperatorArgs, PodCommand, RoutingCommand};
 
-struct Session {
-    http: reqwest::Client,
-    base: String,
-    token: String,
-    json: bool,
+pub(crate) struct Session {
+    pub(crate) http: reqwest::Client,
+    pub(crate) base: String,
+    pub(crate) token: String,
+    pub(crate) json: bool,
 }
 
 impl Session {
-    async fn open(args: &OperatorArgs) -> anyhow::Result<Session> {
+    pub(crate) async fn open(args: &OperatorArgs) -> anyhow::Result<Session> {
         let auth_url = args
             .os_auth_url
             .clone()
@@ -74,7 +74,7 @@ impl Session {
         })
     }
 
-    async fn call(
+    pub(crate) async fn call(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -102,7 +102,7 @@ impl Session {
     }
 }
 
-fn table(header: &[&str]) -> Table {
+pub(crate) fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
     t.load_preset(presets::ASCII_FULL_CONDENSED);
     t.set_header(header.to_vec());

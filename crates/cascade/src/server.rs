@@ -1,15 +1,20 @@
 //! Building and running one Cascade instance from a [`Config`]: connect the store (migrations
 //! run), choose the identity backend, build the pod registry, start the background loops
-//! (pod health, token purge) and serve HTTP until shutdown.
+//! (pod health, token purge, the job worker) and serve HTTP until shutdown.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use cascade_api::{AppState, HttpMetrics};
+use cascade_core::compute::deps::{ImageSource, NetworkBinding};
+use cascade_core::compute::{Compute, ComputeConfig};
+use cascade_core::identity::Delegation;
 use cascade_core::identity::{
     BootstrapUser, EmbeddedIdentity, Identity, KeystoneIdentity, KeystoneIdentityConfig,
 };
+use cascade_core::jobs::{JobEngine, JobEngineConfig};
+use cascade_core::network::{Binding, EngineSink, NetJobHandler, NetworkService};
 use cascade_core::pods::{PodRegistry, PodRegistryConfig};
 use cascade_core::secrets::Sealer;
 use cascade_pod::{BreakerConfig, PodMetrics};
@@ -144,21 +149,52 @@ pub(crate) async fn start(
         pod_metrics,
     ));
     pods.register_metrics(&mut registry);
+    let jobs = Arc::new(JobEngine::new(store.clone(), JobEngineConfig::default()));
+    jobs.register_metrics(&mut registry);
+    let image_service =
+        cascade_core::image::ImageService::new(store.clone(), pods.clone(), config.image_config()?);
+    image_service.attach_jobs(jobs.clone());
+    let delegation = Arc::new(Delegation::new(identity.clone()));
+    // Networking and images plug in through these seams (see `compute::deps`).
+    // The central Neutron: its jobs run in the engine; compute binds ports through it.
+    let network_service =
+        NetworkService::new(store.clone(), pods.clone(), config.network.to_core()?);
+    network_service.set_job_sink(Arc::new(EngineSink(jobs.clone())));
+    for h in NetJobHandler::all(&network_service) {
+        jobs.register(h);
+    }
+    let network: Arc<dyn NetworkBinding> = Arc::new(Binding(network_service.clone()));
+    let images: Arc<dyn ImageSource> = image_service.clone();
+    let compute = Compute::new(
+        store.clone(),
+        pods.clone(),
+        jobs.clone(),
+        delegation.clone(),
+        network,
+        images,
+        ComputeConfig::default(),
+    );
 
     let state = AppState {
         store: store.clone(),
         identity: identity.clone(),
         pods: pods.clone(),
+        jobs: jobs.clone(),
+        images: image_service.clone(),
+        compute: compute.clone(),
+        network: network_service.clone(),
         public_url: public_url.clone(),
         region_name: config.region_name.clone(),
         http_metrics,
         registry: Arc::new(registry),
     };
     let cancel = CancellationToken::new();
-    let mut tasks = Vec::new();
-    tasks.push(tokio::spawn(
-        pods.clone().run_health_checker(cancel.clone()),
-    ));
+    let mut tasks = vec![
+        tokio::spawn(pods.clone().run_health_checker(cancel.clone())),
+        jobs.clone().start(cancel.clone()),
+        tokio::spawn(image_service.clone().run_sweeper(cancel.clone())),
+        tokio::spawn(compute.clone().run_watcher(cancel.clone())),
+    ];
     if let Identity::Embedded(e) = &identity {
         let e = e.clone();
         let cancel = cancel.clone();

@@ -4,5 +4,6 @@
 pub mod admin;
 pub mod fault;
 pub mod identity;
+pub mod microversion;
 pub mod request_id;
 pub mod time;

@@ -99,8 +99,8 @@ pub struct Probe {
 }
 
 #[derive(Debug, Clone)]
-struct Session {
-    token: String,
+pub(crate) struct Session {
+    pub(crate) token: String,
     expires_at: DateTime<Utc>,
     endpoints: BTreeMap<String, String>,
 }
@@ -108,12 +108,12 @@ struct Session {
 /// The client for one pod.
 #[derive(Debug)]
 pub struct PodClient {
-    config: PodClientConfig,
-    http: reqwest::Client,
-    in_flight: Semaphore,
-    breaker: Breaker,
+    pub(crate) config: PodClientConfig,
+    pub(crate) http: reqwest::Client,
+    pub(crate) in_flight: std::sync::Arc<Semaphore>,
+    pub(crate) breaker: Breaker,
     session: Mutex<Option<Session>>,
-    metrics: PodMetrics,
+    pub(crate) metrics: PodMetrics,
 }
 
 /// Service types that name the same thing in catalogs.
@@ -139,7 +139,7 @@ impl PodClient {
             .build()
             .unwrap_or_default();
         PodClient {
-            in_flight: Semaphore::new(config.max_in_flight.max(1)),
+            in_flight: std::sync::Arc::new(Semaphore::new(config.max_in_flight.max(1))),
             breaker: Breaker::new(config.breaker),
             http,
             session: Mutex::new(None),
@@ -156,7 +156,7 @@ impl PodClient {
         self.breaker.state()
     }
 
-    fn err(&self, kind: PodErrorKind, message: impl Into<String>) -> PodError {
+    pub(crate) fn err(&self, kind: PodErrorKind, message: impl Into<String>) -> PodError {
         PodError::new(&self.config.region_name, kind, message)
     }
 
@@ -239,7 +239,7 @@ impl PodClient {
     }
 
     /// The cached session, refreshed when missing or close to expiry.
-    async fn session(&self, force: bool) -> Result<Session, PodError> {
+    pub(crate) async fn session(&self, force: bool) -> Result<Session, PodError> {
         let mut guard = self.session.lock().await;
         if let Some(s) = guard.as_ref()
             && !force
@@ -253,7 +253,11 @@ impl PodClient {
     }
 
     /// The base URL of `service` in this pod: explicit endpoints first, then the catalog.
-    fn endpoint(&self, session: Option<&Session>, service: &str) -> Result<String, PodError> {
+    pub(crate) fn endpoint(
+        &self,
+        session: Option<&Session>,
+        service: &str,
+    ) -> Result<String, PodError> {
         let names = aliases(service);
         let names: &[&str] = if names.is_empty() {
             std::slice::from_ref(&service)
@@ -281,7 +285,7 @@ impl PodClient {
         ))
     }
 
-    fn transport_error(&self, e: &reqwest::Error) -> PodError {
+    pub(crate) fn transport_error(&self, e: &reqwest::Error) -> PodError {
         if e.is_timeout() {
             self.err(PodErrorKind::Timeout, "call timed out")
         } else if e.is_connect() {
@@ -329,7 +333,7 @@ impl PodClient {
         result
     }
 
-    fn record(&self, service: &str, outcome: String, elapsed: Duration) {
+    pub(crate) fn record(&self, service: &str, outcome: String, elapsed: Duration) {
         let region = self.config.region_name.clone();
         self.metrics
             .calls
@@ -504,7 +508,7 @@ impl PodClient {
     }
 }
 
-fn outcome_of(e: &PodError) -> String {
+pub(crate) fn outcome_of(e: &PodError) -> String {
     match e.kind {
         PodErrorKind::Status(s) => format!("{}xx", s / 100),
         PodErrorKind::Timeout => "timeout".into(),

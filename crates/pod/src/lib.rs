@@ -9,8 +9,10 @@ mod breaker;
 mod client;
 mod error;
 mod metrics;
+mod stream;
 
 pub use breaker::{Breaker, BreakerConfig, BreakerState};
 pub use client::{Credentials, PodClient, PodClientConfig, PodResponse, Probe};
 pub use error::{PodError, PodErrorKind};
 pub use metrics::PodMetrics;
+pub use stream::PodDownload;

@@ -14,8 +14,12 @@ macro_rules! sql {
     ($($t:tt)*) => { sqlx::AssertSqlSafe(format!($($t)*)) };
 }
 
+pub mod compute;
 mod error;
 pub mod identity;
+pub mod images;
+pub mod jobs;
+pub mod network;
 pub mod pods;
 pub mod routings;
 pub mod testing;

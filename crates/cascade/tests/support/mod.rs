@@ -73,10 +73,20 @@ impl Drop for Cascade {
 pub const SECRET_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
 impl Cascade {
+    /// The process id of the `cascade serve` child (benchmarks read its memory).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Starts an embedded-identity instance on `db` with `extra` TOML appended.
     pub async fn start(db: &Db, extra: &str) -> Cascade {
+        Cascade::start_on(db, extra, 0).await
+    }
+
+    /// Like [`Cascade::start`] on a given port (0: any), so a restarted instance keeps its URL.
+    pub async fn start_on(db: &Db, extra: &str, port: u16) -> Cascade {
         let config = format!(
-            "listen = \"127.0.0.1:0\"\nsecret_key = \"{SECRET_KEY}\"\nlog_format = \"json\"\n{}{extra}",
+            "listen = \"127.0.0.1:{port}\"\nsecret_key = \"{SECRET_KEY}\"\nlog_format = \"json\"\n{}{extra}",
             db.toml()
         );
         let config = if config.contains("[identity]") {
@@ -124,6 +134,23 @@ impl Cascade {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+}
+
+impl Cascade {
+    /// Kills the process with SIGKILL (no clean shutdown).
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// The JSON of a response and its status and headers.

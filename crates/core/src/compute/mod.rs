@@ -1,5 +1,103 @@
 //! Compute across pods: the Nova gateway's logic. Each server lives in one pod; the top keeps
-//! the index of servers, the flavors and keypairs (authoritative), and runs the server build
-//! saga as a durable job. `deps` holds the interfaces to networking and images.
+//! the server index (answers lists, survives pod outages), the flavors and keypairs (top is
+//! authoritative, copied to a pod with the same id/name on first use), server groups and
+//! quotas; a create is a saga run as a durable job ([`saga`]); a per-pod watcher keeps the
+//! index fresh from `changes-since` deltas ([`watcher`]). `deps` holds the interfaces to
+//! networking and images.
 
 pub mod deps;
+mod flavors;
+mod keypairs;
+mod quotas;
+mod saga;
+mod scheduler;
+mod servers;
+mod watcher;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cascade_store::Store;
+
+pub use flavors::{FlavorCreate, flavor_snapshot};
+pub use keypairs::KeypairCreate;
+pub use quotas::{QuotaSet, default_quotas};
+pub use scheduler::{SchedulerHints, fits_capabilities};
+pub use servers::{
+    Action, ActionOutcome, ListQuery, ServerCreate, ServerList, ServerUpdate, ServerView,
+    TOP_ID_KEY,
+};
+
+use crate::identity::Delegation;
+use crate::jobs::JobEngine;
+use crate::pods::PodRegistry;
+use deps::{ImageSource, NetworkBinding};
+
+/// Settings of compute.
+#[derive(Debug, Clone)]
+pub struct ComputeConfig {
+    /// How long a live `GET /servers/{id}` waits for its pod before answering from the index.
+    pub live_timeout: Duration,
+    /// How often each pod's servers are polled for changes.
+    pub watch_interval: Duration,
+    /// Largest page a list returns (Nova's `max_limit`).
+    pub max_limit: usize,
+}
+
+impl Default for ComputeConfig {
+    fn default() -> Self {
+        ComputeConfig {
+            live_timeout: Duration::from_secs(3),
+            watch_interval: Duration::from_secs(2),
+            max_limit: 1000,
+        }
+    }
+}
+
+/// The compute service.
+pub struct Compute {
+    pub(crate) store: Store,
+    pub(crate) pods: Arc<PodRegistry>,
+    pub(crate) jobs: Arc<JobEngine>,
+    pub(crate) delegation: Arc<Delegation>,
+    pub(crate) network: Arc<dyn NetworkBinding>,
+    pub(crate) images: Arc<dyn ImageSource>,
+    pub(crate) config: ComputeConfig,
+}
+
+impl std::fmt::Debug for Compute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Compute")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Compute {
+    /// Builds the service and registers its job handlers with `jobs`.
+    pub fn new(
+        store: Store,
+        pods: Arc<PodRegistry>,
+        jobs: Arc<JobEngine>,
+        delegation: Arc<Delegation>,
+        network: Arc<dyn NetworkBinding>,
+        images: Arc<dyn ImageSource>,
+        config: ComputeConfig,
+    ) -> Arc<Compute> {
+        let compute = Arc::new(Compute {
+            store,
+            pods,
+            jobs,
+            delegation,
+            network,
+            images,
+            config,
+        });
+        saga::register(&compute);
+        compute
+    }
+
+    pub fn config(&self) -> &ComputeConfig {
+        &self.config
+    }
+}

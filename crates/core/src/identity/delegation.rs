@@ -43,11 +43,14 @@ impl Actor {
     }
 }
 
+/// (user, project) → (token, expiry).
+type TokenCache = HashMap<(String, String), (String, DateTime<Utc>)>;
+
 /// Hands out tokens to act for tenants.
 #[derive(Debug)]
 pub struct Delegation {
     identity: Identity,
-    cache: Mutex<HashMap<(String, String), (String, DateTime<Utc>)>>,
+    cache: Mutex<TokenCache>,
 }
 
 impl Delegation {

@@ -1,0 +1,849 @@
+//! Flavors, keypairs, availability zones, limits, quota sets, server groups and simple tenant
+//! usage (computed from the server index, i.e. over all pods).
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::Extension;
+use axum::extract::{Path, Query, State};
+use axum::response::IntoResponse;
+use bytes::Bytes;
+use cascade_core::compute::{FlavorCreate, KeypairCreate, QuotaSet, default_quotas};
+use cascade_core::identity::{Actor, AuthContext};
+use cascade_model::microversion::Microversion;
+use cascade_store::compute::{ServerFilter, ServerPage};
+use http::StatusCode;
+use serde_json::{Value, json};
+
+use super::{ApiResult, SVC, views};
+use crate::auth::Auth;
+use crate::body;
+use crate::error::{ApiError, OrApi};
+use crate::state::AppState;
+
+type Params = Query<HashMap<String, String>>;
+
+fn bad(message: impl Into<String>) -> ApiError {
+    ApiError::new(SVC, 400, message)
+}
+
+fn admin(ctx: &AuthContext) -> ApiResult<()> {
+    ctx.require_admin().or_api(SVC)
+}
+
+fn ok(v: Value) -> ApiResult {
+    Ok(axum::Json(v).into_response())
+}
+
+// ---- flavors -------------------------------------------------------------------------------
+
+fn is_public_param(q: &HashMap<String, String>) -> Option<Option<bool>> {
+    q.get("is_public")
+        .map(|v| match v.to_ascii_lowercase().as_str() {
+            "none" => None,
+            "false" | "0" | "no" => Some(false),
+            _ => Some(true),
+        })
+}
+
+async fn flavor_list(
+    state: &AppState,
+    ctx: &AuthContext,
+    mv: Microversion,
+    q: &HashMap<String, String>,
+    detail: bool,
+) -> ApiResult {
+    let is_public = is_public_param(q).unwrap_or(Some(true));
+    let mut flavors = state
+        .compute
+        .list_flavors(ctx.project_id(), ctx.is_admin(), is_public)
+        .await
+        .or_api(SVC)?;
+    if let Some(r) = q.get("minRam").and_then(|v| v.parse::<i64>().ok()) {
+        flavors.retain(|f| f.ram >= r);
+    }
+    if let Some(d) = q.get("minDisk").and_then(|v| v.parse::<i64>().ok()) {
+        flavors.retain(|f| f.disk >= d);
+    }
+    if let Some(m) = q.get("marker") {
+        let pos = flavors
+            .iter()
+            .position(|f| &f.id == m)
+            .ok_or_else(|| bad(format!("marker [{m}] not found")))?;
+        flavors.drain(..=pos);
+    }
+    let limit = q.get("limit").and_then(|l| l.parse::<usize>().ok());
+    let more = limit.is_some_and(|l| flavors.len() > l);
+    if let Some(l) = limit {
+        flavors.truncate(l);
+    }
+    let items: Vec<Value> = flavors
+        .iter()
+        .map(|f| views::flavor(&state.public_url, f, mv, detail))
+        .collect();
+    let mut body = json!({"flavors": items});
+    if more && let Some(last) = flavors.last() {
+        let path = if detail { "flavors/detail" } else { "flavors" };
+        body["flavors_links"] = json!([{"rel": "next", "href": format!("{}/compute/v2.1/{path}?limit={}&marker={}", state.public_url, limit.unwrap_or(0), last.id)}]);
+    }
+    ok(body)
+}
+
+pub(crate) async fn flavors(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Extension(mv): Extension<Microversion>,
+    Query(q): Params,
+) -> ApiResult {
+    flavor_list(&state, &ctx, mv, &q, false).await
+}
+
+pub(crate) async fn flavors_detail(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Extension(mv): Extension<Microversion>,
+    Query(q): Params,
+) -> ApiResult {
+    flavor_list(&state, &ctx, mv, &q, true).await
+}
+
+pub(crate) async fn show_flavor(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Extension(mv): Extension<Microversion>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let f = state
+        .compute
+        .get_flavor(&id, ctx.project_id(), ctx.is_admin())
+        .await
+        .or_api(SVC)?;
+    ok(json!({"flavor": views::flavor(&state.public_url, &f, mv, true)}))
+}
+
+fn int_field(v: &Value, name: &str, required: bool) -> ApiResult<i64> {
+    match v {
+        Value::Null if !required => Ok(0),
+        Value::Number(n) => n
+            .as_i64()
+            .ok_or_else(|| bad(format!("Invalid input for field/attribute {name}."))),
+        Value::String(s) => s.trim().parse::<i64>().map_err(|_| {
+            bad(format!(
+                "Invalid input for field/attribute {name}. Value: {s}."
+            ))
+        }),
+        Value::Null => Err(bad(format!(
+            "Invalid input for field/attribute flavor. '{name}' is a required property"
+        ))),
+        _ => Err(bad(format!("Invalid input for field/attribute {name}."))),
+    }
+}
+
+pub(crate) async fn create_flavor(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Extension(mv): Extension<Microversion>,
+    raw: Bytes,
+) -> ApiResult {
+    admin(&ctx)?;
+    let doc = body::json(SVC, &raw)?;
+    let f = doc.get("flavor").ok_or_else(|| {
+        bad("Invalid input for field/attribute flavor. 'flavor' is a required property")
+    })?;
+    let name = f["name"].as_str().ok_or_else(|| {
+        bad("Invalid input for field/attribute flavor. 'name' is a required property")
+    })?;
+    let id = match &f["id"] {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => return Err(bad("Invalid input for field/attribute id.")),
+    };
+    let req = FlavorCreate {
+        id,
+        name: name.to_string(),
+        vcpus: int_field(&f["vcpus"], "vcpus", true)?,
+        ram: int_field(&f["ram"], "ram", true)?,
+        disk: int_field(&f["disk"], "disk", true)?,
+        ephemeral: int_field(
+            &f["OS-FLV-EXT-DATA:ephemeral"],
+            "OS-FLV-EXT-DATA:ephemeral",
+            false,
+        )?,
+        swap: int_field(&f["swap"], "swap", false)?,
+        rxtx_factor: f["rxtx_factor"].as_f64().unwrap_or(1.0),
+        is_public: f["os-flavor-access:is_public"].as_bool().unwrap_or(true),
+        description: if mv.at_least(2, 55) {
+            f["description"].as_str().map(str::to_string)
+        } else {
+            None
+        },
+    };
+    let row = state.compute.create_flavor(req).await.or_api(SVC)?;
+    ok(json!({"flavor": views::flavor(&state.public_url, &row, mv, true)}))
+}
+
+pub(crate) async fn update_flavor(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Extension(mv): Extension<Microversion>,
+    Path(id): Path<String>,
+    raw: Bytes,
+) -> ApiResult {
+    admin(&ctx)?;
+    if !mv.at_least(2, 55) {
+        return Err(ApiError::new(
+            SVC,
+            405,
+            "Method not allowed before microversion 2.55.",
+        ));
+    }
+    let doc = body::json(SVC, &raw)?;
+    let d = doc["flavor"]
+        .get("description")
+        .ok_or_else(|| bad("'description' is a required property"))?;
+    let row = state
+        .compute
+        .update_flavor_description(&id, d.as_str().map(str::to_string))
+        .await
+        .or_api(SVC)?;
+    ok(json!({"flavor": views::flavor(&state.public_url, &row, mv, true)}))
+}
+
+pub(crate) async fn delete_flavor(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+) -> ApiResult {
+    admin(&ctx)?;
+    state.compute.delete_flavor(&id).await.or_api(SVC)?;
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+fn access_body(id: &str, tenants: Vec<String>) -> Value {
+    json!({"flavor_access": tenants.into_iter().map(|t| json!({"flavor_id": id, "tenant_id": t})).collect::<Vec<_>>()})
+}
+
+pub(crate) async fn flavor_action(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+    raw: Bytes,
+) -> ApiResult {
+    admin(&ctx)?;
+    let doc = body::json(SVC, &raw)?;
+    let tenants = if let Some(t) = doc["addTenantAccess"]["tenant"].as_str() {
+        state.compute.add_flavor_access(&id, t).await.or_api(SVC)?
+    } else if let Some(t) = doc["removeTenantAccess"]["tenant"].as_str() {
+        state
+            .compute
+            .remove_flavor_access(&id, t)
+            .await
+            .or_api(SVC)?
+    } else {
+        return Err(bad("Invalid flavor action"));
+    };
+    ok(access_body(&id, tenants))
+}
+
+pub(crate) async fn flavor_access(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+) -> ApiResult {
+    admin(&ctx)?;
+    let tenants = state.compute.flavor_access(&id).await.or_api(SVC)?;
+    ok(access_body(&id, tenants))
+}
+
+pub(crate) async fn extra_specs(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+) -> ApiResult {
+    state
+        .compute
+        .get_flavor(&id, ctx.project_id(), ctx.is_admin())
+        .await
+        .or_api(SVC)?;
+    let specs = state.compute.flavor_extra_specs(&id).await.or_api(SVC)?;
+    ok(json!({"extra_specs": specs}))
+}
+
+fn specs_body(raw: &Bytes) -> ApiResult<BTreeMap<String, String>> {
+    let doc = body::json(SVC, raw)?;
+    let m = doc["extra_specs"]
+        .as_object()
+        .ok_or_else(|| bad("Invalid input for field/attribute extra_specs."))?;
+    m.iter()
+        .map(|(k, v)| match v {
+            Value::String(s) => Ok((k.clone(), s.clone())),
+            Value::Number(n) => Ok((k.clone(), n.to_string())),
+            Value::Bool(b) => Ok((k.clone(), b.to_string())),
+            _ => Err(bad("Invalid input for field/attribute extra_specs.")),
+        })
+        .collect()
+}
+
+pub(crate) async fn set_extra_specs(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+    raw: Bytes,
+) -> ApiResult {
+    admin(&ctx)?;
+    let specs = specs_body(&raw)?;
+    let all = state
+        .compute
+        .set_flavor_extra_specs(&id, specs)
+        .await
+        .or_api(SVC)?;
+    ok(json!({"extra_specs": all}))
+}
+
+pub(crate) async fn extra_spec(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path((id, key)): Path<(String, String)>,
+) -> ApiResult {
+    state
+        .compute
+        .get_flavor(&id, ctx.project_id(), ctx.is_admin())
+        .await
+        .or_api(SVC)?;
+    let specs = state.compute.flavor_extra_specs(&id).await.or_api(SVC)?;
+    let v = specs.get(&key).ok_or_else(|| {
+        ApiError::new(
+            SVC,
+            404,
+            format!("Flavor {id} has no extra specs with key {key}."),
+        )
+    })?;
+    ok(json!({key: v}))
+}
+
+pub(crate) async fn put_extra_spec(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path((id, key)): Path<(String, String)>,
+    raw: Bytes,
+) -> ApiResult {
+    admin(&ctx)?;
+    let doc = body::json(SVC, &raw)?;
+    let m = doc
+        .as_object()
+        .filter(|m| m.len() == 1 && m.contains_key(&key))
+        .ok_or_else(|| bad("Request body and URI mismatch"))?;
+    let v = m[&key]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| m[&key].to_string());
+    state
+        .compute
+        .set_flavor_extra_specs(&id, BTreeMap::from([(key.clone(), v.clone())]))
+        .await
+        .or_api(SVC)?;
+    ok(json!({key: v}))
+}
+
+pub(crate) async fn delete_extra_spec(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path((id, key)): Path<(String, String)>,
+) -> ApiResult {
+    admin(&ctx)?;
+    state
+        .compute
+        .delete_flavor_extra_spec(&id, &key)
+        .await
+        .or_api(SVC)?;
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+// ---- keypairs ------------------------------------------------------------------------------
+
+fn keypair_user(
+    ctx: &AuthContext,
+    q: &HashMap<String, String>,
+    mv: Microversion,
+) -> ApiResult<String> {
+    match q.get("user_id") {
+        Some(u) if mv.at_least(2, 10) && u != &ctx.user.id => {
+            admin(ctx)?;
+            Ok(u.clone())
+        }
+        _ => Ok(ctx.user.id.clone()),
+    }
+}
+
+pub(crate) async fn keypairs(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Extension(mv): Extension<Microversion>,
+    Query(q): Params,
+) -> ApiResult {
+    let user = keypair_user(&ctx, &q, mv)?;
+    let rows = state.compute.list_keypairs(&user).await.or_api(SVC)?;
+    ok(
+        json!({"keypairs": rows.iter().map(|k| json!({"keypair": views::keypair(k, mv, false)})).collect::<Vec<_>>()}),
+    )
+}
+
+pub(crate) async fn create_keypair(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Extension(mv): Extension<Microversion>,
+    raw: Bytes,
+) -> ApiResult {
+    let doc = body::json(SVC, &raw)?;
+    let k = doc.get("keypair").ok_or_else(|| {
+        bad("Invalid input for field/attribute keypair. 'keypair' is a required property")
+    })?;
+    let name = k["name"].as_str().ok_or_else(|| {
+        bad("Invalid input for field/attribute keypair. 'name' is a required property")
+    })?;
+    let actor = Actor::of(&ctx, &state.identity).or_api(SVC)?;
+    let mut user = ctx.user.id.clone();
+    if let Some(u) = k["user_id"].as_str().filter(|u| *u != ctx.user.id) {
+        admin(&ctx)?;
+        user = u.to_string();
+    }
+    let row = state
+        .compute
+        .create_keypair(
+            &user,
+            &actor.project_id,
+            KeypairCreate {
+                name: name.to_string(),
+                public_key: k["public_key"].as_str().map(str::to_string),
+                key_type: if mv.at_least(2, 2) {
+                    k["type"].as_str().map(str::to_string)
+                } else {
+                    None
+                },
+                user_id: None,
+            },
+            mv.at_least(2, 92),
+        )
+        .await
+        .or_api(SVC)?;
+    let mut v = views::keypair(&row, mv, false);
+    v["user_id"] = json!(row.user_id);
+    let status = if mv.at_least(2, 2) {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, axum::Json(json!({"keypair": v}))).into_response())
+}
+
+pub(crate) async fn show_keypair(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Extension(mv): Extension<Microversion>,
+    Path(name): Path<String>,
+    Query(q): Params,
+) -> ApiResult {
+    let user = keypair_user(&ctx, &q, mv)?;
+    let row = state.compute.get_keypair(&user, &name).await.or_api(SVC)?;
+    ok(json!({"keypair": views::keypair(&row, mv, true)}))
+}
+
+pub(crate) async fn delete_keypair(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Extension(mv): Extension<Microversion>,
+    Path(name): Path<String>,
+    Query(q): Params,
+) -> ApiResult {
+    let user = keypair_user(&ctx, &q, mv)?;
+    state
+        .compute
+        .delete_keypair(&user, &name)
+        .await
+        .or_api(SVC)?;
+    Ok(if mv.at_least(2, 2) {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::ACCEPTED
+    }
+    .into_response())
+}
+
+// ---- availability zones, limits, quotas ------------------------------------------------------
+
+pub(crate) async fn availability_zones(
+    State(state): State<AppState>,
+    Auth(_ctx): Auth,
+) -> ApiResult {
+    let zones = state.compute.availability_zones().await.or_api(SVC)?;
+    ok(
+        json!({"availabilityZoneInfo": zones.into_iter().map(|(name, available)| json!({
+        "zoneName": name, "zoneState": {"available": available}, "hosts": null,
+    })).collect::<Vec<_>>()}),
+    )
+}
+
+fn target_project(ctx: &AuthContext, project: &str) -> ApiResult<()> {
+    if ctx.project_id() == Some(project) || ctx.is_admin() {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            SVC,
+            403,
+            "Policy doesn't allow os_compute_api:os-quota-sets:show to be performed.",
+        ))
+    }
+}
+
+fn quota_view(project: &str, q: &QuotaSet, mv: Microversion) -> Value {
+    let mut out = serde_json::Map::new();
+    out.insert("id".into(), json!(project));
+    for (k, v) in q {
+        if mv.at_least(2, 57) && k.starts_with("injected_file") {
+            continue;
+        }
+        out.insert(k.clone(), json!(v));
+    }
+    Value::Object(out)
+}
+
+pub(crate) async fn quotas(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Extension(mv): Extension<Microversion>,
+    Path(project): Path<String>,
+) -> ApiResult {
+    target_project(&ctx, &project)?;
+    let q = state.compute.quotas(&project).await.or_api(SVC)?;
+    ok(json!({"quota_set": quota_view(&project, &q, mv)}))
+}
+
+pub(crate) async fn quota_defaults(
+    Auth(_ctx): Auth,
+    Extension(mv): Extension<Microversion>,
+    Path(project): Path<String>,
+) -> ApiResult {
+    ok(json!({"quota_set": quota_view(&project, &default_quotas(), mv)}))
+}
+
+pub(crate) async fn quotas_detail(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Extension(mv): Extension<Microversion>,
+    Path(project): Path<String>,
+) -> ApiResult {
+    target_project(&ctx, &project)?;
+    let q = state.compute.quotas(&project).await.or_api(SVC)?;
+    let (instances, cores, ram) = state.compute.usage(&project).await.or_api(SVC)?;
+    let mut out = serde_json::Map::new();
+    out.insert("id".into(), json!(project));
+    for (k, v) in &q {
+        if mv.at_least(2, 57) && k.starts_with("injected_file") {
+            continue;
+        }
+        let used = match k.as_str() {
+            "instances" => instances,
+            "cores" => cores,
+            "ram" => ram,
+            _ => 0,
+        };
+        out.insert(
+            k.clone(),
+            json!({"limit": v, "in_use": used, "reserved": 0}),
+        );
+    }
+    ok(json!({"quota_set": out}))
+}
+
+pub(crate) async fn update_quotas(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Extension(mv): Extension<Microversion>,
+    Path(project): Path<String>,
+    raw: Bytes,
+) -> ApiResult {
+    admin(&ctx)?;
+    let doc = body::json(SVC, &raw)?;
+    let m = doc["quota_set"]
+        .as_object()
+        .ok_or_else(|| bad("Invalid input for field/attribute quota_set."))?;
+    let mut updates = QuotaSet::new();
+    for (k, v) in m {
+        if k == "force" {
+            continue;
+        }
+        let n = v
+            .as_i64()
+            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            .ok_or_else(|| bad(format!("Invalid input for field/attribute {k}.")))?;
+        updates.insert(k.clone(), n);
+    }
+    let q = state
+        .compute
+        .set_quotas(&project, &updates)
+        .await
+        .or_api(SVC)?;
+    let mut v = quota_view(&project, &q, mv);
+    if let Some(o) = v.as_object_mut() {
+        o.remove("id");
+    }
+    ok(json!({"quota_set": v}))
+}
+
+pub(crate) async fn limits(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Extension(mv): Extension<Microversion>,
+) -> ApiResult {
+    let project = ctx
+        .project_id()
+        .ok_or_else(|| ApiError::new(SVC, 403, "A project-scoped token is required."))?;
+    let q = state.compute.quotas(project).await.or_api(SVC)?;
+    let (instances, cores, ram) = state.compute.usage(project).await.or_api(SVC)?;
+    let groups = state
+        .compute
+        .list_server_groups(Some(project))
+        .await
+        .or_api(SVC)?
+        .len();
+    let g = |k: &str| q.get(k).copied().unwrap_or(-1);
+    let mut absolute = json!({
+        "maxServerMeta": g("metadata_items"), "maxTotalCores": g("cores"), "maxTotalInstances": g("instances"),
+        "maxTotalKeypairs": g("key_pairs"), "maxTotalRAMSize": g("ram"), "maxServerGroups": g("server_groups"),
+        "maxServerGroupMembers": g("server_group_members"), "totalCoresUsed": cores, "totalInstancesUsed": instances,
+        "totalRAMUsed": ram, "totalServerGroupsUsed": groups,
+    });
+    if !mv.at_least(2, 39) {
+        absolute["maxImageMeta"] = json!(128);
+    }
+    if !mv.at_least(2, 57) {
+        absolute["maxPersonality"] = json!(g("injected_files"));
+        absolute["maxPersonalitySize"] = json!(g("injected_file_content_bytes"));
+    }
+    ok(json!({"limits": {"rate": [], "absolute": absolute}}))
+}
+
+// ---- server groups -----------------------------------------------------------------------
+
+pub(crate) async fn server_groups(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Extension(mv): Extension<Microversion>,
+    Query(q): Params,
+) -> ApiResult {
+    let all = ctx.is_admin()
+        && q.get("all_projects")
+            .is_some_and(|v| v != "0" && v != "false");
+    let scope = if all { None } else { ctx.project_id() };
+    let mut out = Vec::new();
+    for g in state.compute.list_server_groups(scope).await.or_api(SVC)? {
+        let members = state
+            .compute
+            .server_group_members(&g.id)
+            .await
+            .or_api(SVC)?;
+        out.push(views::server_group(&g, &members, mv));
+    }
+    ok(json!({"server_groups": out}))
+}
+
+pub(crate) async fn create_server_group(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Extension(mv): Extension<Microversion>,
+    raw: Bytes,
+) -> ApiResult {
+    let doc = body::json(SVC, &raw)?;
+    let g = doc
+        .get("server_group")
+        .ok_or_else(|| bad("Invalid input for field/attribute server_group."))?;
+    let name = g["name"]
+        .as_str()
+        .ok_or_else(|| bad("'name' is a required property"))?;
+    let policy = if mv.at_least(2, 64) {
+        g["policy"].as_str().map(str::to_string)
+    } else {
+        g["policies"]
+            .as_array()
+            .and_then(|p| p.first())
+            .and_then(|p| p.as_str())
+            .map(str::to_string)
+    }
+    .ok_or_else(|| bad("Invalid input for field/attribute server_group: a policy is required"))?;
+    let actor = Actor::of(&ctx, &state.identity).or_api(SVC)?;
+    let row = state
+        .compute
+        .create_server_group(&actor, name, &policy, g["rules"].clone())
+        .await
+        .or_api(SVC)?;
+    ok(json!({"server_group": views::server_group(&row, &[], mv)}))
+}
+
+fn group_scope(ctx: &AuthContext) -> Option<&str> {
+    if ctx.is_admin() {
+        None
+    } else {
+        ctx.project_id()
+    }
+}
+
+pub(crate) async fn show_server_group(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Extension(mv): Extension<Microversion>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let g = state
+        .compute
+        .get_server_group(group_scope(&ctx), &id)
+        .await
+        .or_api(SVC)?;
+    let members = state.compute.server_group_members(&id).await.or_api(SVC)?;
+    ok(json!({"server_group": views::server_group(&g, &members, mv)}))
+}
+
+pub(crate) async fn delete_server_group(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+) -> ApiResult {
+    state
+        .compute
+        .delete_server_group(group_scope(&ctx), &id)
+        .await
+        .or_api(SVC)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+// ---- simple tenant usage -----------------------------------------------------------------
+
+fn period(q: &HashMap<String, String>) -> ApiResult<(i64, i64)> {
+    let parse = |k: &str, default: i64| -> ApiResult<i64> {
+        match q.get(k) {
+            None => Ok(default),
+            Some(v) => chrono::NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M:%S%.f")
+                .map(|t| t.and_utc().timestamp_micros())
+                .or_else(|_| chrono::DateTime::parse_from_rfc3339(v).map(|t| t.timestamp_micros()))
+                .map_err(|_| {
+                    bad(format!(
+                        "Invalid input for field/attribute {k}. Value: {v}."
+                    ))
+                }),
+        }
+    };
+    let now = cascade_store::now_micros();
+    let end = parse("end", now)?;
+    let start = parse("start", end - 86_400_000_000)?;
+    if start > end {
+        return Err(bad(
+            "Invalid start time. The start time cannot occur after the end time.",
+        ));
+    }
+    Ok((start, end))
+}
+
+async fn usage_for(
+    state: &AppState,
+    project: Option<&str>,
+    start: i64,
+    end: i64,
+    detailed: bool,
+) -> ApiResult<Vec<Value>> {
+    let filter = ServerFilter {
+        project_id: project.map(str::to_string),
+        include_deleted: true,
+        ..Default::default()
+    };
+    let mut after = None;
+    let mut per: BTreeMap<String, (f64, f64, f64, f64, Vec<Value>)> = BTreeMap::new();
+    loop {
+        let page = ServerPage {
+            sort_column: "created_at",
+            descending: false,
+            after: after.clone(),
+            limit: 1000,
+        };
+        let rows = state
+            .store
+            .list_servers(&filter, &page)
+            .await
+            .map_err(|e| ApiError::from_core(SVC, e.into()))?;
+        let done = rows.len() < 1000;
+        for r in rows {
+            after = Some(r.clone());
+            let launched = r.launched_at.unwrap_or(r.created_at);
+            let stopped = r.terminated_at.or(r.deleted_at).unwrap_or(end);
+            let from = launched.max(start);
+            let to = stopped.min(end);
+            if to <= from {
+                continue;
+            }
+            let hours = (to - from) as f64 / 3_600_000_000.0;
+            let flavor: Value = serde_json::from_str(&r.flavor).unwrap_or(Value::Null);
+            let disk = flavor["disk"].as_f64().unwrap_or(0.0)
+                + flavor["ephemeral"].as_f64().unwrap_or(0.0);
+            let e = per.entry(r.project_id.clone()).or_default();
+            e.0 += hours;
+            e.1 += hours * disk;
+            e.2 += hours * r.ram as f64;
+            e.3 += hours * r.vcpus as f64;
+            if detailed {
+                e.4.push(json!({
+                    "instance_id": r.id, "name": r.name, "hours": hours, "memory_mb": r.ram, "local_gb": disk,
+                    "vcpus": r.vcpus, "tenant_id": r.project_id, "flavor": flavor["name"],
+                    "started_at": cascade_store::from_micros(launched).format("%Y-%m-%dT%H:%M:%S%.6f").to_string(),
+                    "ended_at": (r.deleted).then(|| cascade_store::from_micros(stopped).format("%Y-%m-%dT%H:%M:%S%.6f").to_string()),
+                    "state": if r.deleted { "terminated".to_string() } else { r.vm_state.clone() },
+                    "uptime": ((to - launched) / 1_000_000).max(0),
+                }));
+            }
+        }
+        if done {
+            break;
+        }
+    }
+    let fmt = |t: i64| {
+        cascade_store::from_micros(t)
+            .format("%Y-%m-%dT%H:%M:%S%.6f")
+            .to_string()
+    };
+    Ok(per
+        .into_iter()
+        .map(|(tenant, (h, disk, ram, cpu, servers))| {
+            let mut u = json!({
+                "tenant_id": tenant, "total_hours": h, "total_local_gb_usage": disk, "total_memory_mb_usage": ram,
+                "total_vcpus_usage": cpu, "start": fmt(start), "stop": fmt(end),
+            });
+            if detailed {
+                u["server_usages"] = json!(servers);
+            }
+            u
+        })
+        .collect())
+}
+
+pub(crate) async fn usage_all(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Query(q): Params,
+) -> ApiResult {
+    admin(&ctx)?;
+    let (start, end) = period(&q)?;
+    let detailed = q
+        .get("detailed")
+        .is_some_and(|d| d == "1" || d.eq_ignore_ascii_case("true"));
+    let usages = usage_for(&state, None, start, end, detailed).await?;
+    ok(json!({"tenant_usages": usages}))
+}
+
+pub(crate) async fn usage_one(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path(project): Path<String>,
+    Query(q): Params,
+) -> ApiResult {
+    target_project(&ctx, &project)?;
+    let (start, end) = period(&q)?;
+    let usages = usage_for(&state, Some(&project), start, end, true).await?;
+    ok(json!({"tenant_usage": usages.into_iter().next().unwrap_or_else(|| json!({}))}))
+}

@@ -1,0 +1,191 @@
+//! Nova v2.1 at `/compute/v2.1`: version documents, microversion negotiation (both headers
+//! accepted and echoed, 406 outside 2.1–2.100), and the routes: servers (`servers.rs`), flavors,
+//! keypairs, availability zones, limits, quotas, server groups and usage (`misc.rs`).
+
+mod misc;
+mod servers;
+pub(crate) mod views;
+
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use cascade_model::fault::Service;
+use cascade_model::microversion::{Microversion, MicroversionError, negotiate};
+use http::{HeaderValue, StatusCode};
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub(crate) const MIN: Microversion = Microversion::new(2, 1);
+pub(crate) const MAX: Microversion = Microversion::new(2, 100);
+const SVC: Service = Service::Compute;
+
+pub(crate) type ApiResult<T = Response> = Result<T, ApiError>;
+
+pub(crate) fn router(state: AppState) -> Router<AppState> {
+    let api = Router::new()
+        .route("/", get(version))
+        .route("/servers", get(servers::index).post(servers::create))
+        .route("/servers/detail", get(servers::detail))
+        .route(
+            "/servers/{id}",
+            get(servers::show)
+                .put(servers::update)
+                .delete(servers::delete),
+        )
+        .route("/servers/{id}/action", post(servers::action))
+        .route(
+            "/servers/{id}/metadata",
+            get(servers::metadata)
+                .put(servers::replace_metadata)
+                .post(servers::update_metadata),
+        )
+        .route(
+            "/servers/{id}/metadata/{key}",
+            get(servers::metadata_item)
+                .put(servers::set_metadata_item)
+                .delete(servers::delete_metadata_item),
+        )
+        .route(
+            "/servers/{id}/tags",
+            get(servers::tags)
+                .put(servers::replace_tags)
+                .delete(servers::delete_tags),
+        )
+        .route(
+            "/servers/{id}/tags/{tag}",
+            get(servers::check_tag)
+                .put(servers::add_tag)
+                .delete(servers::delete_tag),
+        )
+        .route("/servers/{id}/ips", get(servers::ips))
+        .route("/flavors", get(misc::flavors).post(misc::create_flavor))
+        .route("/flavors/detail", get(misc::flavors_detail))
+        .route(
+            "/flavors/{id}",
+            get(misc::show_flavor)
+                .put(misc::update_flavor)
+                .delete(misc::delete_flavor),
+        )
+        .route("/flavors/{id}/action", post(misc::flavor_action))
+        .route("/flavors/{id}/os-flavor-access", get(misc::flavor_access))
+        .route(
+            "/flavors/{id}/os-extra_specs",
+            get(misc::extra_specs).post(misc::set_extra_specs),
+        )
+        .route(
+            "/flavors/{id}/os-extra_specs/{key}",
+            get(misc::extra_spec)
+                .put(misc::put_extra_spec)
+                .delete(misc::delete_extra_spec),
+        )
+        .route(
+            "/os-keypairs",
+            get(misc::keypairs).post(misc::create_keypair),
+        )
+        .route(
+            "/os-keypairs/{name}",
+            get(misc::show_keypair).delete(misc::delete_keypair),
+        )
+        .route("/os-availability-zone", get(misc::availability_zones))
+        .route(
+            "/os-availability-zone/detail",
+            get(misc::availability_zones),
+        )
+        .route("/limits", get(misc::limits))
+        .route(
+            "/os-quota-sets/{project}",
+            get(misc::quotas).put(misc::update_quotas),
+        )
+        .route("/os-quota-sets/{project}/detail", get(misc::quotas_detail))
+        .route(
+            "/os-quota-sets/{project}/defaults",
+            get(misc::quota_defaults),
+        )
+        .route(
+            "/os-server-groups",
+            get(misc::server_groups).post(misc::create_server_group),
+        )
+        .route(
+            "/os-server-groups/{id}",
+            get(misc::show_server_group).delete(misc::delete_server_group),
+        )
+        .route("/os-simple-tenant-usage", get(misc::usage_all))
+        .route("/os-simple-tenant-usage/{project}", get(misc::usage_one))
+        .layer(middleware::from_fn_with_state(state, microversion));
+    Router::new().route("/", get(versions)).nest("/v2.1", api)
+}
+
+fn version_doc(state: &AppState, v21: bool) -> Value {
+    if v21 {
+        json!({
+            "id": "v2.1", "status": "CURRENT", "version": MAX.to_string(), "min_version": MIN.to_string(),
+            "updated": "2013-07-23T11:33:21Z",
+            "links": [{"rel": "self", "href": format!("{}/compute/v2.1/", state.public_url)},
+                      {"rel": "describedby", "type": "text/html", "href": "https://docs.openstack.org/"}],
+            "media-types": [{"base": "application/json", "type": "application/vnd.openstack.compute+json;version=2.1"}],
+        })
+    } else {
+        json!({
+            "id": "v2.0", "status": "SUPPORTED", "version": "", "min_version": "", "updated": "2011-01-21T11:33:21Z",
+            "links": [{"rel": "self", "href": format!("{}/compute/v2/", state.public_url)}],
+        })
+    }
+}
+
+async fn versions(State(state): State<AppState>) -> Response {
+    Json(json!({"versions": [version_doc(&state, false), version_doc(&state, true)]}))
+        .into_response()
+}
+
+async fn version(State(state): State<AppState>) -> Response {
+    Json(json!({"version": version_doc(&state, true)})).into_response()
+}
+
+/// Negotiates the microversion, stores it in the request, and echoes it on every response
+/// (faults included).
+async fn microversion(State(_): State<AppState>, mut req: Request, next: Next) -> Response {
+    let headers: Vec<String> = req
+        .headers()
+        .get_all("openstack-api-version")
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(str::to_string))
+        .collect();
+    let legacy = req
+        .headers()
+        .get("x-openstack-nova-api-version")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let refs: Vec<&str> = headers.iter().map(String::as_str).collect();
+    let (mv, mut resp) = match negotiate("compute", &refs, legacy.as_deref(), MIN, MAX) {
+        Ok(mv) => {
+            req.extensions_mut().insert(mv);
+            (mv, next.run(req).await)
+        }
+        Err(MicroversionError::Invalid(m)) => (MIN, ApiError::new(SVC, 400, m).into_response()),
+        Err(MicroversionError::Unsupported(v)) => (
+            MIN,
+            ApiError::new(SVC, 406, format!("Version {v} is not supported by the API. Minimum is {MIN} and maximum is {MAX}."))
+                .into_response(),
+        ),
+    };
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&format!("compute {mv}")) {
+        h.insert("openstack-api-version", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&mv.to_string()) {
+        h.insert("x-openstack-nova-api-version", v);
+    }
+    h.insert(
+        "vary",
+        HeaderValue::from_static("OpenStack-API-Version, X-OpenStack-Nova-API-Version"),
+    );
+    resp
+}
+
+pub(crate) fn accepted(body: Value) -> Response {
+    (StatusCode::ACCEPTED, Json(body)).into_response()
+}

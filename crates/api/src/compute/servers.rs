@@ -1,0 +1,795 @@
+//! `/servers`: create, list, detail, show, update, delete, actions, metadata, tags and ips.
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::Extension;
+use axum::extract::{Path, RawQuery, State};
+use axum::response::IntoResponse;
+use bytes::Bytes;
+use cascade_core::compute::deps::{RequestedNetwork, RequestedNetworks};
+use cascade_core::compute::{
+    Action, ActionOutcome, ListQuery, SchedulerHints, ServerCreate, ServerUpdate,
+};
+use cascade_core::identity::{Actor, AuthContext};
+use cascade_model::microversion::Microversion;
+use http::{HeaderValue, StatusCode};
+use serde_json::{Value, json};
+
+use super::{ApiResult, SVC, accepted, views};
+use crate::auth::Auth;
+use crate::body;
+use crate::error::{ApiError, OrApi};
+use crate::state::AppState;
+
+fn scope(ctx: &AuthContext) -> Option<&str> {
+    if ctx.is_admin() {
+        None
+    } else {
+        ctx.project_id()
+    }
+}
+
+fn actor(state: &AppState, ctx: &AuthContext) -> ApiResult<Actor> {
+    Actor::of(ctx, &state.identity).or_api(SVC)
+}
+
+fn bad(message: impl Into<String>) -> ApiError {
+    ApiError::new(SVC, 400, message)
+}
+
+fn count(v: &Value, field: &str) -> ApiResult<Option<u32>> {
+    match v {
+        Value::Null => Ok(None),
+        Value::Number(n) => n
+            .as_u64()
+            .filter(|n| *n >= 1)
+            .map(|n| Some(n as u32))
+            .ok_or_else(|| bad(format!("Invalid input for field/attribute {field}."))),
+        Value::String(s) => s
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .map(Some)
+            .ok_or_else(|| bad(format!("Invalid input for field/attribute {field}."))),
+        _ => Err(bad(format!("Invalid input for field/attribute {field}."))),
+    }
+}
+
+const CREATE_FIELDS: &[&str] = &[
+    "name",
+    "flavorRef",
+    "imageRef",
+    "networks",
+    "availability_zone",
+    "key_name",
+    "security_groups",
+    "metadata",
+    "user_data",
+    "block_device_mapping_v2",
+    "block_device_mapping",
+    "min_count",
+    "max_count",
+    "description",
+    "tags",
+    "accessIPv4",
+    "accessIPv6",
+    "config_drive",
+    "adminPass",
+    "OS-DCF:diskConfig",
+    "return_reservation_id",
+    "personality",
+    "hostname",
+    "host",
+    "hypervisor_hostname",
+    "trusted_image_certificates",
+];
+
+fn parse_create(v: &Value, hints: &Value, mv: Microversion) -> ApiResult<ServerCreate> {
+    let s = v
+        .as_object()
+        .ok_or_else(|| bad("Invalid input for field/attribute server."))?;
+    if let Some(k) = s.keys().find(|k| !CREATE_FIELDS.contains(&k.as_str())) {
+        return Err(bad(format!(
+            "Invalid input for field/attribute server. Value: {v}. Additional properties are not allowed ('{k}' was unexpected)"
+        )));
+    }
+    let text = |k: &str| -> ApiResult<Option<String>> {
+        match &v[k] {
+            Value::Null => Ok(None),
+            Value::String(s) => Ok(Some(s.clone())),
+            _ => Err(bad(format!("Invalid input for field/attribute {k}."))),
+        }
+    };
+    let name = text("name")?.ok_or_else(|| {
+        bad("Invalid input for field/attribute server. 'name' is a required property")
+    })?;
+    let flavor_ref = match &v["flavorRef"] {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        _ => {
+            return Err(bad(
+                "Invalid input for field/attribute server. 'flavorRef' is a required property",
+            ));
+        }
+    };
+    let networks = match &v["networks"] {
+        Value::Null if mv.at_least(2, 37) => {
+            return Err(bad(
+                "Invalid input for field/attribute server. 'networks' is a required property",
+            ));
+        }
+        Value::Null => None,
+        Value::String(s) if s == "auto" => Some(RequestedNetworks::Auto),
+        Value::String(s) if s == "none" => Some(RequestedNetworks::None),
+        Value::Array(items) => {
+            let mut out = Vec::new();
+            for n in items {
+                if let Some(port) = n["port"].as_str() {
+                    out.push(RequestedNetwork::Port {
+                        port_id: port.to_string(),
+                    });
+                } else if let Some(net) = n["uuid"].as_str() {
+                    out.push(RequestedNetwork::Network {
+                        network_id: net.to_string(),
+                        fixed_ip: n["fixed_ip"].as_str().map(str::to_string),
+                    });
+                } else {
+                    return Err(bad(
+                        "Bad networks format: network uuid is not in proper format",
+                    ));
+                }
+            }
+            Some(RequestedNetworks::Explicit(out))
+        }
+        _ => return Err(bad("Invalid input for field/attribute networks.")),
+    };
+    let metadata: BTreeMap<String, String> = match &v["metadata"] {
+        Value::Null => BTreeMap::new(),
+        m => serde_json::from_value(m.clone())
+            .map_err(|_| bad("Invalid input for field/attribute metadata."))?,
+    };
+    let security_groups = v["security_groups"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|g| g["name"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let bdm = v["block_device_mapping_v2"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let mut capabilities = BTreeMap::new();
+    if let Some(h) = hints.as_object() {
+        for (k, val) in h {
+            if let (Some(key), Some(val)) = (k.strip_prefix("capabilities:"), val.as_str()) {
+                capabilities.insert(key.to_string(), val.to_string());
+            }
+        }
+    }
+    let min_count = count(&v["min_count"], "min_count")?.unwrap_or(1);
+    let max_count = count(&v["max_count"], "max_count")?.unwrap_or(min_count);
+    let tags = v["tags"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|t| t.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(ServerCreate {
+        name,
+        flavor_ref,
+        image_ref: text("imageRef")?,
+        networks,
+        availability_zone: text("availability_zone")?,
+        key_name: text("key_name")?,
+        security_groups,
+        metadata,
+        user_data: text("user_data")?,
+        block_device_mapping_v2: bdm,
+        hints: SchedulerHints {
+            group: hints["group"].as_str().map(str::to_string),
+            capabilities,
+        },
+        min_count,
+        max_count,
+        description: text("description")?,
+        tags,
+        access_ipv4: text("accessIPv4")?,
+        access_ipv6: text("accessIPv6")?,
+        config_drive: v["config_drive"].as_bool().unwrap_or(false) || v["config_drive"] == "true",
+    })
+}
+
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Extension(mv): Extension<Microversion>,
+    raw: Bytes,
+) -> ApiResult {
+    let doc = body::json(SVC, &raw)?;
+    let server = doc.get("server").ok_or_else(|| {
+        bad("Invalid input for field/attribute server. 'server' is a required property")
+    })?;
+    let hints = doc
+        .get("os:scheduler_hints")
+        .or_else(|| doc.get("OS-SCH-HNT:scheduler_hints"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    let req = parse_create(server, &hints, mv)?;
+    let actor = actor(&state, &ctx)?;
+    let rows = state
+        .compute
+        .create_servers(&actor, ctx.is_admin(), req)
+        .await
+        .or_api(SVC)?;
+    let first = &rows[0];
+    if server["return_reservation_id"] == json!(true) {
+        return Ok(accepted(
+            json!({"reservation_id": format!("r-{}", &first.id[..8])}),
+        ));
+    }
+    let mut body = json!({"server": {
+        "id": first.id,
+        "links": views::links(&state.public_url, "servers", &first.id),
+        "OS-DCF:diskConfig": "MANUAL",
+        "security_groups": serde_json::from_str::<Vec<String>>(&first.security_groups).unwrap_or_default().iter().map(|g| json!({"name": g})).collect::<Vec<_>>(),
+    }});
+    if !mv.at_least(2, 100) || state.compute.config().max_limit > 0 {
+        body["server"]["adminPass"] =
+            json!(uuid::Uuid::new_v4().simple().to_string()[..12].to_string());
+    }
+    let mut resp = accepted(body);
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{}/compute/v2.1/servers/{}",
+        state.public_url, first.id
+    )) {
+        resp.headers_mut().insert("location", v);
+    }
+    Ok(resp)
+}
+
+fn split_list(v: Option<&String>) -> Vec<String> {
+    v.map(|s| {
+        s.split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+fn parse_time(field: &str, v: &str) -> ApiResult<i64> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(v) {
+        return Ok(t.timestamp_micros());
+    }
+    if let Ok(t) = chrono::NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M:%S%.f") {
+        return Ok(t.and_utc().timestamp_micros());
+    }
+    Err(bad(format!("Invalid filter field: {field}.")))
+}
+
+fn list_query(ctx: &AuthContext, mv: Microversion, raw: Option<String>) -> ApiResult<ListQuery> {
+    let pairs: Vec<(String, String)> =
+        url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    let mut q: HashMap<String, String> = HashMap::new();
+    let mut sort_keys = Vec::new();
+    let mut sort_dirs = Vec::new();
+    for (k, v) in pairs {
+        match k.as_str() {
+            "sort_key" => sort_keys.push(v),
+            "sort_dir" => sort_dirs.push(v),
+            _ => {
+                q.insert(k, v);
+            }
+        }
+    }
+    let admin = ctx.is_admin();
+    let all_tenants = admin
+        && q.get("all_tenants")
+            .is_some_and(|v| !matches!(v.to_ascii_lowercase().as_str(), "0" | "false" | "no"));
+    let mut lq = ListQuery {
+        scope: if all_tenants {
+            None
+        } else {
+            ctx.project_id().map(str::to_string)
+        },
+        show_unknown: mv.at_least(2, 69),
+        ..ListQuery::default()
+    };
+    if admin && all_tenants {
+        lq.filter.project_id = q.get("project_id").or_else(|| q.get("tenant_id")).cloned();
+    }
+    lq.name = q.get("name").cloned();
+    lq.filter.status = q.get("status").map(|s| s.to_ascii_uppercase());
+    lq.filter.az = q.get("availability_zone").cloned();
+    lq.filter.image_id = q.get("image").cloned();
+    lq.filter.flavor_id = q.get("flavor").cloned();
+    lq.filter.key_name = q.get("key_name").cloned();
+    lq.filter.user_id = q.get("user_id").cloned();
+    lq.filter.locked = q
+        .get("locked")
+        .map(|l| matches!(l.to_ascii_lowercase().as_str(), "true" | "1" | "yes"));
+    if let Some(t) = q.get("changes-since") {
+        lq.filter.changes_since = Some(parse_time("changes-since", t)?);
+    }
+    if let Some(t) = q.get("changes-before") {
+        lq.filter.changes_before = Some(parse_time("changes-before", t)?);
+    }
+    if admin
+        && q.get("deleted")
+            .is_some_and(|d| matches!(d.to_ascii_lowercase().as_str(), "true" | "1" | "yes"))
+    {
+        lq.filter.only_deleted = true;
+    }
+    lq.tags = split_list(q.get("tags"));
+    lq.tags_any = split_list(q.get("tags-any"));
+    lq.not_tags = split_list(q.get("not-tags"));
+    lq.not_tags_any = split_list(q.get("not-tags-any"));
+    lq.sort_key = sort_keys.into_iter().next();
+    lq.sort_dir = sort_dirs.into_iter().next();
+    lq.limit = match q.get("limit") {
+        Some(l) => Some(
+            l.parse::<i64>()
+                .ok()
+                .filter(|l| *l >= 0)
+                .ok_or_else(|| bad("limit param must be an integer"))? as usize,
+        ),
+        None => None,
+    };
+    lq.marker = q.get("marker").cloned();
+    Ok(lq)
+}
+
+async fn list(
+    state: &AppState,
+    ctx: &AuthContext,
+    mv: Microversion,
+    raw: Option<String>,
+    detail: bool,
+) -> ApiResult {
+    let query = raw.clone();
+    let lq = list_query(ctx, mv, raw)?;
+    let page = state.compute.list_servers(&lq).await.or_api(SVC)?;
+    let servers: Vec<Value> = page
+        .servers
+        .iter()
+        .map(|v| {
+            if detail {
+                views::server_full(&state.public_url, v, mv, ctx.is_admin(), true)
+            } else {
+                views::server_brief(&state.public_url, v, mv)
+            }
+        })
+        .collect();
+    let mut body = json!({"servers": servers});
+    if let Some(marker) = page.next_marker {
+        let mut params: Vec<(String, String)> =
+            url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+                .into_owned()
+                .filter(|(k, _)| k != "marker")
+                .collect();
+        params.push(("marker".into(), marker));
+        let qs = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(params)
+            .finish();
+        let path = if detail { "servers/detail" } else { "servers" };
+        body["servers_links"] = json!([{"rel": "next", "href": format!("{}/compute/v2.1/{path}?{qs}", state.public_url)}]);
+    }
+    Ok(axum::Json(body).into_response())
+}
+
+pub(crate) async fn index(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Extension(mv): Extension<Microversion>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult {
+    list(&state, &ctx, mv, raw, false).await
+}
+
+pub(crate) async fn detail(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Extension(mv): Extension<Microversion>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult {
+    list(&state, &ctx, mv, raw, true).await
+}
+
+pub(crate) async fn show(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Extension(mv): Extension<Microversion>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let view = state
+        .compute
+        .get_server(scope(&ctx), &id)
+        .await
+        .or_api(SVC)?;
+    if view.unknown && !mv.at_least(2, 69) {
+        return Err(ApiError::new(
+            SVC,
+            503,
+            format!(
+                "The availability zone of instance {id} is unreachable; request microversion 2.69 or later to see what is known."
+            ),
+        ));
+    }
+    Ok(axum::Json(
+        json!({"server": views::server_full(&state.public_url, &view, mv, ctx.is_admin(), false)}),
+    )
+    .into_response())
+}
+
+pub(crate) async fn update(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Extension(mv): Extension<Microversion>,
+    Path(id): Path<String>,
+    raw: Bytes,
+) -> ApiResult {
+    let doc = body::json(SVC, &raw)?;
+    let s = doc
+        .get("server")
+        .and_then(Value::as_object)
+        .ok_or_else(|| bad("Invalid input for field/attribute server."))?;
+    for k in s.keys() {
+        if ![
+            "name",
+            "description",
+            "accessIPv4",
+            "accessIPv6",
+            "OS-DCF:diskConfig",
+            "hostname",
+        ]
+        .contains(&k.as_str())
+        {
+            return Err(bad(format!(
+                "Additional properties are not allowed ('{k}' was unexpected)"
+            )));
+        }
+    }
+    let update = ServerUpdate {
+        name: s
+            .get("name")
+            .map(|n| {
+                n.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| bad("Invalid input for field/attribute name."))
+            })
+            .transpose()?,
+        description: s.get("description").map(|d| d.as_str().map(str::to_string)),
+        access_ipv4: s
+            .get("accessIPv4")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        access_ipv6: s
+            .get("accessIPv6")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    };
+    let view = state
+        .compute
+        .update_server(scope(&ctx), &id, update)
+        .await
+        .or_api(SVC)?;
+    Ok(axum::Json(
+        json!({"server": views::server_full(&state.public_url, &view, mv, ctx.is_admin(), false)}),
+    )
+    .into_response())
+}
+
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+) -> ApiResult {
+    state
+        .compute
+        .delete_server(scope(&ctx), &id, ctx.is_admin())
+        .await
+        .or_api(SVC)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub(crate) async fn action(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Extension(mv): Extension<Microversion>,
+    Path(id): Path<String>,
+    raw: Bytes,
+) -> ApiResult {
+    let doc = body::json(SVC, &raw)?;
+    let name = doc
+        .as_object()
+        .and_then(|m| (m.len() == 1).then(|| m.keys().next().cloned()).flatten())
+        .ok_or_else(|| bad("Malformed request body"))?;
+    let actor = actor(&state, &ctx)?;
+    let outcome = state
+        .compute
+        .server_action(
+            &actor,
+            scope(&ctx),
+            &id,
+            Action {
+                name: name.clone(),
+                body: doc,
+            },
+        )
+        .await
+        .or_api(SVC)?;
+    Ok(match outcome {
+        ActionOutcome::Accepted => StatusCode::ACCEPTED.into_response(),
+        ActionOutcome::Body(_, body) if name == "createImage" => {
+            if mv.at_least(2, 45) {
+                accepted(body)
+            } else {
+                StatusCode::ACCEPTED.into_response()
+            }
+        }
+        ActionOutcome::Body(status, body) => (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+            axum::Json(body),
+        )
+            .into_response(),
+    })
+}
+
+// ---- metadata ----------------------------------------------------------------------------
+
+fn metadata_body(raw: &Bytes, key: &str) -> ApiResult<BTreeMap<String, String>> {
+    let doc = body::json(SVC, raw)?;
+    serde_json::from_value(doc.get(key).cloned().unwrap_or(Value::Null))
+        .map_err(|_| bad(format!("Invalid input for field/attribute {key}.")))
+}
+
+pub(crate) async fn metadata(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let m = state
+        .compute
+        .server_metadata(scope(&ctx), &id)
+        .await
+        .or_api(SVC)?;
+    Ok(axum::Json(json!({"metadata": m})).into_response())
+}
+
+pub(crate) async fn replace_metadata(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+    raw: Bytes,
+) -> ApiResult {
+    let items = metadata_body(&raw, "metadata")?;
+    let m = state
+        .compute
+        .set_server_metadata(scope(&ctx), &id, items, true)
+        .await
+        .or_api(SVC)?;
+    Ok(axum::Json(json!({"metadata": m})).into_response())
+}
+
+pub(crate) async fn update_metadata(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+    raw: Bytes,
+) -> ApiResult {
+    let items = metadata_body(&raw, "metadata")?;
+    let m = state
+        .compute
+        .set_server_metadata(scope(&ctx), &id, items, false)
+        .await
+        .or_api(SVC)?;
+    Ok(axum::Json(json!({"metadata": m})).into_response())
+}
+
+pub(crate) async fn metadata_item(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path((id, key)): Path<(String, String)>,
+) -> ApiResult {
+    let m = state
+        .compute
+        .server_metadata(scope(&ctx), &id)
+        .await
+        .or_api(SVC)?;
+    let v = m
+        .get(&key)
+        .ok_or_else(|| ApiError::new(SVC, 404, "Metadata item was not found"))?;
+    Ok(axum::Json(json!({"meta": {key: v}})).into_response())
+}
+
+pub(crate) async fn set_metadata_item(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path((id, key)): Path<(String, String)>,
+    raw: Bytes,
+) -> ApiResult {
+    let items = metadata_body(&raw, "meta")?;
+    if items.len() != 1 || !items.contains_key(&key) {
+        return Err(bad("Request body and URI mismatch"));
+    }
+    state
+        .compute
+        .set_server_metadata(scope(&ctx), &id, items.clone(), false)
+        .await
+        .or_api(SVC)?;
+    Ok(axum::Json(json!({"meta": items})).into_response())
+}
+
+pub(crate) async fn delete_metadata_item(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path((id, key)): Path<(String, String)>,
+) -> ApiResult {
+    state
+        .compute
+        .delete_server_metadata(scope(&ctx), &id, &key)
+        .await
+        .or_api(SVC)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+// ---- tags --------------------------------------------------------------------------------
+
+fn need_tags(mv: Microversion) -> ApiResult<()> {
+    if mv.at_least(2, 26) {
+        Ok(())
+    } else {
+        Err(ApiError::new(SVC, 404, "The resource could not be found."))
+    }
+}
+
+pub(crate) async fn tags(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Extension(mv): Extension<Microversion>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    need_tags(mv)?;
+    let t = state
+        .compute
+        .server_tags(scope(&ctx), &id)
+        .await
+        .or_api(SVC)?;
+    Ok(axum::Json(json!({"tags": t})).into_response())
+}
+
+pub(crate) async fn replace_tags(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Extension(mv): Extension<Microversion>,
+    Path(id): Path<String>,
+    raw: Bytes,
+) -> ApiResult {
+    need_tags(mv)?;
+    let doc = body::json(SVC, &raw)?;
+    let tags: Vec<String> = serde_json::from_value(doc["tags"].clone())
+        .map_err(|_| bad("Invalid input for field/attribute tags."))?;
+    let t = state
+        .compute
+        .set_server_tags(scope(&ctx), &id, tags)
+        .await
+        .or_api(SVC)?;
+    Ok(axum::Json(json!({"tags": t})).into_response())
+}
+
+pub(crate) async fn delete_tags(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Extension(mv): Extension<Microversion>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    need_tags(mv)?;
+    state
+        .compute
+        .set_server_tags(scope(&ctx), &id, Vec::new())
+        .await
+        .or_api(SVC)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub(crate) async fn check_tag(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Extension(mv): Extension<Microversion>,
+    Path((id, tag)): Path<(String, String)>,
+) -> ApiResult {
+    need_tags(mv)?;
+    let t = state
+        .compute
+        .server_tags(scope(&ctx), &id)
+        .await
+        .or_api(SVC)?;
+    if t.contains(&tag) {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(ApiError::new(
+            SVC,
+            404,
+            format!("Tag {tag} could not be found."),
+        ))
+    }
+}
+
+pub(crate) async fn add_tag(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Extension(mv): Extension<Microversion>,
+    Path((id, tag)): Path<(String, String)>,
+) -> ApiResult {
+    need_tags(mv)?;
+    let mut t = state
+        .compute
+        .server_tags(scope(&ctx), &id)
+        .await
+        .or_api(SVC)?;
+    let existed = t.contains(&tag);
+    if !existed {
+        t.push(tag);
+        state
+            .compute
+            .set_server_tags(scope(&ctx), &id, t)
+            .await
+            .or_api(SVC)?;
+    }
+    Ok(if existed {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::CREATED
+    }
+    .into_response())
+}
+
+pub(crate) async fn delete_tag(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Extension(mv): Extension<Microversion>,
+    Path((id, tag)): Path<(String, String)>,
+) -> ApiResult {
+    need_tags(mv)?;
+    let mut t = state
+        .compute
+        .server_tags(scope(&ctx), &id)
+        .await
+        .or_api(SVC)?;
+    let before = t.len();
+    t.retain(|x| x != &tag);
+    if t.len() == before {
+        return Err(ApiError::new(
+            SVC,
+            404,
+            format!("Tag {tag} could not be found."),
+        ));
+    }
+    state
+        .compute
+        .set_server_tags(scope(&ctx), &id, t)
+        .await
+        .or_api(SVC)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub(crate) async fn ips(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let view = state
+        .compute
+        .get_server(scope(&ctx), &id)
+        .await
+        .or_api(SVC)?;
+    let addresses: Value = serde_json::from_str(&view.row.addresses).unwrap_or_else(|_| json!({}));
+    Ok(axum::Json(json!({"addresses": addresses})).into_response())
+}

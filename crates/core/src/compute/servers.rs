@@ -1,0 +1,1028 @@
+//! Servers: create (validate, quota, schedule, plan ports, write the index row in BUILD and the
+//! build job, answer at once), show (live from the pod, repairing the index; from the index
+//! with `UNKNOWN` when the pod is unreachable), list (from the index only: one pod down or slow
+//! never slows a list), update, delete (a job), actions (forwarded to the pod as the tenant),
+//! metadata, tags and server groups.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use cascade_model::admin::PodState;
+use cascade_store::compute::{
+    ServerFilter, ServerGroupRow, ServerPage, ServerRow, server_sort_column,
+};
+use cascade_store::{StoreError, now_micros};
+use http::Method;
+use serde_json::{Value, json};
+
+use super::deps::RequestedNetworks;
+use super::scheduler::{NO_VALID_HOST, SchedulerHints};
+use super::{Compute, flavor_snapshot};
+use crate::identity::Actor;
+use crate::jobs::NewJob;
+use crate::{CoreError, ErrorKind, Result};
+
+/// Metadata key carrying the top id on bottom servers (with the `name@<top id>` suffix).
+pub const TOP_ID_KEY: &str = "cascade_top_id";
+
+/// A validated `POST /servers`.
+#[derive(Debug, Clone, Default)]
+pub struct ServerCreate {
+    pub name: String,
+    pub flavor_ref: String,
+    pub image_ref: Option<String>,
+    pub networks: Option<RequestedNetworks>,
+    pub availability_zone: Option<String>,
+    pub key_name: Option<String>,
+    pub security_groups: Vec<String>,
+    pub metadata: BTreeMap<String, String>,
+    pub user_data: Option<String>,
+    pub block_device_mapping_v2: Vec<Value>,
+    pub hints: SchedulerHints,
+    pub min_count: u32,
+    pub max_count: u32,
+    pub description: Option<String>,
+    pub tags: Vec<String>,
+    pub access_ipv4: Option<String>,
+    pub access_ipv6: Option<String>,
+    pub config_drive: bool,
+}
+
+/// `PUT /servers/{id}`.
+#[derive(Debug, Clone, Default)]
+pub struct ServerUpdate {
+    pub name: Option<String>,
+    pub description: Option<Option<String>>,
+    pub access_ipv4: Option<String>,
+    pub access_ipv6: Option<String>,
+}
+
+/// A server as shown: its index row, and whether its pod could not be reached.
+#[derive(Debug, Clone)]
+pub struct ServerView {
+    pub row: ServerRow,
+    pub unknown: bool,
+    pub server_groups: Vec<String>,
+}
+
+/// A list request.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub filter: ServerFilter,
+    /// Nova's `name` filter is a regular expression.
+    pub name: Option<String>,
+    pub tags: Vec<String>,
+    pub tags_any: Vec<String>,
+    pub not_tags: Vec<String>,
+    pub not_tags_any: Vec<String>,
+    pub sort_key: Option<String>,
+    pub sort_dir: Option<String>,
+    pub limit: Option<usize>,
+    pub marker: Option<String>,
+    /// The caller's project (`None` for an admin listing all tenants).
+    pub scope: Option<String>,
+    /// ≥ 2.69: servers of unreachable pods are shown as `UNKNOWN` instead of skipped.
+    pub show_unknown: bool,
+}
+
+/// A page of servers.
+#[derive(Debug, Clone)]
+pub struct ServerList {
+    pub servers: Vec<ServerView>,
+    /// Set when the page is full (Nova then emits a `next` link).
+    pub next_marker: Option<String>,
+}
+
+/// A server action (`POST /servers/{id}/action`): its name and body as sent.
+#[derive(Debug, Clone)]
+pub struct Action {
+    pub name: String,
+    pub body: Value,
+}
+
+/// What an action returns.
+#[derive(Debug, Clone)]
+pub enum ActionOutcome {
+    Accepted,
+    Body(u16, Value),
+}
+
+fn instance_missing(id: &str) -> CoreError {
+    CoreError::not_found(format!("Instance {id} could not be found."))
+}
+
+fn json_text(v: &impl serde::Serialize) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+/// Nova's ISO timestamps with microseconds (`OS-SRV-USG:launched_at`) or `Z` forms → µs.
+fn parse_ts(v: &Value) -> Option<i64> {
+    let s = v.as_str()?;
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Some(t.timestamp_micros());
+    }
+    chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
+        .ok()
+        .map(|t| t.and_utc().timestamp_micros())
+}
+
+/// Copies what the pod knows better (state, host, addresses, fault, lock) into the index.
+pub(crate) fn apply_bottom(row: &mut ServerRow, b: &Value) -> bool {
+    let before = row.clone();
+    if let Some(s) = b["status"].as_str() {
+        row.status = s.to_string();
+    }
+    if let Some(s) = b["OS-EXT-STS:vm_state"].as_str() {
+        row.vm_state = s.to_string();
+    }
+    if b.get("OS-EXT-STS:task_state").is_some() {
+        row.task_state = b["OS-EXT-STS:task_state"].as_str().map(str::to_string);
+    }
+    if let Some(p) = b["OS-EXT-STS:power_state"].as_i64() {
+        row.power_state = p;
+    }
+    if let Some(h) = b["hostId"].as_str() {
+        row.host_id = h.to_string();
+    }
+    if let Some(a) = b.get("addresses").filter(|a| a.is_object()) {
+        row.addresses = json_text(a);
+    }
+    if let Some(l) = b["locked"].as_bool() {
+        row.locked = l;
+    }
+    if b.get("locked_reason").is_some() {
+        row.locked_reason = b["locked_reason"].as_str().map(str::to_string);
+    }
+    row.fault = b.get("fault").filter(|f| f.is_object()).map(json_text);
+    if let Some(t) = parse_ts(&b["OS-SRV-USG:launched_at"]) {
+        row.launched_at = Some(t);
+    }
+    if let Some(v) = b
+        .get("os-extended-volumes:volumes_attached")
+        .filter(|v| v.is_array())
+    {
+        row.volumes = json_text(v);
+    }
+    let changed = *row != before;
+    if changed {
+        row.updated_at = now_micros().max(row.updated_at + 1);
+    }
+    changed
+}
+
+/// Replaces bottom ids in a pod's message with the top id.
+fn scrub(message: &str, bottom: Option<&str>, top: &str) -> String {
+    match bottom {
+        Some(b) if !b.is_empty() => message.replace(b, top),
+        _ => message.to_string(),
+    }
+}
+
+/// The `message` of a Nova error body.
+fn pod_message(body: &[u8]) -> String {
+    let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    v.as_object()
+        .and_then(|m| m.values().next())
+        .and_then(|inner| inner["message"].as_str())
+        .map(str::to_string)
+        .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned())
+}
+
+impl Compute {
+    // ---- create ----------------------------------------------------------------------------
+
+    /// Creates `max_count` servers (or fails without writing anything). Returns their rows.
+    pub async fn create_servers(
+        &self,
+        actor: &Actor,
+        is_admin: bool,
+        req: ServerCreate,
+    ) -> Result<Vec<ServerRow>> {
+        if req.name.trim().is_empty() || req.name.len() > 255 {
+            return Err(CoreError::bad_request(
+                "Invalid input for field/attribute name.",
+            ));
+        }
+        if req.min_count < 1 || req.max_count < req.min_count {
+            return Err(CoreError::bad_request(
+                "min_count must be <= max_count and both >= 1",
+            ));
+        }
+        let flavor = self
+            .get_flavor(&req.flavor_ref, Some(&actor.project_id), is_admin)
+            .await
+            .map_err(|e| match e.kind {
+                ErrorKind::NotFound => {
+                    CoreError::bad_request(format!("Flavor {} could not be found.", req.flavor_ref))
+                }
+                _ => e,
+            })?;
+        let flavor = flavor_snapshot(&flavor);
+        let boot_from_volume = req
+            .block_device_mapping_v2
+            .iter()
+            .any(|b| b["boot_index"].as_i64() == Some(0) && b["destination_type"] == "volume");
+        let image_id = match req.image_ref.as_deref().filter(|i| !i.is_empty()) {
+            Some(image) => {
+                let info = self
+                    .images
+                    .resolve(&actor.project_id, image)
+                    .await
+                    .map_err(|e| match e.kind {
+                        ErrorKind::NotFound => {
+                            CoreError::bad_request(format!("Image {image} could not be found."))
+                        }
+                        _ => e,
+                    })?;
+                if info.status != "active" {
+                    return Err(CoreError::bad_request(format!(
+                        "Image {image} is not active."
+                    )));
+                }
+                if info.min_ram > flavor["ram"].as_u64().unwrap_or(0) {
+                    return Err(CoreError::bad_request(
+                        "Flavor's memory is too small for requested image.",
+                    ));
+                }
+                info.id
+            }
+            None if boot_from_volume => String::new(),
+            None => return Err(CoreError::bad_request("Missing imageRef attribute")),
+        };
+        if let Some(k) = &req.key_name {
+            self.get_keypair(&actor.user_id, k)
+                .await
+                .map_err(|_| CoreError::bad_request("Invalid key_name provided."))?;
+        }
+        if req.metadata.len() as i64
+            > self
+                .quotas(&actor.project_id)
+                .await?
+                .get("metadata_items")
+                .copied()
+                .unwrap_or(128)
+        {
+            return Err(CoreError::forbidden("Quota exceeded for metadata_items."));
+        }
+        let az = req
+            .availability_zone
+            .as_deref()
+            .map(|a| a.split(':').next().unwrap_or(a))
+            .filter(|a| !a.is_empty());
+        if let Some(az) = az {
+            self.check_az(az).await?;
+        }
+        let count = i64::from(req.max_count);
+        let vcpus = flavor["vcpus"].as_i64().unwrap_or(0);
+        let ram = flavor["ram"].as_i64().unwrap_or(0);
+        self.check_quota(&actor.project_id, count, vcpus, ram)
+            .await?;
+
+        let group = match &req.hints.group {
+            Some(g) => {
+                let row = self
+                    .get_server_group(Some(&actor.project_id), g)
+                    .await
+                    .map_err(|e| match e.kind {
+                        ErrorKind::NotFound => {
+                            CoreError::bad_request(format!("Invalid server group {g}"))
+                        }
+                        _ => e,
+                    })?;
+                Some(row)
+            }
+            None => None,
+        };
+        let networks = req.networks.clone().unwrap_or(RequestedNetworks::Auto);
+
+        let mut rows = Vec::new();
+        for i in 0..req.max_count {
+            let id = uuid::Uuid::new_v4().to_string();
+            let name = if req.max_count > 1 {
+                format!("{}-{}", req.name, i + 1)
+            } else {
+                req.name.clone()
+            };
+            let member_pods: Vec<String> = match &group {
+                Some(g) => {
+                    let members = self.store.group_members(&g.id).await?;
+                    self.store
+                        .server_pods(&members)
+                        .await?
+                        .into_iter()
+                        .filter_map(|(_, p)| p)
+                        .collect()
+                }
+                None => Vec::new(),
+            };
+            let placed = self
+                .schedule(
+                    &actor.project_id,
+                    az,
+                    &flavor,
+                    &req.hints,
+                    group
+                        .as_ref()
+                        .map(|g| (g.policy.as_str(), member_pods.as_slice())),
+                )
+                .await;
+            let (pod_id, pod_az, fault) = match placed {
+                Ok(pod) => (Some(pod.pod_id), pod.az_name, None),
+                Err(e) if e.message == NO_VALID_HOST => (
+                    None,
+                    az.unwrap_or("").to_string(),
+                    Some(
+                        json!({"code": 500, "message": NO_VALID_HOST, "created": cascade_model::time::iso_seconds(chrono::Utc::now())}),
+                    ),
+                ),
+                Err(e) => return Err(e),
+            };
+            let ports = if fault.is_none() {
+                self.network
+                    .plan(&actor.project_id, &id, &pod_az, &networks)
+                    .await?
+            } else {
+                Vec::new()
+            };
+            let now = now_micros();
+            let request = json!({
+                "flavor": flavor,
+                "image_id": image_id,
+                "key_name": req.key_name,
+                "user_data": req.user_data,
+                "bdm": req.block_device_mapping_v2,
+                "ports": ports,
+                "networks": networks,
+                "security_groups": req.security_groups,
+                "config_drive": req.config_drive,
+                "actor": {"user_id": actor.user_id, "project_id": actor.project_id, "token": actor.token},
+            });
+            let row = ServerRow {
+                id: id.clone(),
+                project_id: actor.project_id.clone(),
+                user_id: actor.user_id.clone(),
+                name,
+                status: if fault.is_some() {
+                    "ERROR".into()
+                } else {
+                    "BUILD".into()
+                },
+                vm_state: if fault.is_some() {
+                    "error".into()
+                } else {
+                    "building".into()
+                },
+                task_state: if fault.is_some() {
+                    None
+                } else {
+                    Some("scheduling".into())
+                },
+                power_state: 0,
+                pod_id: pod_id.clone(),
+                az: pod_az,
+                flavor: json_text(&flavor),
+                vcpus,
+                ram,
+                image_id: image_id.clone(),
+                key_name: req.key_name.clone(),
+                metadata: json_text(&req.metadata),
+                tags: json_text(&req.tags),
+                host_id: String::new(),
+                fault: fault.as_ref().map(json_text),
+                locked: false,
+                locked_reason: None,
+                description: req.description.clone(),
+                access_ipv4: req.access_ipv4.clone().unwrap_or_default(),
+                access_ipv6: req.access_ipv6.clone().unwrap_or_default(),
+                config_drive: if req.config_drive {
+                    "True".into()
+                } else {
+                    String::new()
+                },
+                security_groups: json_text(&if req.security_groups.is_empty() {
+                    vec!["default".to_string()]
+                } else {
+                    req.security_groups.clone()
+                }),
+                server_group_id: group.as_ref().map(|g| g.id.clone()),
+                request: json_text(&request),
+                bottom_id: None,
+                addresses: "{}".into(),
+                volumes: "[]".into(),
+                launched_at: None,
+                terminated_at: None,
+                created_at: now,
+                updated_at: now,
+                deleted: false,
+                deleted_at: None,
+            };
+            self.store.insert_server(&row).await?;
+            if let Some(g) = &group {
+                self.store.add_group_member(&g.id, &id).await?;
+            }
+            if pod_id.is_some() {
+                self.jobs
+                    .enqueue(NewJob {
+                        job_type: super::saga::BUILD.into(),
+                        resource_id: id.clone(),
+                        project_id: actor.project_id.clone(),
+                        pod_id: pod_id.clone(),
+                        payload: json!({"server_id": id}),
+                        max_attempts: None,
+                        delay: None,
+                    })
+                    .await?;
+            }
+            tracing::info!(server = %id, pod = ?pod_id, "server accepted");
+            rows.push(row);
+        }
+        Ok(rows)
+    }
+
+    // ---- read --------------------------------------------------------------------------------
+
+    /// The index row of a server the caller may see (`scope` = the caller's project, `None`
+    /// for admins).
+    pub async fn server_row(&self, scope: Option<&str>, id: &str) -> Result<ServerRow> {
+        let row = self.store.get_server(id).await.map_err(|e| match e {
+            StoreError::NotFound => instance_missing(id),
+            other => other.into(),
+        })?;
+        if row.deleted || scope.is_some_and(|p| p != row.project_id) {
+            return Err(instance_missing(id));
+        }
+        Ok(row)
+    }
+
+    async fn pod_unreachable(&self, pod_id: &str) -> bool {
+        match self.pods.get(pod_id).await {
+            Ok(p) if p.state == PodState::Down => true,
+            Ok(_) => self
+                .pods
+                .client(pod_id)
+                .await
+                .map(|c| c.is_open())
+                .unwrap_or(true),
+            Err(_) => true,
+        }
+    }
+
+    /// Shows a server: live from its pod (repairing the index), or from the index marked
+    /// unknown when the pod does not answer in time.
+    pub async fn get_server(&self, scope: Option<&str>, id: &str) -> Result<ServerView> {
+        let mut row = self.server_row(scope, id).await?;
+        let groups = row.server_group_id.iter().cloned().collect();
+        let (Some(pod_id), Some(bottom)) = (row.pod_id.clone(), row.bottom_id.clone()) else {
+            let unknown = match &row.pod_id {
+                Some(p) => self.pod_unreachable(p).await,
+                None => false,
+            };
+            return Ok(ServerView {
+                row,
+                unknown,
+                server_groups: groups,
+            });
+        };
+        if self.pod_unreachable(&pod_id).await {
+            return Ok(ServerView {
+                row,
+                unknown: true,
+                server_groups: groups,
+            });
+        }
+        let client = self.pods.client(&pod_id).await?;
+        let live = tokio::time::timeout(
+            self.config.live_timeout,
+            client.send(
+                Method::GET,
+                "compute",
+                &format!("/servers/{bottom}"),
+                None,
+                &[("OpenStack-API-Version", "compute 2.73")],
+            ),
+        )
+        .await;
+        match live {
+            Ok(Ok(r)) if r.status == 200 => {
+                let b = r.json().unwrap_or(Value::Null)["server"].clone();
+                if row.task_state.as_deref() != Some("deleting") && apply_bottom(&mut row, &b) {
+                    self.store.update_server(&row).await?;
+                }
+                Ok(ServerView {
+                    row,
+                    unknown: false,
+                    server_groups: groups,
+                })
+            }
+            Ok(Ok(r)) if r.status == 404 => Ok(ServerView {
+                row,
+                unknown: false,
+                server_groups: groups,
+            }),
+            _ => Ok(ServerView {
+                row,
+                unknown: true,
+                server_groups: groups,
+            }),
+        }
+    }
+
+    /// Lists servers from the index, sorted and paged like Nova.
+    pub async fn list_servers(&self, q: &ListQuery) -> Result<ServerList> {
+        let sort_column = match q.sort_key.as_deref() {
+            None => "created_at",
+            Some(k) => server_sort_column(k)
+                .ok_or_else(|| CoreError::bad_request(format!("Invalid sort_key {k}")))?,
+        };
+        let descending = match q.sort_dir.as_deref() {
+            None | Some("desc") => true,
+            Some("asc") => false,
+            Some(d) => return Err(CoreError::bad_request(format!("Invalid sort_dir {d}"))),
+        };
+        let limit = q
+            .limit
+            .unwrap_or(self.config.max_limit)
+            .min(self.config.max_limit);
+        let mut after = match &q.marker {
+            Some(m) => Some(
+                self.store
+                    .get_server(m)
+                    .await
+                    .ok()
+                    .filter(|r| q.scope.as_deref().is_none_or(|p| p == r.project_id))
+                    .ok_or_else(|| CoreError::bad_request(format!("marker [{m}] not found")))?,
+            ),
+            None => None,
+        };
+        let name_re = match &q.name {
+            Some(n) => Some(
+                regex_lite::Regex::new(n)
+                    .map_err(|_| CoreError::bad_request(format!("Invalid name filter {n}")))?,
+            ),
+            None => None,
+        };
+        let mut filter = q.filter.clone();
+        if let Some(scope) = &q.scope {
+            filter.project_id = Some(scope.clone());
+        }
+        let pods = self.pods.list().await?;
+        let mut down = BTreeSet::new();
+        for p in &pods {
+            if p.state == PodState::Down
+                || self
+                    .pods
+                    .client(&p.pod_id)
+                    .await
+                    .map(|c| c.is_open())
+                    .unwrap_or(false)
+            {
+                down.insert(p.pod_id.clone());
+            }
+        }
+        let mut out = Vec::new();
+        if limit == 0 {
+            return Ok(ServerList {
+                servers: out,
+                next_marker: None,
+            });
+        }
+        loop {
+            let batch = self
+                .store
+                .list_servers(
+                    &filter,
+                    &ServerPage {
+                        sort_column,
+                        descending,
+                        after: after.clone(),
+                        limit: (limit as i64).max(100),
+                    },
+                )
+                .await?;
+            let exhausted = (batch.len() as i64) < (limit as i64).max(100);
+            for row in batch {
+                after = Some(row.clone());
+                if name_re.as_ref().is_some_and(|re| !re.is_match(&row.name)) {
+                    continue;
+                }
+                let tags: Vec<String> = serde_json::from_str(&row.tags).unwrap_or_default();
+                if !q.tags.iter().all(|t| tags.contains(t))
+                    || (!q.tags_any.is_empty() && !q.tags_any.iter().any(|t| tags.contains(t)))
+                    || (!q.not_tags.is_empty() && q.not_tags.iter().all(|t| tags.contains(t)))
+                    || q.not_tags_any.iter().any(|t| tags.contains(t))
+                {
+                    continue;
+                }
+                let unknown = row.pod_id.as_ref().is_some_and(|p| down.contains(p));
+                if unknown && !q.show_unknown {
+                    continue;
+                }
+                let groups = row.server_group_id.iter().cloned().collect();
+                out.push(ServerView {
+                    row,
+                    unknown,
+                    server_groups: groups,
+                });
+                if out.len() == limit {
+                    let next = out.last().map(|v| v.row.id.clone());
+                    return Ok(ServerList {
+                        servers: out,
+                        next_marker: next,
+                    });
+                }
+            }
+            if exhausted {
+                return Ok(ServerList {
+                    servers: out,
+                    next_marker: None,
+                });
+            }
+        }
+    }
+
+    // ---- update / delete ----------------------------------------------------------------------
+
+    pub async fn update_server(
+        &self,
+        scope: Option<&str>,
+        id: &str,
+        u: ServerUpdate,
+    ) -> Result<ServerView> {
+        let mut row = self.server_row(scope, id).await?;
+        if let Some(name) = u.name {
+            if name.trim().is_empty() || name.len() > 255 {
+                return Err(CoreError::bad_request(
+                    "Invalid input for field/attribute name.",
+                ));
+            }
+            row.name = name;
+        }
+        if let Some(d) = u.description {
+            row.description = d;
+        }
+        if let Some(a) = u.access_ipv4 {
+            row.access_ipv4 = a;
+        }
+        if let Some(a) = u.access_ipv6 {
+            row.access_ipv6 = a;
+        }
+        row.updated_at = now_micros();
+        self.store.update_server(&row).await?;
+        self.push_to_pod(&row).await?;
+        self.get_server(scope, id).await
+    }
+
+    /// Enqueues the job that copies name and metadata to the bottom server.
+    async fn push_to_pod(&self, row: &ServerRow) -> Result<()> {
+        if row.pod_id.is_some() {
+            self.jobs
+                .enqueue(NewJob {
+                    job_type: super::saga::SYNC.into(),
+                    resource_id: row.id.clone(),
+                    project_id: row.project_id.clone(),
+                    pod_id: row.pod_id.clone(),
+                    payload: json!({"server_id": row.id}),
+                    max_attempts: None,
+                    delay: None,
+                })
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Starts deleting a server: marks it `deleting` and enqueues the delete job.
+    pub async fn delete_server(&self, scope: Option<&str>, id: &str, is_admin: bool) -> Result<()> {
+        let mut row = self.server_row(scope, id).await?;
+        if row.locked && !is_admin {
+            return Err(CoreError::conflict(format!("Instance {id} is locked")));
+        }
+        row.task_state = Some("deleting".into());
+        row.updated_at = now_micros();
+        self.store.update_server(&row).await?;
+        self.jobs
+            .enqueue(NewJob {
+                job_type: super::saga::DELETE.into(),
+                resource_id: id.to_string(),
+                project_id: row.project_id.clone(),
+                pod_id: row.pod_id.clone(),
+                payload: json!({"server_id": id}),
+                max_attempts: Some(20),
+                delay: None,
+            })
+            .await?;
+        Ok(())
+    }
+
+    // ---- actions ------------------------------------------------------------------------------
+
+    /// Runs an action in the server's pod as the tenant, then refreshes the index.
+    pub async fn server_action(
+        &self,
+        actor: &Actor,
+        scope: Option<&str>,
+        id: &str,
+        action: Action,
+    ) -> Result<ActionOutcome> {
+        const KNOWN: &[&str] = &[
+            "os-start",
+            "os-stop",
+            "reboot",
+            "pause",
+            "unpause",
+            "suspend",
+            "resume",
+            "lock",
+            "unlock",
+            "resize",
+            "confirmResize",
+            "revertResize",
+            "createImage",
+            "rebuild",
+            "os-getConsoleOutput",
+        ];
+        if !KNOWN.contains(&action.name.as_str()) {
+            return Err(CoreError::bad_request(format!(
+                "There is no such action: {}",
+                action.name
+            )));
+        }
+        let row = self.server_row(scope, id).await?;
+        let (Some(pod_id), Some(bottom)) = (row.pod_id.clone(), row.bottom_id.clone()) else {
+            return Err(CoreError::conflict(format!(
+                "Cannot '{}' instance {id} while it is in vm_state {}",
+                action.name, row.vm_state
+            )));
+        };
+        if self.pod_unreachable(&pod_id).await {
+            return Err(CoreError::new(
+                ErrorKind::Unavailable,
+                format!(
+                    "The availability zone {} of instance {id} is unreachable.",
+                    row.az
+                ),
+            ));
+        }
+        let mut body = action.body.clone();
+        match action.name.as_str() {
+            "resize" => {
+                let flavor_ref = body["resize"]["flavorRef"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                let flavor = self
+                    .get_flavor(&flavor_ref, Some(&row.project_id), scope.is_none())
+                    .await
+                    .map_err(|_| {
+                        CoreError::bad_request(format!("Flavor {flavor_ref} could not be found."))
+                    })?;
+                self.ensure_flavor_in_pod(&flavor_snapshot(&flavor), &row.project_id, &pod_id)
+                    .await?;
+            }
+            "rebuild" => {
+                let image = body["rebuild"]["imageRef"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                let info = self
+                    .images
+                    .resolve(&row.project_id, &image)
+                    .await
+                    .map_err(|_| {
+                        CoreError::bad_request(format!("Image {image} could not be found."))
+                    })?;
+                let bottom_image = self.images.ensure_in_pod(&info.id, &pod_id).await?;
+                body["rebuild"]["imageRef"] = json!(bottom_image);
+                if let Some(n) = body["rebuild"]["name"].as_str() {
+                    body["rebuild"]["name"] = json!(format!("{n}@{id}"));
+                }
+            }
+            _ => {}
+        }
+        let client = self.pods.client(&pod_id).await?;
+        let token = self.delegation.token_for(actor).await?;
+        let r = client
+            .send_as(
+                Some(&token),
+                Method::POST,
+                "compute",
+                &format!("/servers/{bottom}/action"),
+                Some(&body),
+                &[("OpenStack-API-Version", "compute 2.73")],
+            )
+            .await?;
+        if r.status >= 400 {
+            let message = scrub(&pod_message(&r.body), Some(&bottom), id);
+            return Err(CoreError::new(
+                match r.status {
+                    400 => ErrorKind::BadRequest,
+                    403 => ErrorKind::Forbidden,
+                    404 => ErrorKind::NotFound,
+                    409 => ErrorKind::Conflict,
+                    _ => ErrorKind::Unavailable,
+                },
+                message,
+            ));
+        }
+        if action.name == "rebuild"
+            && let Some(n) = action.body["rebuild"]["name"].as_str()
+        {
+            let mut renamed = self.server_row(scope, id).await?;
+            renamed.name = n.to_string();
+            self.store.update_server(&renamed).await?;
+        }
+        // Refresh the index from the pod right away.
+        let _ = self.get_server(scope, id).await;
+        if action.name == "os-getConsoleOutput" || action.name == "createImage" {
+            return Ok(ActionOutcome::Body(
+                r.status,
+                r.json().unwrap_or(Value::Null),
+            ));
+        }
+        Ok(ActionOutcome::Accepted)
+    }
+
+    // ---- metadata and tags -------------------------------------------------------------------
+
+    pub async fn server_metadata(
+        &self,
+        scope: Option<&str>,
+        id: &str,
+    ) -> Result<BTreeMap<String, String>> {
+        let row = self.server_row(scope, id).await?;
+        Ok(serde_json::from_str(&row.metadata).unwrap_or_default())
+    }
+
+    /// Replaces (`replace`) or merges metadata; returns the result.
+    pub async fn set_server_metadata(
+        &self,
+        scope: Option<&str>,
+        id: &str,
+        items: BTreeMap<String, String>,
+        replace: bool,
+    ) -> Result<BTreeMap<String, String>> {
+        let mut row = self.server_row(scope, id).await?;
+        for (k, v) in &items {
+            if k.is_empty() || k.len() > 255 || v.len() > 255 {
+                return Err(CoreError::bad_request(
+                    "Invalid input for field/attribute metadata.",
+                ));
+            }
+        }
+        let mut current: BTreeMap<String, String> = if replace {
+            BTreeMap::new()
+        } else {
+            serde_json::from_str(&row.metadata).unwrap_or_default()
+        };
+        current.extend(items);
+        let limit = self
+            .quotas(&row.project_id)
+            .await?
+            .get("metadata_items")
+            .copied()
+            .unwrap_or(128);
+        if limit >= 0 && current.len() as i64 > limit {
+            return Err(CoreError::forbidden("Quota exceeded for metadata_items."));
+        }
+        row.metadata = json_text(&current);
+        row.updated_at = now_micros();
+        self.store.update_server(&row).await?;
+        self.push_to_pod(&row).await?;
+        Ok(current)
+    }
+
+    pub async fn delete_server_metadata(
+        &self,
+        scope: Option<&str>,
+        id: &str,
+        key: &str,
+    ) -> Result<()> {
+        let mut row = self.server_row(scope, id).await?;
+        let mut current: BTreeMap<String, String> =
+            serde_json::from_str(&row.metadata).unwrap_or_default();
+        if current.remove(key).is_none() {
+            return Err(CoreError::not_found("Metadata item was not found"));
+        }
+        row.metadata = json_text(&current);
+        row.updated_at = now_micros();
+        self.store.update_server(&row).await?;
+        self.push_to_pod(&row).await
+    }
+
+    pub async fn server_tags(&self, scope: Option<&str>, id: &str) -> Result<Vec<String>> {
+        let row = self.server_row(scope, id).await?;
+        Ok(serde_json::from_str(&row.tags).unwrap_or_default())
+    }
+
+    pub async fn set_server_tags(
+        &self,
+        scope: Option<&str>,
+        id: &str,
+        tags: Vec<String>,
+    ) -> Result<Vec<String>> {
+        let mut row = self.server_row(scope, id).await?;
+        if tags.len() > 50 {
+            return Err(CoreError::bad_request(
+                "The number of tags exceeded the per-server limit 50",
+            ));
+        }
+        for t in &tags {
+            if t.is_empty() || t.len() > 60 || t.contains(',') || t.contains('/') {
+                return Err(CoreError::bad_request(format!("Invalid tag {t:?}")));
+            }
+        }
+        let mut unique: Vec<String> = Vec::new();
+        for t in tags {
+            if !unique.contains(&t) {
+                unique.push(t);
+            }
+        }
+        row.tags = json_text(&unique);
+        row.updated_at = now_micros();
+        self.store.update_server(&row).await?;
+        Ok(unique)
+    }
+
+    // ---- server groups ------------------------------------------------------------------------
+
+    pub async fn create_server_group(
+        &self,
+        actor: &Actor,
+        name: &str,
+        policy: &str,
+        rules: Value,
+    ) -> Result<ServerGroupRow> {
+        if !matches!(
+            policy,
+            "affinity" | "anti-affinity" | "soft-affinity" | "soft-anti-affinity"
+        ) {
+            return Err(CoreError::bad_request(format!(
+                "Invalid input for field/attribute policy. Value: {policy}."
+            )));
+        }
+        if name.trim().is_empty() || name.len() > 255 {
+            return Err(CoreError::bad_request(
+                "Invalid input for field/attribute name.",
+            ));
+        }
+        let limit = self
+            .quotas(&actor.project_id)
+            .await?
+            .get("server_groups")
+            .copied()
+            .unwrap_or(10);
+        let used = self
+            .store
+            .list_server_groups(Some(&actor.project_id))
+            .await?
+            .len() as i64;
+        if limit >= 0 && used >= limit {
+            return Err(CoreError::forbidden(
+                "Quota exceeded, too many server groups.",
+            ));
+        }
+        let row = ServerGroupRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            name: name.to_string(),
+            project_id: actor.project_id.clone(),
+            user_id: actor.user_id.clone(),
+            policy: policy.to_string(),
+            rules: json_text(&rules),
+            created_at: now_micros(),
+        };
+        self.store.insert_server_group(&row).await?;
+        Ok(row)
+    }
+
+    pub async fn get_server_group(&self, scope: Option<&str>, id: &str) -> Result<ServerGroupRow> {
+        let missing = || CoreError::not_found(format!("Instance group {id} could not be found."));
+        let row = self.store.get_server_group(id).await.map_err(|e| match e {
+            StoreError::NotFound => missing(),
+            other => other.into(),
+        })?;
+        if scope.is_some_and(|p| p != row.project_id) {
+            return Err(missing());
+        }
+        Ok(row)
+    }
+
+    pub async fn list_server_groups(&self, scope: Option<&str>) -> Result<Vec<ServerGroupRow>> {
+        Ok(self.store.list_server_groups(scope).await?)
+    }
+
+    /// Members of a group that still exist.
+    pub async fn server_group_members(&self, id: &str) -> Result<Vec<String>> {
+        let members = self.store.group_members(id).await?;
+        Ok(self
+            .store
+            .server_pods(&members)
+            .await?
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect())
+    }
+
+    pub async fn delete_server_group(&self, scope: Option<&str>, id: &str) -> Result<()> {
+        self.get_server_group(scope, id).await?;
+        self.store.delete_server_group(id).await?;
+        Ok(())
+    }
+}

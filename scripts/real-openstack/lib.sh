@@ -96,7 +96,7 @@ launch() {
 # fail_with_log NAME MESSAGE: print the tail of NAME's logs, then die.
 fail_with_log() {
     local name=$1 msg=$2 f
-    for f in "$LOGS/$name.out" "$LOGS/$name.log"; do
+    for f in "$LOGS/$name.log" "$LOGS/$name.out"; do
         [ -s "$f" ] || continue
         echo "----- last 40 lines of $f -----" >&2
         tail -n 40 "$f" >&2

@@ -423,6 +423,22 @@ EOF
 }
 
 # ================================================================================== main
+# Pre-flight: every port we are about to use must be free (or held by our own running process),
+# so that a conflict fails before anything starts.
+check_port mariadb "$MYSQL_PORT"
+check_port rabbitmq "$AMQP_PORT"
+check_port rabbitmq "$RABBIT_DIST_PORT"
+check_port epmd "$EPMD_PORT"
+check_port keystone "$KEYSTONE_PORT"
+for r in "${REGIONS[@]}"; do
+    region_vars "$r"
+    check_port "$P-glance" "$GLANCE_PORT"
+    check_port "$P-neutron" "$NEUTRON_PORT"
+    check_port "$P-placement" "$PLACEMENT_PORT"
+    check_port "$P-nova-api" "$NOVA_PORT"
+    check_port "$P-cinder-api" "$CINDER_PORT"
+done
+
 log "shared: MariaDB, RabbitMQ, Keystone"
 start_mariadb
 start_rabbitmq

@@ -8,6 +8,8 @@
 #
 # usage: scripts/real-openstack/stop.sh [--wipe]   --wipe also deletes $REAL_OS_RUN
 #        (databases, images, logs, configs); the venv stays.
+#        scripts/real-openstack/stop.sh SERVICE...  stops only those (names of the PID files,
+#        e.g. r1-nova-api for a fault-isolation test; start.sh restarts what is down).
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 [ -d "$PIDS" ] || { log "nothing to stop ($PIDS does not exist)"; [ "${1:-}" = --wipe ] && rm -rf "$RUN"; exit 0; }
@@ -32,6 +34,13 @@ stop_group() {
 }
 
 T0=$(date +%s)
+if [ $# -gt 0 ] && [ "$1" != --wipe ]; then
+    for n in "$@"; do
+        [ -f "$PIDS/$n.pid" ] || die "no PID file for '$n' in $PIDS"
+        stop_group "$n"
+    done
+    exit 0
+fi
 shared=" keystone rabbitmq epmd mariadb "
 for f in "$PIDS"/*-nova-compute.pid; do [ -e "$f" ] && stop_group "$(basename "$f" .pid)" & done
 wait

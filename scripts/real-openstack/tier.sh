@@ -44,7 +44,8 @@ finish() {
         [ -n "${took[$k]:-}" ] && printf ' %s %ss,' "$k" "${took[$k]}"
     done
     printf ' total %ss\n' $(($(now) - T0))
-    [ -f "${MEM_LOG:-/nonexistent}" ] && echo "peak memory of the tier's processes: $(sort -n "$MEM_LOG" | tail -1 | awk '{printf "%d MiB PSS (%d MiB RSS)", $1/1024, $2/1024}'); machine used (MemTotal-MemAvailable) peak: $(sort -n -k3 "$MEM_LOG" | tail -1 | awk '{printf "%d MiB", $3/1024}')"
+    [ -f "${MEM_LOG:-/nonexistent}" ] && awk 'NF == 3 { if ($1 > p) p = $1; if ($2 > r) r = $2; if ($3 > u) u = $3 }
+        END { printf "peak memory of the tier'"'"'s processes: %d MiB PSS, %d MiB RSS; machine in use (MemTotal-MemAvailable, everything on it) peak: %d MiB\n", p/1024, r/1024, u/1024 }' "$MEM_LOG"
     [ $rc -ne 0 ] && [ $failed -eq 0 ] && failed=1 # an unexpected error is a failure too
     echo "real-tier: $passed passed, $failed failed"
     [ $failed -eq 0 ] && [ $rc -eq 0 ] && exit 0
@@ -76,7 +77,9 @@ MEM_LOG=$RUN/logs/tier-mem.log
     while :; do
         groups=$(cat "$PIDS"/*.pid 2>/dev/null | tr '\n' ' ')
         procs=$(ps -eo pid=,pgid= | awk -v gs=" $groups" 'index(gs, " " $2 " ") {printf "/proc/%s/smaps_rollup ", $1}')
-        read -r pss rss < <(awk '/^Pss:/{s+=$2} /^Rss:/{r+=$2} END{print s+0, r+0}' $procs /dev/null 2>/dev/null)
+        # cat, not awk FILES: a process may exit between ps and the read
+        # shellcheck disable=SC2086
+        read -r pss rss < <(cat $procs /dev/null 2>/dev/null | awk '/^Pss:/{s+=$2} /^Rss:/{r+=$2} END{print s+0, r+0}')
         used=$(awk '/^MemTotal:/{t=$2} /^MemAvailable:/{a=$2} END{print t-a}' /proc/meminfo)
         echo "$pss $rss $used" >>"$MEM_LOG"
         sleep 2

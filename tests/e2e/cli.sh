@@ -101,6 +101,52 @@ volume_ready() {
 }
 check "CLI straight at Pod2: volume becomes available" volume_ready
 
+# Compute across pods through Cascade (issue 4), with the unmodified CLI.
+check "flavor create (admin)" "$osc" flavor create --vcpus 1 --ram 256 --disk 1 m1.e2e
+check "image create through Cascade" "$osc" image create --file "$work/disk.img" --disk-format qcow2 --container-format bare e2e-cimg
+check "network create through Cascade" "$osc" network create e2e-cnet
+check "subnet create through Cascade" "$osc" subnet create --network e2e-cnet --subnet-range 10.20.0.0/24 e2e-csub
+check "server create --wait in az2 reaches ACTIVE" "$osc" server create --flavor m1.e2e --image e2e-cimg --network e2e-cnet --availability-zone az2 --wait e2e-vm1
+vm1_id="$("$osc" server show e2e-vm1 -f value -c id)"
+check "the server is in az2 with an address on e2e-cnet" bash -c "'$osc' server show e2e-vm1 -f value -c OS-EXT-AZ:availability_zone -c addresses | tr '\n' ' ' | grep -q \"az2.*e2e-cnet.*10.20.0.\""
+check "the bottom server is in Pod2, carrying the top id" bash -c "OS_AUTH_URL='$pod2_auth' OS_REGION_NAME=Pod2 '$osc' server list -f value -c Name | grep -qx 'e2e-vm1@$vm1_id'"
+# Pod1 (az1) was put into maintenance above: no new placements there.
+expect_fail "no placement in az1 while Pod1 is in maintenance" "$osc" server create --flavor m1.e2e --image e2e-cimg --network e2e-cnet --availability-zone az1 --wait e2e-nohost
+check "the refused server is ERROR with Nova's fault" bash -c "'$osc' server show e2e-nohost -f value -c status | grep -qx ERROR"
+check "cascade pod maintenance off" bash -c "'$cascade' pod maintenance '$pod_id' off | grep -q ' up \\| down '"
+pod1_up() { for _ in $(seq 1 50); do "$cascade" pod list | grep ' Pod1 ' | grep -q ' up ' && return 0; sleep 0.2; done; return 1; }
+check "Pod1 is up again" pod1_up
+check "server delete of the ERROR server" "$osc" server delete --wait e2e-nohost
+for i in 2 3 4; do
+    check "server create e2e-vm$i in az$(( (i % 3) + 1 ))" "$osc" server create --flavor m1.e2e --image e2e-cimg --network e2e-cnet --availability-zone "az$(( (i % 3) + 1 ))" --wait "e2e-vm$i"
+done
+walk_pages() {
+    local marker="" seen="" out
+    while :; do
+        if [ -z "$marker" ]; then out="$("$osc" server list --limit 2 -f value -c ID)"; else out="$("$osc" server list --limit 2 --marker "$marker" -f value -c ID)"; fi
+        [ -z "$out" ] && break
+        seen="$seen $out"; marker="$(echo "$out" | tail -1)"
+    done
+    local all; all="$("$osc" server list -f value -c ID | sort)"
+    [ "$(echo $seen | tr ' ' '\n' | sort)" = "$all" ] && [ "$(echo $seen | wc -w)" = "$(echo "$all" | wc -l)" ]
+}
+check "server list --limit 2 with markers walks every server once" walk_pages
+check "server stop" "$osc" server stop e2e-vm1
+wait_status() { for _ in $(seq 1 50); do [ "$("$osc" server show "$1" -f value -c status)" = "$2" ] && return 0; sleep 0.2; done; return 1; }
+check "server stop reaches SHUTOFF" wait_status e2e-vm1 SHUTOFF
+check "the bottom server is SHUTOFF in Pod2" bash -c "OS_AUTH_URL='$pod2_auth' OS_REGION_NAME=Pod2 '$osc' server show 'e2e-vm1@$vm1_id' -f value -c status | grep -qx SHUTOFF"
+check "server start" "$osc" server start e2e-vm1
+check "server start reaches ACTIVE" wait_status e2e-vm1 ACTIVE
+pod1_base="$(grep '| Pod1 ' "$work/demo.out" | grep -o 'http://127.0.0.1:[0-9]*' | head -1)"
+check "fault injection: Pod3 down" curl -fsS -X POST -H 'content-type: application/json' -d '{"down": true}' "$pod1_base/sim/regions/Pod3/faults"
+pod3_down() { for _ in $(seq 1 50); do "$cascade" pod list | grep ' Pod3 ' | grep -q ' down ' && return 0; sleep 0.2; done; return 1; }
+check "Cascade sees Pod3 down" pod3_down
+check "Pod3's server is UNKNOWN at 2.69" bash -c "'$osc' --os-compute-api-version 2.69 server list -f value -c Status | grep -qx UNKNOWN"
+check "servers in other pods stay manageable" "$osc" server reboot e2e-vm1
+check "fault injection: Pod3 back" curl -fsS -X POST -H 'content-type: application/json' -d '{"down": false}' "$pod1_base/sim/regions/Pod3/faults"
+check "server delete" "$osc" server delete --wait e2e-vm1
+check "the bottom server is gone from Pod2" bash -c "! OS_AUTH_URL='$pod2_auth' OS_REGION_NAME=Pod2 '$osc' server list -f value -c Name | grep -q 'e2e-vm1@'"
+
 # `cascade sim` on its own, trusting Cascade's identity.
 "$cascade" sim --regions 2 --identity-url "$OS_AUTH_URL" > "$work/sim.out" 2>&1 &
 sim_pid=$!

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use super::Compute;
 use super::deps::PlannedPort;
-use super::servers::{TOP_ID_KEY, apply_bottom};
+use super::servers::TOP_ID_KEY;
 use crate::identity::Actor;
 use crate::jobs::{BoxFuture, Job, JobContext, JobError, JobHandler, JobStatus};
 use crate::routing_lock::{BottomKey, ensure_bottom, forget};
@@ -310,7 +310,7 @@ impl Compute {
                 if row.task_state.as_deref() == Some("deleting") || row.deleted {
                     return Ok(());
                 }
-                apply_bottom(&mut row, &b);
+                self.refresh_from_bottom(&mut row, &b).await;
                 self.store
                     .update_server(&row)
                     .await

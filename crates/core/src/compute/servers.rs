@@ -162,11 +162,7 @@ pub(crate) fn apply_bottom(row: &mut ServerRow, b: &Value) -> bool {
     {
         row.volumes = json_text(v);
     }
-    let changed = *row != before;
-    if changed {
-        row.updated_at = now_micros().max(row.updated_at + 1);
-    }
-    changed
+    *row != before
 }
 
 /// Replaces bottom ids in a pod's message with the top id.
@@ -504,8 +500,10 @@ impl Compute {
         match live {
             Ok(Ok(r)) if r.status == 200 => {
                 let b = r.json().unwrap_or(Value::Null)["server"].clone();
-                if row.task_state.as_deref() != Some("deleting") && apply_bottom(&mut row, &b) {
-                    self.store.update_server(&row).await?;
+                if row.task_state.as_deref() != Some("deleting") {
+                    if self.refresh_from_bottom(&mut row, &b).await {
+                        self.store.update_server(&row).await?;
+                    }
                 }
                 Ok(ServerView {
                     row,
@@ -523,6 +521,35 @@ impl Compute {
                 unknown: true,
                 server_groups: groups,
             }),
+        }
+    }
+
+    /// Replaces the pod's view of the addresses (keyed by bottom network names) with the
+    /// central Neutron's (keyed by the tenant's network names) when it has the server's ports.
+    /// Applies what the pod reports of a server, then the central Neutron's addresses.
+    /// Returns whether the index row changed.
+    pub(crate) async fn refresh_from_bottom(&self, row: &mut ServerRow, bottom: &Value) -> bool {
+        let before = row.clone();
+        apply_bottom(row, bottom);
+        self.overlay_addresses(row).await;
+        if *row == before {
+            return false;
+        }
+        row.updated_at = now_micros().max(before.updated_at + 1);
+        true
+    }
+
+    pub(crate) async fn overlay_addresses(&self, row: &mut ServerRow) -> bool {
+        match self.network.addresses(&row.project_id, &row.id).await {
+            Ok(a) if a.as_object().is_some_and(|m| !m.is_empty()) => {
+                let text = json_text(&a);
+                if text != row.addresses {
+                    row.addresses = text;
+                    return true;
+                }
+                false
+            }
+            _ => false,
         }
     }
 

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use super::Compute;
-use super::servers::{TOP_ID_KEY, apply_bottom};
+use super::servers::TOP_ID_KEY;
 use crate::Result;
 
 impl Compute {
@@ -107,7 +107,7 @@ impl Compute {
             self.store.update_server(&row).await?;
             return Ok(true);
         }
-        if apply_bottom(&mut row, b) {
+        if self.refresh_from_bottom(&mut row, b).await {
             self.store.update_server(&row).await?;
             return Ok(true);
         }

@@ -500,10 +500,10 @@ impl Compute {
         match live {
             Ok(Ok(r)) if r.status == 200 => {
                 let b = r.json().unwrap_or(Value::Null)["server"].clone();
-                if row.task_state.as_deref() != Some("deleting") {
-                    if self.refresh_from_bottom(&mut row, &b).await {
-                        self.store.update_server(&row).await?;
-                    }
+                if row.task_state.as_deref() != Some("deleting")
+                    && self.refresh_from_bottom(&mut row, &b).await
+                {
+                    self.store.update_server(&row).await?;
                 }
                 Ok(ServerView {
                     row,

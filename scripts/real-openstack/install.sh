@@ -21,7 +21,7 @@ T0=$(date +%s)
 APT_PKGS="mariadb-server rabbitmq-server qemu-utils curl"
 missing=""
 for p in $APT_PKGS; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=" $p"
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep "install ok installed" >/dev/null || missing+=" $p"
 done
 if [ -n "$missing" ]; then
     [ "$(id -u)" = 0 ] || die "missing Debian packages:$missing (run this script as root, or: sudo apt-get install$missing)"

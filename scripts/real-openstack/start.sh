@@ -20,7 +20,13 @@ for r in "${REGIONS[@]}"; do region_vars "$r"; done # validates the names
 [ -x "$BIN/uwsgi" ] && [ -x "$BIN/openstack" ] || die "no venv at $REAL_OS_VENV: run scripts/real-openstack/install.sh first"
 ensure_run_dirs
 T0=$(date +%s)
+# the regions ever started here (status.sh checks all of their services)
+for r in "${REGIONS[@]}"; do
+    grep -x "$r" "$RUN/regions" >/dev/null 2>&1 || echo "$r" >>"$RUN/regions"
+done
 
+# (No `grep -q` after a pipe anywhere: with pipefail, its early exit can make the writer die of
+# SIGPIPE and the pipeline fail although the line was found.)
 # Refuse to start when a port we need is taken by something that is not ours.
 port_busy() { curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$1/" || (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 check_port() { # NAME PORT
@@ -352,7 +358,7 @@ EOF
     {
         "${nm[@]}" api_db sync &&
             "${nm[@]}" cell_v2 map_cell0 --database_connection "$(dburl "nova_cell0_$P")" &&
-            { "${nm[@]}" cell_v2 list_cells | grep -q ' cell1 ' ||
+            { "${nm[@]}" cell_v2 list_cells | grep ' cell1 ' >/dev/null ||
                 "${nm[@]}" cell_v2 create_cell --name cell1 --database_connection "$(dburl "nova_$P")" \
                     --transport-url "$TRANSPORT_URL"; } &&
             "${nm[@]}" db sync
@@ -497,16 +503,16 @@ for r in "${REGIONS[@]}"; do
     region_vars "$r"
     t0=$(date +%s)
     until "$BIN/nova-manage" --config-file "$RDIR/nova/nova.conf" cell_v2 discover_hosts >/dev/null 2>&1 &&
-        "$BIN/nova-manage" --config-file "$RDIR/nova/nova.conf" cell_v2 list_hosts 2>/dev/null | grep -q "$P-compute1" &&
+        "$BIN/nova-manage" --config-file "$RDIR/nova/nova.conf" cell_v2 list_hosts 2>/dev/null | grep "$P-compute1" >/dev/null &&
         OS_REGION_NAME=$r "$BIN/openstack" compute service list --service nova-compute --host "$P-compute1" \
-            -f value -c State 2>/dev/null </dev/null | grep -qx up; do
+            -f value -c State 2>/dev/null </dev/null | grep -x up >/dev/null; do
         alive "$P-nova-compute" || fail_with_log "$P-nova-compute" "$P-nova-compute exited"
         alive "$P-nova-conductor" || fail_with_log "$P-nova-conductor" "$P-nova-conductor exited"
         [ $(($(date +%s) - t0)) -gt 240 ] && fail_with_log "$P-nova-compute" "$r: nova-compute never came up"
         sleep 2
     done
     until OS_REGION_NAME=$r "$BIN/openstack" volume service list --service cinder-volume \
-        -f value -c State 2>/dev/null </dev/null | grep -qx up; do
+        -f value -c State 2>/dev/null </dev/null | grep -x up >/dev/null; do
         alive "$P-cinder-volume" || fail_with_log "$P-cinder-volume" "$P-cinder-volume exited"
         [ $(($(date +%s) - t0)) -gt 300 ] && fail_with_log "$P-cinder-volume" "$r: cinder-volume never came up"
         sleep 2

@@ -1,18 +1,35 @@
 #!/usr/bin/env bash
 # Shows the real-OpenStack tier's processes (from the PID files), their memory (RSS and PSS,
 # summed over each process group, MiB), and whether each API answers.
-# Exit status: 0 when everything that has a PID file is running, 1 otherwise, 3 when nothing
-# was started.
+# Exit status: 0 when every service of every region start.sh started here (listed in
+# $REAL_OS_RUN/regions) is running and answers, 1 otherwise, 3 when nothing was started.
 # usage: scripts/real-openstack/status.sh
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 shopt -s nullglob
-files=("$PIDS"/*.pid)
-[ ${#files[@]} -eq 0 ] && { echo "real-openstack: nothing started (no PID files in $PIDS)"; exit 3; }
+# expected: the shared services and every service of each region start.sh has started here
+expected="mariadb epmd rabbitmq keystone"
+if [ -f "$RUN/regions" ]; then
+    while read -r r; do
+        region_vars "$r"
+        for s in $(region_procs); do expected+=" $P-$s"; done
+    done <"$RUN/regions"
+fi
+for f in "$PIDS"/*.pid; do # anything else with a PID file
+    n=$(basename "$f" .pid)
+    [[ " $expected " == *" $n "* ]] || expected+=" $n"
+done
+[ -f "$RUN/regions" ] || [ -n "$(ls "$PIDS" 2>/dev/null)" ] ||
+    { echo "real-openstack: nothing started (no PID files in $PIDS)"; exit 3; }
 bad=0 trss=0 tpss=0
 printf '%-20s %8s %-6s %6s %8s %8s\n' SERVICE PID STATE PROCS RSS_MiB PSS_MiB
-for f in "${files[@]}"; do
-    n=$(basename "$f" .pid)
+for n in $expected; do
+    f=$PIDS/$n.pid
+    if [ ! -f "$f" ]; then
+        printf '%-20s %8s %-6s\n' "$n" - "DOWN (not running: no PID file)"
+        bad=1
+        continue
+    fi
     pg=$(cat "$f")
     state=up
     kill -0 "$pg" 2>/dev/null || { state=DOWN; bad=1; }
@@ -32,10 +49,9 @@ probe() { # NAME URL
     [ "$code" = 000 ] && { bad=1; code="no answer"; }
     printf '  %-24s %-40s %s\n' "$1" "$2" "$code"
 }
-[ -f "$PIDS/keystone.pid" ] && probe keystone "$KEYSTONE_URL"
-for r in $ALL_REGIONS; do
+probe keystone "$KEYSTONE_URL"
+for r in $(cat "$RUN/regions" 2>/dev/null); do
     region_vars "$r"
-    [ -f "$PIDS/$P-nova-api.pid" ] || continue
     probe "$r glance" "http://127.0.0.1:$GLANCE_PORT/"
     probe "$r neutron" "http://127.0.0.1:$NEUTRON_PORT/"
     probe "$r placement" "http://127.0.0.1:$PLACEMENT_PORT/"

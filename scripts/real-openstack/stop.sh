@@ -52,6 +52,7 @@ for f in "$PIDS"/*.pid; do
 done
 wait
 for n in keystone rabbitmq epmd mariadb; do stop_group "$n"; done
+rm -f "$RUN/regions" # status.sh: nothing is expected to run any more
 log "stopped in $(($(date +%s) - T0))s"
 if [ "${1:-}" = --wipe ]; then
     rm -rf "$RUN"

@@ -14,7 +14,8 @@
 #
 # usage: scripts/real-openstack/tier.sh
 #   KEEP_RUNNING=1  leave the regions up afterwards (stop later with stop.sh)
-#   WIPE=1          start from empty databases (stop.sh --wipe first)
+#   WIPE=0          reuse the databases of an earlier run (default WIPE=1: stop.sh --wipe
+#                   first, so that every run starts from empty databases, like a clean clone)
 #   CASCADE_BIN     the cascade binary for the sim target (default target/debug/cascade)
 #   PYTEST_ARGS     extra pytest arguments for both contract runs
 set -uo pipefail
@@ -67,7 +68,7 @@ t=$(now)
 "$H/install.sh" || abort install
 took[install]=$(($(now) - t))
 
-[ "${WIPE:-0}" = 1 ] && "$H/stop.sh" --wipe
+if [ "${WIPE:-1}" = 1 ]; then "$H/stop.sh" --wipe; else "$H/stop.sh"; fi
 ensure_run_dirs
 # Memory sampler: every 2 s, the PSS and RSS (KiB) of every process group in the PID files,
 # and the machine's used memory.

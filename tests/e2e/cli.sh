@@ -130,6 +130,40 @@ walk_pages() {
     local all; all="$("$osc" server list -f value -c ID | sort)"
     [ "$(echo $seen | tr ' ' '\n' | sort)" = "$all" ] && [ "$(echo $seen | wc -w)" = "$(echo "$all" | wc -l)" ]
 }
+# Networking across pods (issue 5), judged by the simulated regions' reachability oracle.
+pod_auth() { grep "| $1 " "$work/demo.out" | grep -o 'http://[^ ]*/identity/v3'; }
+bottom_port() { # bottom_port REGION TOP_SERVER_NAME
+    local id; id="$("$osc" server show "$2" -f value -c id)"
+    local auth; auth="$(pod_auth "$1")"
+    local bottom; bottom="$(OS_AUTH_URL="$auth" OS_REGION_NAME="$1" "$osc" server list --all-projects -f value -c ID -c Name | grep "@$id\$" | cut -d' ' -f1)"
+    OS_AUTH_URL="$auth" OS_REGION_NAME="$1" "$osc" port list --device-id "$bottom" -f value -c ID | head -1
+}
+reach() { # reach FROM_REGION FROM_SERVER TO_REGION TO_SERVER PROTOCOL [PORT] -> prints true/false
+    local a b body; a="$(bottom_port "$1" "$2")"; b="$(bottom_port "$3" "$4")"
+    body="{\"from\": {\"region\": \"$1\", \"port_id\": \"$a\"}, \"to\": {\"region\": \"$3\", \"port_id\": \"$b\"}, \"protocol\": \"$5\""
+    [ -n "${6:-}" ] && body="$body, \"port\": $6"
+    curl -fsS -X POST -H 'content-type: application/json' -d "$body}" "$(grep '| Pod1 ' "$work/demo.out" | grep -o 'http://127.0.0.1:[0-9]*' | head -1)/sim/reachability" \
+        | python3 -c 'import json,sys; print(str(json.load(sys.stdin)["reachable"]).lower())'
+}
+check "oracle: e2e-vm1 (az2) reaches e2e-vm2 (az3) on one network" bash -c "[ \"\$($(declare -f pod_auth bottom_port reach); osc='$osc' work='$work' reach Pod2 e2e-vm1 Pod3 e2e-vm2 icmp)\" = true ]"
+check "network create e2e-cnet2 + subnet" bash -c "'$osc' network create e2e-cnet2 >/dev/null && '$osc' subnet create --network e2e-cnet2 --subnet-range 10.21.0.0/24 e2e-csub2 >/dev/null"
+check "server on e2e-cnet2 in az1" "$osc" server create --flavor m1.e2e --image e2e-cimg --network e2e-cnet2 --availability-zone az1 --wait e2e-vm5
+check "oracle: isolated networks do not reach each other" bash -c "[ \"\$($(declare -f pod_auth bottom_port reach); osc='$osc' work='$work' reach Pod2 e2e-vm1 Pod1 e2e-vm5 icmp)\" = false ]"
+check "router create" "$osc" router create e2e-r1
+check "router add subnet (az2/az3 network)" "$osc" router add subnet e2e-r1 e2e-csub
+check "router add subnet (az1 network)" "$osc" router add subnet e2e-r1 e2e-csub2
+routed() { for _ in $(seq 1 50); do [ "$(reach Pod2 e2e-vm1 Pod1 e2e-vm5 icmp)" = true ] && return 0; sleep 0.2; done; return 1; }
+check "oracle: the router joins the networks across pods" routed
+check "security group rule create (tcp/22 from anywhere)" "$osc" security group rule create --protocol tcp --dst-port 22 --remote-ip 0.0.0.0/0 default
+check "port create" "$osc" port create --network e2e-cnet e2e-port
+check "external network (admin, one AZ)" bash -c "'$osc' network create --external --availability-zone-hint az1 --provider-network-type flat --provider-physical-network physnet1 e2e-public >/dev/null && '$osc' subnet create --network e2e-public --subnet-range 172.30.0.0/24 --no-dhcp e2e-public-sub >/dev/null"
+check "router external gateway" "$osc" router set --external-gateway e2e-public e2e-r1
+fip="$("$osc" floating ip create e2e-public -f value -c floating_ip_address 2>/dev/null)"
+check "floating ip create" test -n "$fip"
+check "server add floating ip" "$osc" server add floating ip e2e-vm5 "$fip"
+check "the floating ip shows in server list" bash -c "'$osc' server list -f value -c Name -c Networks | grep e2e-vm5 | grep -q '$fip'"
+check "the L2/L3 state is visible in the pod: shadow network in Pod3" bash -c "OS_AUTH_URL='$(pod_auth Pod3)' OS_REGION_NAME=Pod3 '$osc' network list -f value -c Name | grep -q ."
+check "the L2/L3 state is visible in the pod: bottom router in Pod1" bash -c "OS_AUTH_URL='$(pod_auth Pod1)' OS_REGION_NAME=Pod1 '$osc' router list -f value -c ID | grep -q ."
 check "server list --limit 2 with markers walks every server once" walk_pages
 check "server stop" "$osc" server stop e2e-vm1
 wait_status() { for _ in $(seq 1 50); do [ "$("$osc" server show "$1" -f value -c status)" = "$2" ] && return 0; sleep 0.2; done; return 1; }

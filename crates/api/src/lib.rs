@@ -18,6 +18,7 @@ mod metrics;
 mod network;
 mod stack;
 mod state;
+mod volume;
 
 pub use metrics::HttpMetrics;
 pub use stack::router;

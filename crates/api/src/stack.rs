@@ -18,7 +18,7 @@ use tracing::Instrument;
 use crate::error::ApiError;
 use crate::metrics::{RequestLabels, RouteLabels};
 use crate::state::AppState;
-use crate::{admin, compute, health, identity, image, network};
+use crate::{admin, compute, health, identity, image, network, volume};
 
 /// The whole HTTP surface of one Cascade instance.
 pub fn router(state: AppState) -> Router {
@@ -38,6 +38,11 @@ pub fn router(state: AppState) -> Router {
         "/network",
         network::router().layer(Extension(Service::Network)),
     )
+    .nest(
+        "/volume",
+        volume::router(state.clone()).layer(Extension(Service::Volume)),
+    )
+    .route("/volume/", axum::routing::get(volume::versions))
     .nest("/v1.0", admin::router().layer(Extension(Service::Admin)))
     .merge(health::router())
     .fallback(not_found)

@@ -19,6 +19,7 @@ pub struct AppState {
     pub images: Arc<cascade_core::image::ImageService>,
     pub compute: Arc<cascade_core::compute::Compute>,
     pub network: Arc<cascade_core::network::NetworkService>,
+    pub volumes: Arc<cascade_core::volume::VolumeService>,
     /// The URL clients use to reach this listener (catalog and links point here).
     pub public_url: String,
     /// The region name Cascade publishes in its catalog.

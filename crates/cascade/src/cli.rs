@@ -35,6 +35,8 @@ pub(crate) enum Command {
     /// The global Glance: where images' bytes are (pod copies), copies and register mode.
     #[command(subcommand)]
     Image(ImageCommand),
+    /// Benchmarks of BENCHMARKS.md (Cascade in a child process, simulated pods in this one).
+    Bench(crate::bench::BenchArgs),
 }
 
 #[derive(Debug, Args)]

@@ -123,7 +123,8 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
         .collect();
     let mut sim_config = SimConfig::new(identity_url.clone(), regions);
     sim_config.listen_ip = addr.ip();
-    sim_config.base_port = if addr.port() == 0 {
+    // `--listen …:0` means "any free port": the pods then take free ports too.
+    sim_config.base_port = if args.listen.port() == 0 {
         0
     } else {
         addr.port().saturating_add(1)

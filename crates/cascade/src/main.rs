@@ -1,6 +1,7 @@
 //! The `cascade` binary: parses the command line and hands over to the command's module.
 //! All logic lives in the library crates; this file only wires.
 
+mod bench;
 mod cli;
 mod config;
 mod demo;
@@ -25,6 +26,7 @@ fn main() -> anyhow::Result<()> {
             cli::Command::Pod(cmd) => operator::pod(cli.operator, cmd).await,
             cli::Command::Routing(cmd) => operator::routing(cli.operator, cmd).await,
             cli::Command::Image(cmd) => image_cli::run(cli.operator, cmd).await,
+            cli::Command::Bench(args) => bench::run(args, cli.operator.format == "json").await,
         }
     })
 }

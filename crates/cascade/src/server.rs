@@ -174,6 +174,18 @@ pub(crate) async fn start(
         images,
         ComputeConfig::default(),
     );
+    // Block storage: its jobs run in the engine; it plugs itself into compute (boot from volume).
+    let volume_service = cascade_core::volume::VolumeService::new(
+        store.clone(),
+        pods.clone(),
+        jobs.clone(),
+        delegation.clone(),
+        image_service.clone(),
+        compute.clone(),
+        cascade_core::volume::VolumeConfig::default(),
+    );
+    let observer: Arc<dyn cascade_core::compute::deps::AddressObserver> = compute.clone();
+    network_service.set_address_observer(Arc::downgrade(&observer));
 
     let state = AppState {
         store: store.clone(),
@@ -183,6 +195,7 @@ pub(crate) async fn start(
         images: image_service.clone(),
         compute: compute.clone(),
         network: network_service.clone(),
+        volumes: volume_service.clone(),
         public_url: public_url.clone(),
         region_name: config.region_name.clone(),
         http_metrics,
@@ -194,6 +207,7 @@ pub(crate) async fn start(
         jobs.clone().start(cancel.clone()),
         tokio::spawn(image_service.clone().run_sweeper(cancel.clone())),
         tokio::spawn(compute.clone().run_watcher(cancel.clone())),
+        tokio::spawn(volume_service.clone().run_watcher(cancel.clone())),
     ];
     if let Identity::Embedded(e) = &identity {
         let e = e.clone();

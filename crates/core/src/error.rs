@@ -14,6 +14,8 @@ pub enum ErrorKind {
     NotFound,
     Conflict,
     Unprocessable,
+    /// Over a quota or a size limit (413, Cinder's `overLimit`).
+    OverLimit,
     /// A dependency (pod, external identity, database) is unavailable.
     Unavailable,
     Internal,
@@ -28,6 +30,7 @@ impl ErrorKind {
             ErrorKind::NotFound => 404,
             ErrorKind::Conflict => 409,
             ErrorKind::Unprocessable => 422,
+            ErrorKind::OverLimit => 413,
             ErrorKind::Unavailable => 503,
             ErrorKind::Internal => 500,
         }

@@ -14,6 +14,7 @@ pub mod pods;
 pub mod routing_lock;
 pub mod routings;
 pub mod secrets;
+pub mod volume;
 
 pub use error::{CoreError, ErrorKind};
 

@@ -23,6 +23,7 @@ pub mod network;
 pub mod pods;
 pub mod routings;
 pub mod testing;
+pub mod volumes;
 
 use std::time::Duration;
 

@@ -5,6 +5,7 @@
 mod misc;
 mod servers;
 pub(crate) mod views;
+mod volumes;
 
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
@@ -62,6 +63,14 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
                 .delete(servers::delete_tag),
         )
         .route("/servers/{id}/ips", get(servers::ips))
+        .route(
+            "/servers/{id}/os-volume_attachments",
+            get(volumes::list).post(volumes::attach),
+        )
+        .route(
+            "/servers/{id}/os-volume_attachments/{volume}",
+            get(volumes::show).delete(volumes::detach),
+        )
         .route("/flavors", get(misc::flavors).post(misc::create_flavor))
         .route("/flavors/detail", get(misc::flavors_detail))
         .route(

@@ -192,6 +192,7 @@ fn parse_create(v: &Value, hints: &Value, mv: Microversion) -> ApiResult<ServerC
         hints: SchedulerHints {
             group: hints["group"].as_str().map(str::to_string),
             capabilities,
+            ..Default::default()
         },
         min_count,
         max_count,

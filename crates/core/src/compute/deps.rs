@@ -80,6 +80,12 @@ pub trait NetworkBinding: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Value>>;
 }
 
+/// Told by networking when a server's addresses change outside a build (a floating IP
+/// associated or released, a port's fixed IPs updated), so the server index stays current.
+pub trait AddressObserver: Send + Sync + 'static {
+    fn addresses_changed<'a>(&'a self, server_id: &'a str) -> BoxFuture<'a, ()>;
+}
+
 /// What compute needs to know of an image.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ImageInfo {
@@ -169,4 +175,37 @@ impl ImageSource for Unavailable {
     fn ensure_in_pod<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<String>> {
         Box::pin(async { Err(unavailable("the image service")) })
     }
+}
+
+/// The block-storage service, from compute's point of view: boot from volume and the
+/// `os-extended-volumes:volumes_attached` of the server index (top volume ids). Wired after
+/// both services exist ([`super::Compute::set_volume_binding`]); without it BDMs pass through.
+pub trait VolumeBinding: Send + Sync + 'static {
+    /// At server create (before 202): the pod holding the existing volumes the BDMs name
+    /// (`source_type: volume`). They must be the project's, `available`, and all in one pod;
+    /// `None` when no BDM names an existing volume. Errors are Nova's 400s.
+    fn placement<'a>(
+        &'a self,
+        project_id: &'a str,
+        bdms: &'a [Value],
+    ) -> BoxFuture<'a, Result<Option<String>>>;
+
+    /// In the build job: the BDMs as the pod must see them. Existing volumes get their bottom
+    /// ids; volumes to be made from an image or blank (`destination_type: volume`) are created
+    /// first as top volumes in the server's pod (idempotently, ids derived from the server) and
+    /// then passed as `source_type: volume`.
+    fn prepare<'a>(
+        &'a self,
+        actor: &'a crate::identity::Actor,
+        server_id: &'a str,
+        pod_id: &'a str,
+        bdms: Vec<Value>,
+    ) -> BoxFuture<'a, Result<Vec<Value>>>;
+
+    /// The top id of a pod's volume, if Cascade knows it.
+    fn top_volume<'a>(
+        &'a self,
+        pod_id: &'a str,
+        bottom_id: &'a str,
+    ) -> BoxFuture<'a, Option<String>>;
 }

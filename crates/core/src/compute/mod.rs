@@ -12,6 +12,7 @@ mod quotas;
 mod saga;
 mod scheduler;
 mod servers;
+mod volumes;
 mod watcher;
 
 use std::sync::Arc;
@@ -63,6 +64,8 @@ pub struct Compute {
     pub(crate) network: Arc<dyn NetworkBinding>,
     pub(crate) images: Arc<dyn ImageSource>,
     pub(crate) config: ComputeConfig,
+    /// Block storage, wired after construction (see `volumes.rs`).
+    pub(crate) volumes: std::sync::OnceLock<Arc<dyn deps::VolumeBinding>>,
 }
 
 impl std::fmt::Debug for Compute {
@@ -70,6 +73,16 @@ impl std::fmt::Debug for Compute {
         f.debug_struct("Compute")
             .field("config", &self.config)
             .finish_non_exhaustive()
+    }
+}
+
+impl deps::AddressObserver for Compute {
+    fn addresses_changed<'a>(&'a self, server_id: &'a str) -> deps::BoxFuture<'a, ()> {
+        Box::pin(async move {
+            if let Err(e) = self.refresh_addresses(server_id).await {
+                tracing::warn!(server = %server_id, error = %e, "cannot refresh server addresses");
+            }
+        })
     }
 }
 
@@ -92,6 +105,7 @@ impl Compute {
             network,
             images,
             config,
+            volumes: std::sync::OnceLock::new(),
         });
         saga::register(&compute);
         compute

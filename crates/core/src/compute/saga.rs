@@ -201,6 +201,9 @@ impl Compute {
         metadata.insert(TOP_ID_KEY.into(), json!(server_id));
         let mut bdm: Vec<Value> =
             serde_json::from_value(request["bdm"].clone()).unwrap_or_default();
+        bdm = self
+            .prepare_volumes(&actor, server_id, &pod_id, bdm)
+            .await?;
         for b in &mut bdm {
             if b["source_type"] == "image"
                 && b["uuid"].as_str() == Some(image_id.as_str())

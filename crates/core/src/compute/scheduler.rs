@@ -26,6 +26,8 @@ pub struct SchedulerHints {
     pub group: Option<String>,
     /// `capabilities:key` = value pairs from the hints.
     pub capabilities: BTreeMap<String, String>,
+    /// Only this pod (set by compute when an existing boot volume pins the server).
+    pub pod: Option<String>,
 }
 
 /// Free capacity of a pod.
@@ -160,7 +162,9 @@ impl Compute {
         let required = required_capabilities(flavor, hints);
         let mut candidates = Vec::new();
         for pod in self.pods.list().await? {
-            if az.is_some_and(|a| a != pod.az_name) {
+            if az.is_some_and(|a| a != pod.az_name)
+                || hints.pod.as_ref().is_some_and(|p| p != &pod.pod_id)
+            {
                 continue;
             }
             if !matches!(pod.state, PodState::Up | PodState::Degraded) {

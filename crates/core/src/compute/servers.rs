@@ -267,6 +267,10 @@ impl Compute {
         if let Some(az) = az {
             self.check_az(az).await?;
         }
+        let mut hints = req.hints.clone();
+        hints.pod = self
+            .volume_pod(&actor.project_id, &req.block_device_mapping_v2, az)
+            .await?;
         let count = i64::from(req.max_count);
         let vcpus = flavor["vcpus"].as_i64().unwrap_or(0);
         let ram = flavor["ram"].as_i64().unwrap_or(0);
@@ -315,7 +319,7 @@ impl Compute {
                     &actor.project_id,
                     az,
                     &flavor,
-                    &req.hints,
+                    &hints,
                     group
                         .as_ref()
                         .map(|g| (g.policy.as_str(), member_pods.as_slice())),
@@ -531,6 +535,7 @@ impl Compute {
     pub(crate) async fn refresh_from_bottom(&self, row: &mut ServerRow, bottom: &Value) -> bool {
         let before = row.clone();
         apply_bottom(row, bottom);
+        self.translate_volumes(row).await;
         self.overlay_addresses(row).await;
         if *row == before {
             return false;
@@ -551,6 +556,26 @@ impl Compute {
             }
             _ => false,
         }
+    }
+
+    /// Re-reads a server's addresses from the central Neutron into the index.
+    pub async fn refresh_addresses(&self, server_id: &str) -> Result<()> {
+        let Ok(mut row) = self.store.get_server(server_id).await else {
+            return Ok(());
+        };
+        if row.deleted {
+            return Ok(());
+        }
+        let before = row.addresses.clone();
+        match self.network.addresses(&row.project_id, server_id).await? {
+            a if a.as_object().is_some_and(|m| !m.is_empty()) => row.addresses = json_text(&a),
+            _ => row.addresses = "{}".into(),
+        }
+        if row.addresses != before {
+            row.updated_at = now_micros().max(row.updated_at + 1);
+            self.store.update_server(&row).await?;
+        }
+        Ok(())
     }
 
     /// Lists servers from the index, sorted and paged like Nova.

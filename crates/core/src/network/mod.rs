@@ -354,6 +354,7 @@ pub struct NetworkService {
     pub(crate) pods: Arc<PodRegistry>,
     pub(crate) config: NetworkConfig,
     sink: OnceLock<Arc<dyn JobSink>>,
+    observer: OnceLock<std::sync::Weak<dyn crate::compute::deps::AddressObserver>>,
 }
 
 impl std::fmt::Debug for NetworkService {
@@ -371,6 +372,7 @@ impl NetworkService {
             pods,
             config,
             sink: OnceLock::new(),
+            observer: OnceLock::new(),
         })
     }
 
@@ -382,6 +384,28 @@ impl NetworkService {
     /// runs in spawned tasks with a few retries (tests and tools).
     pub fn set_job_sink(&self, sink: Arc<dyn JobSink>) {
         let _ = self.sink.set(sink);
+    }
+
+    /// Who to tell when a server's addresses change (compute's index).
+    pub fn set_address_observer(
+        &self,
+        observer: std::sync::Weak<dyn crate::compute::deps::AddressObserver>,
+    ) {
+        let _ = self.observer.set(observer);
+    }
+
+    /// Tells the observer that the server owning `port_id` (if any) has new addresses.
+    pub(crate) async fn port_addresses_changed(&self, port_id: Option<&str>) {
+        let (Some(port_id), Some(observer)) =
+            (port_id, self.observer.get().and_then(|w| w.upgrade()))
+        else {
+            return;
+        };
+        if let Ok(row) = self.store.get_net_resource(port_id).await
+            && let Some(device) = row.device_id.as_deref().filter(|d| !d.is_empty())
+        {
+            observer.addresses_changed(device).await;
+        }
     }
 }
 

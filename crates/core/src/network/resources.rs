@@ -2444,7 +2444,8 @@ impl NetworkService {
                     self.store
                         .update_net_resource(&row, &[], &[], &[], &[])
                         .await?;
-                    let _ = old_port;
+                    self.port_addresses_changed(old_port.as_deref()).await;
+                    self.port_addresses_changed(port.as_deref()).await;
                     self.kick(
                         &project,
                         NetJob::Cleanup {
@@ -2862,6 +2863,7 @@ impl NetworkService {
             }
             Kind::FloatingIp => {
                 self.store.delete_net_resource(id).await?;
+                self.port_addresses_changed(d["port_id"].as_str()).await;
                 self.kick(
                     &project,
                     NetJob::Cleanup {

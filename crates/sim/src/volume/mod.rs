@@ -2,7 +2,8 @@
 //! volumes (create in the region's AZ, from an image or a snapshot; `creating` → `available`
 //! after the volume time; `in-use` while attached; `volumes/detail` with filters, sort,
 //! marker/limit and `changes-since`), snapshots, volume types, the `os-extend` action,
-//! attachments (3.27) and quota sets. Microversions 3.0–3.71 are negotiated and echoed.
+//! attachments (3.27), quota sets and the admin's pool statistics (`scheduler-stats/get_pools`,
+//! one pool the size of the region's disk capacity). Microversions 3.0–3.71 are negotiated and echoed.
 //!
 //! Simplifications: no backups, groups, transfers, migrations or QoS; `volume_type` is a
 //! label; snapshot and volume sizes are not checked against any backend.
@@ -1017,6 +1018,35 @@ async fn limits(
         "totalVolumesUsed": mine.len(), "totalGigabytesUsed": gigs, "totalSnapshotsUsed": 0, "totalBackupsUsed": 0, "totalBackupGigabytesUsed": 0}}})).into_response())
 }
 
+/// `GET /scheduler-stats/get_pools` (admin): one pool whose size is the region's disk capacity.
+async fn pools(
+    State(ctx): State<Ctx>,
+    Extension(auth): Auth,
+    Path(project): Path<String>,
+) -> ApiResult<Response> {
+    check_project(&auth, &project)?;
+    if !auth.is_admin {
+        return Err(cerr(
+            403,
+            "Policy doesn't allow scheduler_extension:scheduler_stats:get_pools to be performed.",
+        ));
+    }
+    let st = ctx.read();
+    let total = ctx.region.spec.capacity.disk_gb;
+    let used: u64 = st
+        .volume
+        .volumes
+        .values()
+        .map(|v| v["size"].as_u64().unwrap_or(0))
+        .sum();
+    let name = format!("sim@lvm#{}", ctx.region.spec.az);
+    Ok(axum::Json(json!({"pools": [{"name": name, "capabilities": {"pool_name": "lvm", "volume_backend_name": "lvm",
+        "total_capacity_gb": total, "free_capacity_gb": total.saturating_sub(used), "allocated_capacity_gb": used,
+        "storage_protocol": "iSCSI", "vendor_name": "Open Source", "driver_version": "3.0.0", "reserved_percentage": 0,
+        "thin_provisioning_support": false}}]}))
+    .into_response())
+}
+
 async fn az(
     State(ctx): State<Ctx>,
     Extension(_auth): Auth,
@@ -1055,6 +1085,7 @@ pub(crate) fn router(ctx: Ctx) -> Router<Ctx> {
         .route(&format!("{p}/os-quota-sets/{{target}}"), get(quota))
         .route(&format!("{p}/limits"), get(limits))
         .route(&format!("{p}/os-availability-zone"), get(az))
+        .route(&format!("{p}/scheduler-stats/get_pools"), get(pools))
         .route_layer(middleware::from_fn_with_state(
             ctx,
             crate::identity::auth_layer,

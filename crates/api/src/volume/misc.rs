@@ -1,0 +1,526 @@
+//! Snapshots, volume types (admin-managed), Cinder's attachment API (3.27+), quota sets,
+//! limits and availability zones.
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::Extension;
+use axum::extract::{Path, Query, State};
+use axum::response::IntoResponse;
+use bytes::Bytes;
+use cascade_core::identity::AuthContext;
+use cascade_core::volume::{QuotaSet, SnapshotCreate, TypeCreate, default_quotas};
+use cascade_model::microversion::Microversion;
+use http::StatusCode;
+use serde_json::{Value, json};
+
+use super::volumes::actor;
+use super::{ApiResult, SVC, accepted, bad, check_project, scope, views};
+use crate::auth::Auth;
+use crate::body;
+use crate::error::{ApiError, OrApi};
+use crate::state::AppState;
+
+type Params = Query<HashMap<String, String>>;
+
+fn ok(v: Value) -> ApiResult {
+    Ok(axum::Json(v).into_response())
+}
+
+fn admin(ctx: &AuthContext, rule: &str) -> ApiResult<()> {
+    if ctx.is_admin() {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            SVC,
+            403,
+            format!("Policy doesn't allow {rule} to be performed."),
+        ))
+    }
+}
+
+fn opt_text(v: &Value, k: &str) -> ApiResult<Option<String>> {
+    match &v[k] {
+        Value::Null => Ok(None),
+        Value::String(s) => Ok(Some(s.clone())),
+        _ => Err(bad(format!("Invalid input for field/attribute {k}."))),
+    }
+}
+
+fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Bool(b) => *b,
+        Value::String(s) => matches!(s.to_ascii_lowercase().as_str(), "true" | "1" | "yes" | "t"),
+        _ => false,
+    }
+}
+
+fn mv_at_least(mv: Microversion, minor: u16) -> ApiResult<()> {
+    if mv.at_least(3, minor) {
+        Ok(())
+    } else {
+        Err(ApiError::new(SVC, 404, "The resource could not be found."))
+    }
+}
+
+// ---- snapshots -------------------------------------------------------------------------------
+
+async fn snapshot_list(
+    state: &AppState,
+    ctx: &AuthContext,
+    mv: Microversion,
+    project: &str,
+    q: &HashMap<String, String>,
+    detail: bool,
+) -> ApiResult {
+    check_project(ctx, project)?;
+    let all = ctx.is_admin() && q.contains_key("all_tenants");
+    let list = state
+        .volumes
+        .list_snapshots(if all { None } else { ctx.project_id() })
+        .await
+        .or_api(SVC)?;
+    let out: Vec<Value> = list
+        .iter()
+        .filter(|s| q.get("volume_id").is_none_or(|v| v == &s.volume_id))
+        .filter(|s| q.get("status").is_none_or(|v| v == &s.status))
+        .filter(|s| q.get("name").is_none_or(|v| Some(v) == s.name.as_ref()))
+        .map(|s| {
+            let full = views::snapshot(s, mv, ctx.is_admin());
+            if detail {
+                full
+            } else {
+                json!({"id": s.id, "name": s.name, "volume_id": s.volume_id, "status": s.status,
+                       "size": s.size, "created_at": full["created_at"], "description": s.description,
+                       "metadata": full["metadata"]})
+            }
+        })
+        .collect();
+    ok(json!({"snapshots": out}))
+}
+
+pub(crate) async fn snapshots(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Extension(mv): Extension<Microversion>,
+    Path(project): Path<String>,
+    Query(q): Params,
+) -> ApiResult {
+    snapshot_list(&state, &ctx, mv, &project, &q, false).await
+}
+
+pub(crate) async fn snapshots_detail(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Extension(mv): Extension<Microversion>,
+    Path(project): Path<String>,
+    Query(q): Params,
+) -> ApiResult {
+    snapshot_list(&state, &ctx, mv, &project, &q, true).await
+}
+
+pub(crate) async fn create_snapshot(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Extension(mv): Extension<Microversion>,
+    Path(project): Path<String>,
+    raw: Bytes,
+) -> ApiResult {
+    check_project(&ctx, &project)?;
+    let doc = body::json(SVC, &raw)?;
+    let s = doc
+        .get("snapshot")
+        .ok_or_else(|| bad("Missing required element 'snapshot' in request body."))?;
+    let volume_id = opt_text(s, "volume_id")?.ok_or_else(|| {
+        bad("Invalid input for field/attribute volume_id. 'volume_id' is a required property")
+    })?;
+    let metadata: BTreeMap<String, String> = match &s["metadata"] {
+        Value::Null => BTreeMap::new(),
+        m => serde_json::from_value(m.clone())
+            .map_err(|_| bad("Invalid input for field/attribute metadata."))?,
+    };
+    let req = SnapshotCreate {
+        volume_id,
+        name: opt_text(s, "name")?.or(opt_text(s, "display_name")?),
+        description: opt_text(s, "description")?.or(opt_text(s, "display_description")?),
+        force: truthy(&s["force"]),
+        metadata,
+    };
+    let actor = actor(&state, &ctx)?;
+    let row = state
+        .volumes
+        .create_snapshot(&actor, scope(&ctx), req)
+        .await
+        .or_api(SVC)?;
+    Ok(accepted(
+        json!({"snapshot": views::snapshot(&row, mv, ctx.is_admin())}),
+    ))
+}
+
+pub(crate) async fn show_snapshot(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Extension(mv): Extension<Microversion>,
+    Path((project, id)): Path<(String, String)>,
+) -> ApiResult {
+    check_project(&ctx, &project)?;
+    let s = state
+        .volumes
+        .snapshot_row(scope(&ctx), &id)
+        .await
+        .or_api(SVC)?;
+    ok(json!({"snapshot": views::snapshot(&s, mv, ctx.is_admin())}))
+}
+
+pub(crate) async fn update_snapshot(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Extension(mv): Extension<Microversion>,
+    Path((project, id)): Path<(String, String)>,
+    raw: Bytes,
+) -> ApiResult {
+    check_project(&ctx, &project)?;
+    let doc = body::json(SVC, &raw)?;
+    let s = doc
+        .get("snapshot")
+        .ok_or_else(|| bad("Missing required element 'snapshot' in request body."))?;
+    let opt = |k: &str| -> ApiResult<Option<Option<String>>> {
+        match s.get(k) {
+            None => Ok(None),
+            Some(Value::Null) => Ok(Some(None)),
+            Some(Value::String(v)) => Ok(Some(Some(v.clone()))),
+            Some(_) => Err(bad(format!("Invalid input for field/attribute {k}."))),
+        }
+    };
+    let row = state
+        .volumes
+        .update_snapshot(scope(&ctx), &id, opt("name")?, opt("description")?)
+        .await
+        .or_api(SVC)?;
+    ok(json!({"snapshot": views::snapshot(&row, mv, ctx.is_admin())}))
+}
+
+pub(crate) async fn delete_snapshot(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path((project, id)): Path<(String, String)>,
+) -> ApiResult {
+    check_project(&ctx, &project)?;
+    state
+        .volumes
+        .delete_snapshot(scope(&ctx), &id)
+        .await
+        .or_api(SVC)?;
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+// ---- types -----------------------------------------------------------------------------------
+
+pub(crate) async fn types(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path(project): Path<String>,
+) -> ApiResult {
+    check_project(&ctx, &project)?;
+    let list = state.volumes.list_types(ctx.is_admin()).await.or_api(SVC)?;
+    ok(json!({"volume_types": list.iter().map(views::volume_type).collect::<Vec<_>>()}))
+}
+
+pub(crate) async fn show_type(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path((project, id)): Path<(String, String)>,
+) -> ApiResult {
+    check_project(&ctx, &project)?;
+    let t = state
+        .volumes
+        .get_type(&id, ctx.is_admin())
+        .await
+        .or_api(SVC)?;
+    ok(json!({"volume_type": views::volume_type(&t)}))
+}
+
+pub(crate) async fn create_type(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path(project): Path<String>,
+    raw: Bytes,
+) -> ApiResult {
+    check_project(&ctx, &project)?;
+    admin(&ctx, "volume_extension:types_manage")?;
+    let doc = body::json(SVC, &raw)?;
+    let t = doc
+        .get("volume_type")
+        .ok_or_else(|| bad("Missing required element 'volume_type' in request body."))?;
+    let extra_specs: BTreeMap<String, String> = match &t["extra_specs"] {
+        Value::Null => BTreeMap::new(),
+        m => serde_json::from_value(m.clone())
+            .map_err(|_| bad("Invalid input for field/attribute extra_specs."))?,
+    };
+    let req = TypeCreate {
+        name: opt_text(t, "name")?.unwrap_or_default(),
+        description: opt_text(t, "description")?,
+        is_public: t
+            .get("os-volume-type-access:is_public")
+            .map(truthy)
+            .unwrap_or(true),
+        extra_specs,
+    };
+    let row = state.volumes.create_type(req).await.or_api(SVC)?;
+    ok(json!({"volume_type": views::volume_type(&row)}))
+}
+
+pub(crate) async fn delete_type(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path((project, id)): Path<(String, String)>,
+) -> ApiResult {
+    check_project(&ctx, &project)?;
+    admin(&ctx, "volume_extension:types_manage")?;
+    state.volumes.delete_type(&id).await.or_api(SVC)?;
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+// ---- attachments (3.27) ------------------------------------------------------------------------
+
+async fn attachment_list(
+    state: &AppState,
+    ctx: &AuthContext,
+    mv: Microversion,
+    project: &str,
+    q: &HashMap<String, String>,
+    detail: bool,
+) -> ApiResult {
+    check_project(ctx, project)?;
+    mv_at_least(mv, 27)?;
+    let all = ctx.is_admin() && q.contains_key("all_tenants");
+    let list = state
+        .volumes
+        .list_attachments(if all { None } else { ctx.project_id() })
+        .await
+        .or_api(SVC)?;
+    let out: Vec<Value> = list
+        .iter()
+        .filter(|a| q.get("volume_id").is_none_or(|v| v == &a.volume_id))
+        .filter(|a| {
+            q.get("instance_id")
+                .is_none_or(|v| Some(v) == a.server_id.as_ref())
+        })
+        .map(|a| views::attachment(a, detail))
+        .collect();
+    ok(json!({"attachments": out}))
+}
+
+pub(crate) async fn attachments(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Extension(mv): Extension<Microversion>,
+    Path(project): Path<String>,
+    Query(q): Params,
+) -> ApiResult {
+    attachment_list(&state, &ctx, mv, &project, &q, false).await
+}
+
+pub(crate) async fn attachments_detail(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Extension(mv): Extension<Microversion>,
+    Path(project): Path<String>,
+    Query(q): Params,
+) -> ApiResult {
+    attachment_list(&state, &ctx, mv, &project, &q, true).await
+}
+
+pub(crate) async fn create_attachment(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Extension(mv): Extension<Microversion>,
+    Path(project): Path<String>,
+    raw: Bytes,
+) -> ApiResult {
+    check_project(&ctx, &project)?;
+    mv_at_least(mv, 27)?;
+    let doc = body::json(SVC, &raw)?;
+    let a = doc
+        .get("attachment")
+        .ok_or_else(|| bad("Missing required element 'attachment' in request body."))?;
+    let volume_id = opt_text(a, "volume_uuid")?
+        .or(opt_text(a, "volume_id")?)
+        .ok_or_else(|| bad("Invalid input for field/attribute volume_uuid."))?;
+    let instance = opt_text(a, "instance_uuid")?;
+    let mode = opt_text(a, "mode")?;
+    if mode.as_deref().is_some_and(|m| m != "rw" && m != "ro") {
+        return Err(bad("Invalid input for field/attribute mode."));
+    }
+    let connector = a.get("connector").filter(|c| !c.is_null()).cloned();
+    let actor = actor(&state, &ctx)?;
+    let row = state
+        .volumes
+        .create_attachment(
+            &actor,
+            scope(&ctx),
+            &volume_id,
+            instance.as_deref(),
+            connector,
+            mode.as_deref(),
+        )
+        .await
+        .or_api(SVC)?;
+    ok(json!({"attachment": views::attachment(&row, true)}))
+}
+
+pub(crate) async fn show_attachment(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Extension(mv): Extension<Microversion>,
+    Path((project, id)): Path<(String, String)>,
+) -> ApiResult {
+    check_project(&ctx, &project)?;
+    mv_at_least(mv, 27)?;
+    let a = state
+        .volumes
+        .get_attachment(scope(&ctx), &id)
+        .await
+        .or_api(SVC)?;
+    ok(json!({"attachment": views::attachment(&a, true)}))
+}
+
+pub(crate) async fn delete_attachment(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Extension(mv): Extension<Microversion>,
+    Path((project, id)): Path<(String, String)>,
+) -> ApiResult {
+    check_project(&ctx, &project)?;
+    mv_at_least(mv, 27)?;
+    let actor = actor(&state, &ctx)?;
+    state
+        .volumes
+        .delete_attachment(&actor, scope(&ctx), &id)
+        .await
+        .or_api(SVC)?;
+    ok(json!({"attachments": []}))
+}
+
+// ---- quotas, limits, zones -----------------------------------------------------------------------
+
+fn target_allowed(ctx: &AuthContext, target: &str) -> ApiResult<()> {
+    if ctx.is_admin() || ctx.project_id() == Some(target) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            SVC,
+            403,
+            "Policy doesn't allow volume_extension:quotas:show to be performed.",
+        ))
+    }
+}
+
+pub(crate) async fn quotas(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path((project, target)): Path<(String, String)>,
+    Query(q): Params,
+) -> ApiResult {
+    check_project(&ctx, &project)?;
+    target_allowed(&ctx, &target)?;
+    let usage = q
+        .get("usage")
+        .is_some_and(|u| matches!(u.to_ascii_lowercase().as_str(), "true" | "1" | "yes"));
+    let limits = state.volumes.volume_quotas(&target).await.or_api(SVC)?;
+    let (n, g, s) = state.volumes.volume_usage(&target).await.or_api(SVC)?;
+    let used = |k: &str| match k {
+        "volumes" | "volumes___DEFAULT__" => n,
+        "gigabytes" | "gigabytes___DEFAULT__" => g,
+        "snapshots" | "snapshots___DEFAULT__" => s,
+        _ => 0,
+    };
+    let mut set = serde_json::Map::new();
+    set.insert("id".into(), json!(target));
+    let mut all: Vec<(String, i64)> = limits.into_iter().collect();
+    for k in ["volumes", "gigabytes", "snapshots"] {
+        all.push((format!("{k}___DEFAULT__"), -1));
+    }
+    for (k, limit) in all {
+        let v = if usage {
+            json!({"limit": limit, "in_use": used(&k), "reserved": 0, "allocated": 0})
+        } else {
+            json!(limit)
+        };
+        set.insert(k, v);
+    }
+    ok(json!({"quota_set": set}))
+}
+
+pub(crate) async fn quota_defaults(
+    Auth(ctx): Auth,
+    Path((project, target)): Path<(String, String)>,
+) -> ApiResult {
+    check_project(&ctx, &project)?;
+    let mut set = serde_json::Map::new();
+    set.insert("id".into(), json!(target));
+    for (k, v) in default_quotas() {
+        set.insert(k, json!(v));
+    }
+    ok(json!({"quota_set": set}))
+}
+
+pub(crate) async fn update_quotas(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path((project, target)): Path<(String, String)>,
+    raw: Bytes,
+) -> ApiResult {
+    check_project(&ctx, &project)?;
+    admin(&ctx, "volume_extension:quotas:update")?;
+    let doc = body::json(SVC, &raw)?;
+    let set = doc
+        .get("quota_set")
+        .and_then(Value::as_object)
+        .ok_or_else(|| bad("Missing required element 'quota_set' in request body."))?;
+    let mut updates = QuotaSet::new();
+    for (k, v) in set {
+        if k == "id" || k == "tenant_id" {
+            continue;
+        }
+        let n = v
+            .as_i64()
+            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            .ok_or_else(|| {
+                bad(format!(
+                    "Invalid input received: Quota {k} must be an integer."
+                ))
+            })?;
+        updates.insert(k.clone(), n);
+    }
+    let q = state
+        .volumes
+        .set_volume_quotas(&target, &updates)
+        .await
+        .or_api(SVC)?;
+    ok(json!({"quota_set": q}))
+}
+
+pub(crate) async fn limits(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path(project): Path<String>,
+) -> ApiResult {
+    check_project(&ctx, &project)?;
+    let p = ctx
+        .project_id()
+        .ok_or_else(|| ApiError::new(SVC, 403, "A project-scoped token is required."))?;
+    let absolute = state.volumes.volume_limits(p).await.or_api(SVC)?;
+    ok(json!({"limits": {"rate": [], "absolute": absolute}}))
+}
+
+pub(crate) async fn availability_zones(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path(project): Path<String>,
+) -> ApiResult {
+    check_project(&ctx, &project)?;
+    let zones = state.volumes.availability_zones().await.or_api(SVC)?;
+    ok(
+        json!({"availabilityZoneInfo": zones.iter().map(|(name, up)| json!({"zoneName": name, "zoneState": {"available": up}})).collect::<Vec<_>>()}),
+    )
+}

@@ -1,0 +1,196 @@
+//! Cinder v3 at `/volume`: version documents (`/volume/` answers 300, `/volume/v3/` the v3
+//! document with `min_version` 3.0 and `version` 3.71), microversion negotiation
+//! (`OpenStack-API-Version: volume X.Y`, echoed on every answer, 406 outside the range), and
+//! the routes under `/volume/v3/{project_id}`: volumes with actions and metadata
+//! (`volumes.rs`), snapshots, types, attachments, quota sets, limits and availability zones
+//! (`misc.rs`). The project in the URL must be the token's (admins may name any).
+
+mod misc;
+mod views;
+mod volumes;
+
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use cascade_core::identity::AuthContext;
+use cascade_model::fault::Service;
+use cascade_model::microversion::{Microversion, MicroversionError, negotiate};
+use http::{HeaderValue, StatusCode};
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub(crate) const MIN: Microversion = Microversion::new(3, 0);
+pub(crate) const MAX: Microversion = Microversion::new(3, 71);
+const SVC: Service = Service::Volume;
+
+pub(crate) type ApiResult<T = Response> = Result<T, ApiError>;
+
+pub(crate) fn router(state: AppState) -> Router<AppState> {
+    let p = "/v3/{project_id}";
+    let api = Router::new()
+        .route(
+            &format!("{p}/volumes"),
+            get(volumes::index).post(volumes::create),
+        )
+        .route(&format!("{p}/volumes/detail"), get(volumes::detail))
+        .route(
+            &format!("{p}/volumes/{{id}}"),
+            get(volumes::show)
+                .put(volumes::update)
+                .delete(volumes::delete),
+        )
+        .route(&format!("{p}/volumes/{{id}}/action"), post(volumes::action))
+        .route(
+            &format!("{p}/volumes/{{id}}/metadata"),
+            get(volumes::metadata)
+                .put(volumes::replace_metadata)
+                .post(volumes::update_metadata),
+        )
+        .route(
+            &format!("{p}/volumes/{{id}}/metadata/{{key}}"),
+            get(volumes::metadata_item)
+                .put(volumes::set_metadata_item)
+                .delete(volumes::delete_metadata_item),
+        )
+        .route(
+            &format!("{p}/snapshots"),
+            get(misc::snapshots).post(misc::create_snapshot),
+        )
+        .route(
+            &format!("{p}/snapshots/detail"),
+            get(misc::snapshots_detail),
+        )
+        .route(
+            &format!("{p}/snapshots/{{id}}"),
+            get(misc::show_snapshot)
+                .put(misc::update_snapshot)
+                .delete(misc::delete_snapshot),
+        )
+        .route(
+            &format!("{p}/types"),
+            get(misc::types).post(misc::create_type),
+        )
+        .route(
+            &format!("{p}/types/{{id}}"),
+            get(misc::show_type).delete(misc::delete_type),
+        )
+        .route(
+            &format!("{p}/attachments"),
+            get(misc::attachments).post(misc::create_attachment),
+        )
+        .route(
+            &format!("{p}/attachments/detail"),
+            get(misc::attachments_detail),
+        )
+        .route(
+            &format!("{p}/attachments/{{id}}"),
+            get(misc::show_attachment).delete(misc::delete_attachment),
+        )
+        .route(
+            &format!("{p}/os-quota-sets/{{target}}"),
+            get(misc::quotas).put(misc::update_quotas),
+        )
+        .route(
+            &format!("{p}/os-quota-sets/{{target}}/defaults"),
+            get(misc::quota_defaults),
+        )
+        .route(&format!("{p}/limits"), get(misc::limits))
+        .route(
+            &format!("{p}/os-availability-zone"),
+            get(misc::availability_zones),
+        )
+        .route("/", get(versions))
+        .route("/v3", get(version))
+        .route("/v3/", get(version));
+    api.layer(middleware::from_fn_with_state(state, microversion))
+}
+
+fn version_doc(state: &AppState) -> Value {
+    json!({
+        "id": "v3.0", "status": "CURRENT", "version": MAX.to_string(), "min_version": MIN.to_string(),
+        "updated": "2023-08-31T00:00:00Z",
+        "links": [{"rel": "describedby", "type": "text/html", "href": "https://docs.openstack.org/"},
+                  {"rel": "self", "href": format!("{}/volume/v3/", state.public_url)}],
+        "media-types": [{"base": "application/json", "type": "application/vnd.openstack.volume+json;version=3"}],
+    })
+}
+
+pub(crate) async fn versions(State(state): State<AppState>) -> Response {
+    (
+        StatusCode::MULTIPLE_CHOICES,
+        Json(json!({"versions": [version_doc(&state)]})),
+    )
+        .into_response()
+}
+
+async fn version(State(state): State<AppState>) -> Response {
+    Json(json!({"versions": [version_doc(&state)]})).into_response()
+}
+
+/// Negotiates the microversion, stores it in the request, and echoes it on every response
+/// (faults included).
+async fn microversion(State(_): State<AppState>, mut req: Request, next: Next) -> Response {
+    let headers: Vec<String> = req
+        .headers()
+        .get_all("openstack-api-version")
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(str::to_string))
+        .collect();
+    let refs: Vec<&str> = headers.iter().map(String::as_str).collect();
+    let (mv, mut resp) = match negotiate("volume", &refs, None, MIN, MAX) {
+        Ok(mv) => {
+            req.extensions_mut().insert(mv);
+            (mv, next.run(req).await)
+        }
+        Err(MicroversionError::Invalid(m)) => (MIN, ApiError::new(SVC, 400, m).into_response()),
+        Err(MicroversionError::Unsupported(v)) => (
+            MIN,
+            ApiError::new(
+                SVC,
+                406,
+                format!("Version {v} is not supported by the API. Minimum is {MIN} and maximum is {MAX}."),
+            )
+            .into_response(),
+        ),
+    };
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&format!("volume {mv}")) {
+        h.insert("openstack-api-version", v);
+    }
+    h.insert("vary", HeaderValue::from_static("OpenStack-API-Version"));
+    resp
+}
+
+/// The project in the URL must be the token's, unless the caller is an admin.
+pub(crate) fn check_project(ctx: &AuthContext, project_id: &str) -> ApiResult<()> {
+    if ctx.is_admin() || ctx.project_id() == Some(project_id) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            SVC,
+            403,
+            "Policy doesn't allow this operation: the project in the URL is not the token's project.",
+        ))
+    }
+}
+
+/// What the caller may see: its project, or everything for admins.
+pub(crate) fn scope(ctx: &AuthContext) -> Option<&str> {
+    if ctx.is_admin() {
+        None
+    } else {
+        ctx.project_id()
+    }
+}
+
+pub(crate) fn bad(message: impl Into<String>) -> ApiError {
+    ApiError::new(SVC, 400, message)
+}
+
+pub(crate) fn accepted(body: Value) -> Response {
+    (StatusCode::ACCEPTED, Json(body)).into_response()
+}

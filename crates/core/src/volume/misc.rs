@@ -1,0 +1,336 @@
+//! Snapshots (in the pod of their volume; create and delete are jobs), volume types (top
+//! authoritative; a pod gets a type of the same name the first time a volume of that type is
+//! made there), quotas at the top (one quota across all pods: defaults, admin overrides, usage
+//! from the index) and the limits document's numbers.
+
+use std::collections::BTreeMap;
+
+use cascade_store::volumes::{SnapshotRow, VolumeTypeRow};
+use cascade_store::{StoreError, now_micros};
+use serde_json::{Value, json};
+
+use super::{VolumeService, json_text};
+use crate::identity::Actor;
+use crate::jobs::NewJob;
+use crate::{CoreError, ErrorKind, Result};
+
+/// Resource → hard limit (`-1` unlimited).
+pub type QuotaSet = BTreeMap<String, i64>;
+
+/// Cinder's defaults.
+pub fn default_quotas() -> QuotaSet {
+    [
+        ("volumes", 10),
+        ("gigabytes", 1000),
+        ("snapshots", 10),
+        ("per_volume_gigabytes", -1),
+        ("backups", 10),
+        ("backup_gigabytes", 1000),
+        ("groups", 10),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// `POST /snapshots`.
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotCreate {
+    pub volume_id: String,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub force: bool,
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// `POST /types`.
+#[derive(Debug, Clone, Default)]
+pub struct TypeCreate {
+    pub name: String,
+    pub description: Option<String>,
+    pub is_public: bool,
+    pub extra_specs: BTreeMap<String, String>,
+}
+
+impl VolumeService {
+    // ---- snapshots -------------------------------------------------------------------------
+
+    pub async fn snapshot_row(&self, scope: Option<&str>, id: &str) -> Result<SnapshotRow> {
+        let missing = || CoreError::not_found(format!("Snapshot {id} could not be found."));
+        let s = self.store.get_snapshot(id).await.map_err(|e| match e {
+            StoreError::NotFound => missing(),
+            other => other.into(),
+        })?;
+        if s.deleted || scope.is_some_and(|p| p != s.project_id) {
+            return Err(missing());
+        }
+        Ok(s)
+    }
+
+    pub async fn create_snapshot(
+        &self,
+        actor: &Actor,
+        scope: Option<&str>,
+        req: SnapshotCreate,
+    ) -> Result<SnapshotRow> {
+        let vol = self.volume_row(scope, &req.volume_id).await?;
+        if vol.status != "available" && !(req.force && vol.status == "in-use") {
+            return Err(CoreError::bad_request(format!(
+                "Invalid volume: Volume {} status must be available, but current status is: {}.",
+                vol.id, vol.status
+            )));
+        }
+        let q = self.volume_quotas(&vol.project_id).await?;
+        let limit = q.get("snapshots").copied().unwrap_or(-1);
+        let used = self
+            .store
+            .list_snapshots(Some(&vol.project_id))
+            .await?
+            .len() as i64;
+        if limit >= 0 && used + 1 > limit {
+            return Err(CoreError::new(
+                ErrorKind::OverLimit,
+                format!(
+                    "SnapshotLimitExceeded: Maximum number of snapshots allowed ({limit}) exceeded"
+                ),
+            ));
+        }
+        let now = now_micros();
+        let row = SnapshotRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            project_id: vol.project_id.clone(),
+            user_id: actor.user_id.clone(),
+            volume_id: vol.id.clone(),
+            name: req.name,
+            description: req.description,
+            size: vol.size,
+            status: "creating".into(),
+            pod_id: vol.pod_id.clone(),
+            bottom_id: None,
+            metadata: json_text(&req.metadata),
+            created_at: now,
+            updated_at: now,
+            deleted: false,
+        };
+        self.store.insert_snapshot(&row).await?;
+        self.enqueue_snapshot(super::jobs::SNAPSHOT_CREATE, &row)
+            .await?;
+        Ok(row)
+    }
+
+    async fn enqueue_snapshot(&self, job_type: &str, row: &SnapshotRow) -> Result<()> {
+        self.jobs
+            .enqueue(NewJob {
+                job_type: job_type.into(),
+                resource_id: row.id.clone(),
+                project_id: row.project_id.clone(),
+                pod_id: row.pod_id.clone(),
+                payload: json!({"snapshot_id": row.id}),
+                max_attempts: Some(20),
+                delay: None,
+            })
+            .await?;
+        Ok(())
+    }
+
+    pub async fn list_snapshots(&self, scope: Option<&str>) -> Result<Vec<SnapshotRow>> {
+        Ok(self.store.list_snapshots(scope).await?)
+    }
+
+    pub async fn update_snapshot(
+        &self,
+        scope: Option<&str>,
+        id: &str,
+        name: Option<Option<String>>,
+        description: Option<Option<String>>,
+    ) -> Result<SnapshotRow> {
+        let mut s = self.snapshot_row(scope, id).await?;
+        if let Some(n) = name {
+            s.name = n;
+        }
+        if let Some(d) = description {
+            s.description = d;
+        }
+        s.updated_at = now_micros();
+        self.store.update_snapshot(&s).await?;
+        Ok(s)
+    }
+
+    pub async fn delete_snapshot(&self, scope: Option<&str>, id: &str) -> Result<()> {
+        let mut s = self.snapshot_row(scope, id).await?;
+        if !matches!(s.status.as_str(), "available" | "error") {
+            return Err(CoreError::bad_request(format!(
+                "Invalid snapshot: Snapshot status must be available or error (snapshot {id} is {}).",
+                s.status
+            )));
+        }
+        s.status = "deleting".into();
+        s.updated_at = now_micros();
+        self.store.update_snapshot(&s).await?;
+        self.enqueue_snapshot(super::jobs::SNAPSHOT_DELETE, &s)
+            .await
+    }
+
+    // ---- types -----------------------------------------------------------------------------
+
+    pub async fn list_types(&self, is_admin: bool) -> Result<Vec<VolumeTypeRow>> {
+        let all = self.store.list_volume_types().await?;
+        Ok(all
+            .into_iter()
+            .filter(|t| is_admin || t.is_public)
+            .collect())
+    }
+
+    pub async fn get_type(&self, id: &str, is_admin: bool) -> Result<VolumeTypeRow> {
+        let missing = || CoreError::not_found(format!("Volume type {id} could not be found."));
+        let t = self.store.get_volume_type(id).await.map_err(|e| match e {
+            StoreError::NotFound => missing(),
+            other => other.into(),
+        })?;
+        if !t.is_public && !is_admin {
+            return Err(missing());
+        }
+        Ok(t)
+    }
+
+    pub async fn create_type(&self, req: TypeCreate) -> Result<VolumeTypeRow> {
+        let name = req.name.trim();
+        if name.is_empty() || name.len() > 255 {
+            return Err(CoreError::bad_request("Volume type name can not be empty."));
+        }
+        let row = VolumeTypeRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            name: name.to_string(),
+            description: req.description,
+            is_public: req.is_public,
+            extra_specs: json_text(&req.extra_specs),
+            created_at: now_micros(),
+        };
+        self.store
+            .insert_volume_type(&row)
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => {
+                    CoreError::conflict(format!("Volume Type {name} already exists."))
+                }
+                other => other.into(),
+            })?;
+        Ok(row)
+    }
+
+    pub async fn delete_type(&self, id: &str) -> Result<()> {
+        let t = self.get_type(id, true).await?;
+        if t.id == cascade_store::volumes::DEFAULT_TYPE_ID {
+            return Err(CoreError::bad_request(
+                "Invalid volume type: The default volume type can not be deleted.",
+            ));
+        }
+        if self.store.volume_type_in_use(&t.name).await? {
+            return Err(CoreError::bad_request(format!(
+                "Target volume type is still in use. (type {})",
+                t.id
+            )));
+        }
+        self.store.delete_volume_type(&t.id).await?;
+        Ok(())
+    }
+
+    // ---- quotas ----------------------------------------------------------------------------
+
+    pub async fn volume_quotas(&self, project_id: &str) -> Result<QuotaSet> {
+        let mut q = default_quotas();
+        for (k, v) in self.store.volume_quotas(project_id).await? {
+            q.insert(k, v);
+        }
+        Ok(q)
+    }
+
+    pub async fn set_volume_quotas(
+        &self,
+        project_id: &str,
+        updates: &QuotaSet,
+    ) -> Result<QuotaSet> {
+        let known = default_quotas();
+        for (k, v) in updates {
+            if !known.contains_key(k) {
+                return Err(CoreError::bad_request(format!(
+                    "Invalid input received: Bad key(s) in quota set: {k}"
+                )));
+            }
+            if *v < -1 {
+                return Err(CoreError::bad_request(format!(
+                    "Invalid input received: Quota limit {v} for {k} must be -1 or greater."
+                )));
+            }
+        }
+        for (k, v) in updates {
+            self.store.set_volume_quota(project_id, k, *v).await?;
+        }
+        self.volume_quotas(project_id).await
+    }
+
+    /// In use: volumes, gigabytes, snapshots.
+    pub async fn volume_usage(&self, project_id: &str) -> Result<(i64, i64, i64)> {
+        let (n, g) = self.store.volume_usage(project_id).await?;
+        let s = self.store.list_snapshots(Some(project_id)).await?.len() as i64;
+        Ok((n, g, s))
+    }
+
+    /// Refuses a create or extend over quota, with Cinder's 413 and words.
+    pub(crate) async fn check_volume_quota(
+        &self,
+        project_id: &str,
+        count: i64,
+        gigs: i64,
+    ) -> Result<()> {
+        let q = self.volume_quotas(project_id).await?;
+        let per = q.get("per_volume_gigabytes").copied().unwrap_or(-1);
+        if per >= 0 && gigs > per {
+            return Err(CoreError::new(
+                ErrorKind::OverLimit,
+                format!(
+                    "VolumeSizeExceedsLimit: Requested volume size {gigs}G is larger than maximum allowed limit {per}G."
+                ),
+            ));
+        }
+        let (used_n, used_g, _) = self.volume_usage(project_id).await?;
+        let limit_n = q.get("volumes").copied().unwrap_or(-1);
+        if count > 0 && limit_n >= 0 && used_n + count > limit_n {
+            return Err(CoreError::new(
+                ErrorKind::OverLimit,
+                format!(
+                    "VolumeLimitExceeded: Maximum number of volumes allowed ({limit_n}) exceeded for quota 'volumes'."
+                ),
+            ));
+        }
+        let limit_g = q.get("gigabytes").copied().unwrap_or(-1);
+        if limit_g >= 0 && used_g + gigs > limit_g {
+            return Err(CoreError::new(
+                ErrorKind::OverLimit,
+                format!(
+                    "VolumeSizeExceedsAvailableQuota: Requested volume or snapshot exceeds allowed gigabytes quota. Requested {gigs}G, quota is {limit_g}G and {used_g}G has been consumed."
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The numbers of `GET /limits`' `absolute`.
+    pub async fn volume_limits(&self, project_id: &str) -> Result<Value> {
+        let q = self.volume_quotas(project_id).await?;
+        let (n, g, s) = self.volume_usage(project_id).await?;
+        let l = |k: &str| q.get(k).copied().unwrap_or(-1);
+        Ok(json!({
+            "maxTotalVolumes": l("volumes"), "maxTotalVolumeGigabytes": l("gigabytes"),
+            "maxTotalSnapshots": l("snapshots"), "maxTotalBackups": l("backups"),
+            "maxTotalBackupGigabytes": l("backup_gigabytes"),
+            "totalVolumesUsed": n, "totalGigabytesUsed": g, "totalSnapshotsUsed": s,
+            "totalBackupsUsed": 0, "totalBackupGigabytesUsed": 0,
+        }))
+    }
+
+    /// The AZs tenants can use (one per pod AZ), with whether any of its pods is usable.
+    pub async fn availability_zones(&self) -> Result<Vec<(String, bool)>> {
+        self.compute.availability_zones().await
+    }
+}

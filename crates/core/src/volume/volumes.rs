@@ -1,0 +1,790 @@
+//! Volumes: create (validate, quota, place, write the index row `creating` and its job, answer
+//! at once), show (live from the pod, repairing the index; from the index marked unavailable
+//! when the pod does not answer), list (from the index only, Cinder's filters, sort and marker
+//! paging), update and metadata (copied to the bottom volume by a job), delete (a job) and
+//! extend (forwarded to the pod as the tenant).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use cascade_model::admin::PodState;
+use cascade_store::volumes::{VolumeFilter, VolumePage, VolumeRow, volume_sort_column};
+use cascade_store::{StoreError, now_micros};
+use http::Method;
+use serde_json::{Value, json};
+
+use super::{POD_MV, VolumeService, json_text, parse_ts, pod_error, tenant_path};
+use crate::identity::Actor;
+use crate::jobs::NewJob;
+use crate::{CoreError, ErrorKind, Result};
+
+/// A validated `POST /volumes`.
+#[derive(Debug, Clone, Default)]
+pub struct VolumeCreate {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// GiB; `None` takes the source's size.
+    pub size: Option<i64>,
+    pub availability_zone: Option<String>,
+    pub volume_type: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+    pub image_ref: Option<String>,
+    pub snapshot_id: Option<String>,
+    pub source_volid: Option<String>,
+    pub multiattach: bool,
+    /// Scheduler hint `local_to_instance`: place next to this server.
+    pub local_to_instance: Option<String>,
+}
+
+/// `PUT /volumes/{id}`.
+#[derive(Debug, Clone, Default)]
+pub struct VolumeUpdate {
+    pub name: Option<Option<String>>,
+    pub description: Option<Option<String>>,
+    pub metadata: Option<BTreeMap<String, String>>,
+}
+
+/// A volume as shown: its index row, and whether its pod cannot be reached.
+#[derive(Debug, Clone)]
+pub struct VolumeView {
+    pub row: VolumeRow,
+    pub unavailable: bool,
+}
+
+/// A list request.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub filter: VolumeFilter,
+    /// Metadata pairs that must all match.
+    pub metadata: BTreeMap<String, String>,
+    pub sort_key: Option<String>,
+    pub sort_dir: Option<String>,
+    pub limit: Option<usize>,
+    pub marker: Option<String>,
+    /// The caller's project (`None` for an admin listing all tenants).
+    pub scope: Option<String>,
+}
+
+/// A page of volumes.
+#[derive(Debug, Clone)]
+pub struct VolumeList {
+    pub volumes: Vec<VolumeView>,
+    /// Set when the page is full (a `next` link follows).
+    pub next_marker: Option<String>,
+}
+
+pub(crate) fn volume_missing(id: &str) -> CoreError {
+    CoreError::not_found(format!("Volume {id} could not be found."))
+}
+
+/// What the top knows better (names, metadata, image) is kept; the pod's state, size, bootability and attachments
+/// (translated by the caller) are copied. Returns whether something changed.
+pub(crate) fn apply_bottom(row: &mut VolumeRow, b: &Value) -> bool {
+    let before = row.clone();
+    if let Some(s) = b["status"].as_str() {
+        row.status = s.to_string();
+    }
+    if let Some(s) = b["size"].as_i64() {
+        row.size = s;
+    }
+    match &b["bootable"] {
+        Value::String(s) => row.bootable = s.eq_ignore_ascii_case("true"),
+        Value::Bool(v) => row.bootable = *v,
+        _ => {}
+    }
+    if let Some(m) = b["multiattach"].as_bool() {
+        row.multiattach = m;
+    }
+    // `volume_image_metadata` stays the top's: the pod's names the pod's copy of the image.
+    *row != before
+}
+
+impl VolumeService {
+    // ---- create ----------------------------------------------------------------------------
+
+    /// Validates, checks quota, places and records a volume, then enqueues its create job.
+    pub async fn create_volume(&self, actor: &Actor, req: VolumeCreate) -> Result<VolumeRow> {
+        if req.name.as_ref().is_some_and(|n| n.len() > 255) {
+            return Err(CoreError::bad_request(
+                "Invalid input received: name has more than 255 characters.",
+            ));
+        }
+        let sources = [&req.image_ref, &req.snapshot_id, &req.source_volid]
+            .iter()
+            .filter(|s| s.is_some())
+            .count();
+        if sources > 1 {
+            return Err(CoreError::bad_request(
+                "Invalid input received: only one of imageRef, snapshot_id or source_volid may be given.",
+            ));
+        }
+        let vtype = match &req.volume_type {
+            Some(t) => self.store.get_volume_type(t).await.map_err(|e| match e {
+                StoreError::NotFound => {
+                    CoreError::not_found(format!("Volume type with name {t} could not be found."))
+                }
+                other => other.into(),
+            })?,
+            None => {
+                self.store
+                    .get_volume_type(cascade_store::volumes::DEFAULT_TYPE_ID)
+                    .await?
+            }
+        };
+        // The source decides the size when none is given, and the pod.
+        let mut size = req.size;
+        let mut pinned: Option<(String, String)> = None; // (pod, why)
+        let mut image_id = None;
+        let mut image_metadata = Value::Object(Default::default());
+        let mut bootable = false;
+        if let Some(sid) = &req.snapshot_id {
+            let snap = self.snapshot_row(Some(&actor.project_id), sid).await?;
+            if snap.status != "available" {
+                return Err(CoreError::bad_request(format!(
+                    "Invalid snapshot: Originating snapshot status must be one of 'available' values (snapshot {sid})."
+                )));
+            }
+            size = size.or(Some(snap.size));
+            if size.is_some_and(|s| s < snap.size) {
+                return Err(CoreError::bad_request(format!(
+                    "Invalid input received: Volume size '{}'GB cannot be smaller than the snapshot size {}GB. They must be >= original snapshot size.",
+                    size.unwrap_or(0),
+                    snap.size
+                )));
+            }
+            if let Some(p) = snap.pod_id {
+                pinned = Some((p, format!("snapshot {sid}")));
+            }
+        }
+        if let Some(vid) = &req.source_volid {
+            let src = self
+                .volume_row(Some(&actor.project_id), vid)
+                .await
+                .map_err(|_| CoreError::not_found(format!("Volume {vid} could not be found.")))?;
+            size = size.or(Some(src.size));
+            if size.is_some_and(|s| s < src.size) {
+                return Err(CoreError::bad_request(format!(
+                    "Invalid input received: Volume size '{}'GB cannot be smaller than original volume size {}GB. They must be >= original volume size.",
+                    size.unwrap_or(0),
+                    src.size
+                )));
+            }
+            bootable = src.bootable;
+            image_metadata = serde_json::from_str(&src.image_metadata).unwrap_or(image_metadata);
+            if let Some(p) = src.pod_id {
+                pinned = Some((p, format!("volume {vid}")));
+            }
+        }
+        if let Some(image) = &req.image_ref {
+            let info = self
+                .images
+                .resolve(&actor.project_id, image)
+                .await
+                .map_err(|e| match e.kind {
+                    ErrorKind::NotFound => CoreError::bad_request(format!(
+                        "Invalid image identifier or unable to access requested image. (image {image})"
+                    )),
+                    _ => e,
+                })?;
+            if info.status != "active" {
+                return Err(CoreError::bad_request(format!(
+                    "Invalid image identifier or unable to access requested image: image {image} is not active."
+                )));
+            }
+            let gib = 1u64 << 30;
+            let need = info
+                .min_disk
+                .max(info.size.unwrap_or(0).div_ceil(gib))
+                .max(1) as i64;
+            size = size.or(Some(need));
+            if size.is_some_and(|s| s < need) {
+                return Err(CoreError::bad_request(format!(
+                    "Invalid input received: Size of specified image {need}GB is larger than volume size {}GB.",
+                    size.unwrap_or(0)
+                )));
+            }
+            bootable = true;
+            image_metadata = json!({"image_id": info.id, "image_name": info.name, "min_disk": info.min_disk.to_string(), "min_ram": info.min_ram.to_string()});
+            image_id = Some(info.id);
+        }
+        let size = size.filter(|s| *s > 0).ok_or_else(|| {
+            CoreError::bad_request(format!(
+                "Invalid input received: Volume size '{}' must be an integer and greater than 0",
+                req.size.unwrap_or(0)
+            ))
+        })?;
+        if let Some(server) = &req.local_to_instance {
+            let s = self
+                .compute
+                .server_row(Some(&actor.project_id), server)
+                .await
+                .map_err(|_| {
+                    CoreError::not_found(format!("Instance {server} could not be found."))
+                })?;
+            if let Some(p) = s.pod_id {
+                pinned.get_or_insert((p, format!("server {server}")));
+            }
+        }
+        let az = req
+            .availability_zone
+            .as_deref()
+            .filter(|a| !a.is_empty())
+            .map(str::to_string);
+        let pod = self
+            .place(&actor.project_id, az.as_deref(), pinned.as_ref(), size)
+            .await?;
+        self.check_volume_quota(&actor.project_id, 1, size).await?;
+
+        let id = uuid::Uuid::new_v4().to_string();
+        let now = now_micros();
+        let row = VolumeRow {
+            id: id.clone(),
+            project_id: actor.project_id.clone(),
+            user_id: actor.user_id.clone(),
+            name: req.name.clone(),
+            description: req.description.clone(),
+            size,
+            status: "creating".into(),
+            az: pod.az_name.clone(),
+            pod_id: Some(pod.pod_id.clone()),
+            bottom_id: None,
+            volume_type: vtype.name.clone(),
+            bootable,
+            multiattach: req.multiattach,
+            attachments: "[]".into(),
+            metadata: json_text(&req.metadata),
+            image_metadata: json_text(&image_metadata),
+            snapshot_id: req.snapshot_id.clone(),
+            source_volid: req.source_volid.clone(),
+            image_id,
+            request: json_text(
+                &json!({"actor": {"user_id": actor.user_id, "project_id": actor.project_id, "token": actor.token}}),
+            ),
+            created_at: now,
+            updated_at: now,
+            deleted: false,
+            deleted_at: None,
+        };
+        self.store.insert_volume(&row).await?;
+        self.enqueue(super::jobs::CREATE, &row).await?;
+        tracing::info!(volume = %id, pod = %pod.pod_id, size, "volume accepted");
+        Ok(row)
+    }
+
+    pub(crate) async fn enqueue(&self, job_type: &str, row: &VolumeRow) -> Result<()> {
+        self.jobs
+            .enqueue(NewJob {
+                job_type: job_type.into(),
+                resource_id: row.id.clone(),
+                project_id: row.project_id.clone(),
+                pod_id: row.pod_id.clone(),
+                payload: json!({"volume_id": row.id}),
+                max_attempts: Some(20),
+                delay: None,
+            })
+            .await?;
+        Ok(())
+    }
+
+    // ---- read ------------------------------------------------------------------------------
+
+    /// The index row of a volume the caller may see (`scope` = the caller's project, `None`
+    /// for admins).
+    pub async fn volume_row(&self, scope: Option<&str>, id: &str) -> Result<VolumeRow> {
+        let row = self.store.get_volume(id).await.map_err(|e| match e {
+            StoreError::NotFound => volume_missing(id),
+            other => other.into(),
+        })?;
+        if row.deleted || scope.is_some_and(|p| p != row.project_id) {
+            return Err(volume_missing(id));
+        }
+        Ok(row)
+    }
+
+    /// Shows a volume: live from its pod (repairing the index), or from the index marked
+    /// unavailable when the pod does not answer in time.
+    pub async fn get_volume(&self, scope: Option<&str>, id: &str) -> Result<VolumeView> {
+        let mut row = self.volume_row(scope, id).await?;
+        let Some(pod_id) = row.pod_id.clone() else {
+            return Ok(VolumeView {
+                row,
+                unavailable: false,
+            });
+        };
+        if self.pod_unreachable(&pod_id).await {
+            return Ok(VolumeView {
+                row,
+                unavailable: true,
+            });
+        }
+        let Some(bottom) = row.bottom_id.clone() else {
+            return Ok(VolumeView {
+                row,
+                unavailable: false,
+            });
+        };
+        let client = self.pods.client(&pod_id).await?;
+        let live = tokio::time::timeout(
+            self.config.live_timeout,
+            client.send(
+                Method::GET,
+                "volumev3",
+                &format!("/volumes/{bottom}"),
+                None,
+                &[POD_MV],
+            ),
+        )
+        .await;
+        match live {
+            Ok(Ok(r)) if r.status == 200 => {
+                let b = r.json().unwrap_or(Value::Null)["volume"].clone();
+                if row.status != "deleting" && self.refresh_from_bottom(&mut row, &b).await {
+                    self.store.update_volume(&row).await?;
+                }
+                Ok(VolumeView {
+                    row,
+                    unavailable: false,
+                })
+            }
+            Ok(Ok(r)) if r.status == 404 => {
+                if !matches!(row.status.as_str(), "creating" | "deleting") {
+                    self.mark_deleted(&mut row).await?;
+                    return Err(volume_missing(id));
+                }
+                Ok(VolumeView {
+                    row,
+                    unavailable: false,
+                })
+            }
+            _ => Ok(VolumeView {
+                row,
+                unavailable: true,
+            }),
+        }
+    }
+
+    /// Copies the pod's view into the row, translating attachments to top ids. Returns
+    /// whether the row changed.
+    pub(crate) async fn refresh_from_bottom(&self, row: &mut VolumeRow, b: &Value) -> bool {
+        let before = row.clone();
+        apply_bottom(row, b);
+        if let (Some(list), Some(pod_id)) = (b["attachments"].as_array(), row.pod_id.clone()) {
+            let mut out = Vec::new();
+            for a in list {
+                let bottom_server = a["server_id"].as_str().unwrap_or_default();
+                let server = match self.compute.server_by_bottom(&pod_id, bottom_server).await {
+                    Ok(Some(s)) => s,
+                    _ => bottom_server.to_string(),
+                };
+                out.push(json!({
+                    "id": row.id, "volume_id": row.id, "server_id": server,
+                    "attachment_id": a["attachment_id"], "host_name": a["host_name"],
+                    "device": a["device"], "attached_at": a["attached_at"],
+                }));
+            }
+            let text = json_text(&out);
+            if text != row.attachments {
+                row.attachments = text;
+            }
+        }
+        if *row == before {
+            return false;
+        }
+        row.updated_at = now_micros().max(before.updated_at + 1);
+        true
+    }
+
+    pub(crate) async fn mark_deleted(&self, row: &mut VolumeRow) -> Result<()> {
+        let now = now_micros();
+        for a in self.store.volume_attachments(&row.id).await? {
+            let _ = self.store.delete_attachment(&a.id).await;
+            if let Some(s) = &a.server_id {
+                let _ = self.compute.set_server_volume(s, &row.id, None).await;
+            }
+        }
+        row.deleted = true;
+        row.deleted_at = Some(now);
+        row.status = "deleted".into();
+        row.updated_at = now.max(row.updated_at + 1);
+        self.store.update_volume(row).await?;
+        if let Some(pod_id) = row.pod_id.clone() {
+            let key = crate::routing_lock::BottomKey {
+                top_id: &row.id,
+                pod_id: &pod_id,
+                project_id: &row.project_id,
+                resource_type: "volume",
+            };
+            crate::routing_lock::forget(&self.store, &key).await?;
+        }
+        Ok(())
+    }
+
+    /// Pods whose volumes are shown as unavailable now.
+    pub(crate) async fn unreachable_pods(&self) -> Result<BTreeSet<String>> {
+        let mut down = BTreeSet::new();
+        for p in self.pods.list().await? {
+            if p.state == PodState::Down
+                || self
+                    .pods
+                    .client(&p.pod_id)
+                    .await
+                    .map(|c| c.is_open())
+                    .unwrap_or(false)
+            {
+                down.insert(p.pod_id.clone());
+            }
+        }
+        Ok(down)
+    }
+
+    /// Lists volumes from the index, sorted and paged like Cinder.
+    pub async fn list_volumes(&self, q: &ListQuery) -> Result<VolumeList> {
+        let sort_column = match q.sort_key.as_deref() {
+            None => "created_at",
+            Some(k) => volume_sort_column(k).ok_or_else(|| {
+                CoreError::bad_request(format!("Invalid input received: Invalid sort key {k}"))
+            })?,
+        };
+        let descending = match q.sort_dir.as_deref() {
+            None | Some("desc") => true,
+            Some("asc") => false,
+            Some(d) => {
+                return Err(CoreError::bad_request(format!(
+                    "Invalid input received: Unknown sort direction, must be 'desc' or 'asc' ({d})"
+                )));
+            }
+        };
+        let limit = q
+            .limit
+            .unwrap_or(self.config.max_limit)
+            .min(self.config.max_limit);
+        let mut after = match &q.marker {
+            Some(m) => Some(
+                self.store
+                    .get_volume(m)
+                    .await
+                    .ok()
+                    .filter(|r| !r.deleted && q.scope.as_deref().is_none_or(|p| p == r.project_id))
+                    .ok_or_else(|| {
+                        CoreError::bad_request(format!(
+                            "Invalid input received: marker [{m}] not found"
+                        ))
+                    })?,
+            ),
+            None => None,
+        };
+        let mut filter = q.filter.clone();
+        if let Some(scope) = &q.scope {
+            filter.project_id = Some(scope.clone());
+        }
+        let down = self.unreachable_pods().await?;
+        let mut out = Vec::new();
+        if limit == 0 {
+            return Ok(VolumeList {
+                volumes: out,
+                next_marker: None,
+            });
+        }
+        let batch_size = (limit as i64 + 1).max(100);
+        loop {
+            let batch = self
+                .store
+                .list_volumes(
+                    &filter,
+                    &VolumePage {
+                        sort_column,
+                        descending,
+                        after: after.clone(),
+                        limit: batch_size,
+                    },
+                )
+                .await?;
+            let exhausted = (batch.len() as i64) < batch_size;
+            for row in batch {
+                after = Some(row.clone());
+                if !q.metadata.is_empty() {
+                    let m: BTreeMap<String, String> =
+                        serde_json::from_str(&row.metadata).unwrap_or_default();
+                    if !q.metadata.iter().all(|(k, v)| m.get(k) == Some(v)) {
+                        continue;
+                    }
+                }
+                if out.len() == limit {
+                    // One more matches: the page is full and there is a next one.
+                    let next = out.last().map(|v: &VolumeView| v.row.id.clone());
+                    return Ok(VolumeList {
+                        volumes: out,
+                        next_marker: next,
+                    });
+                }
+                let unavailable = row.pod_id.as_ref().is_some_and(|p| down.contains(p));
+                out.push(VolumeView { row, unavailable });
+            }
+            if exhausted {
+                return Ok(VolumeList {
+                    volumes: out,
+                    next_marker: None,
+                });
+            }
+        }
+    }
+
+    // ---- update / metadata -----------------------------------------------------------------
+
+    pub async fn update_volume(
+        &self,
+        scope: Option<&str>,
+        id: &str,
+        u: VolumeUpdate,
+    ) -> Result<VolumeView> {
+        let mut row = self.volume_row(scope, id).await?;
+        if let Some(n) = u.name {
+            if n.as_ref().is_some_and(|n| n.len() > 255) {
+                return Err(CoreError::bad_request(
+                    "Invalid input received: name has more than 255 characters.",
+                ));
+            }
+            row.name = n;
+        }
+        if let Some(d) = u.description {
+            row.description = d;
+        }
+        if let Some(m) = u.metadata {
+            check_metadata(&m)?;
+            row.metadata = json_text(&m);
+        }
+        row.updated_at = now_micros().max(row.updated_at + 1);
+        self.store.update_volume(&row).await?;
+        self.enqueue(super::jobs::SYNC, &row).await?;
+        let unavailable = match &row.pod_id {
+            Some(p) => self.pod_unreachable(p).await,
+            None => false,
+        };
+        Ok(VolumeView { row, unavailable })
+    }
+
+    pub async fn volume_metadata(
+        &self,
+        scope: Option<&str>,
+        id: &str,
+    ) -> Result<BTreeMap<String, String>> {
+        let row = self.volume_row(scope, id).await?;
+        Ok(serde_json::from_str(&row.metadata).unwrap_or_default())
+    }
+
+    /// Replaces (`replace`) or merges metadata; returns the result.
+    pub async fn set_volume_metadata(
+        &self,
+        scope: Option<&str>,
+        id: &str,
+        items: BTreeMap<String, String>,
+        replace: bool,
+    ) -> Result<BTreeMap<String, String>> {
+        let mut row = self.volume_row(scope, id).await?;
+        check_metadata(&items)?;
+        let mut current: BTreeMap<String, String> = if replace {
+            BTreeMap::new()
+        } else {
+            serde_json::from_str(&row.metadata).unwrap_or_default()
+        };
+        current.extend(items);
+        row.metadata = json_text(&current);
+        row.updated_at = now_micros().max(row.updated_at + 1);
+        self.store.update_volume(&row).await?;
+        self.enqueue(super::jobs::SYNC, &row).await?;
+        Ok(current)
+    }
+
+    pub async fn delete_volume_metadata(
+        &self,
+        scope: Option<&str>,
+        id: &str,
+        key: &str,
+    ) -> Result<()> {
+        let mut row = self.volume_row(scope, id).await?;
+        let mut current: BTreeMap<String, String> =
+            serde_json::from_str(&row.metadata).unwrap_or_default();
+        if current.remove(key).is_none() {
+            return Err(CoreError::not_found(format!(
+                "Volume {id} has no metadata with key {key}."
+            )));
+        }
+        row.metadata = json_text(&current);
+        row.updated_at = now_micros().max(row.updated_at + 1);
+        self.store.update_volume(&row).await?;
+        self.enqueue(super::jobs::SYNC, &row).await
+    }
+
+    // ---- delete / extend -------------------------------------------------------------------
+
+    /// Starts deleting a volume: checks Cinder's preconditions, marks it `deleting` and
+    /// enqueues the delete job.
+    pub async fn delete_volume(&self, scope: Option<&str>, id: &str) -> Result<()> {
+        let mut row = self.volume_row(scope, id).await?;
+        let attached = self.store.volume_attachments(id).await?;
+        let status_ok = matches!(
+            row.status.as_str(),
+            "available" | "error" | "error_restoring" | "error_extending" | "error_managing"
+        );
+        if !status_ok || !attached.is_empty() {
+            return Err(CoreError::bad_request(format!(
+                "Invalid volume: Volume status must be available or error or error_restoring or error_extending or error_managing and must not be migrating, attached, belong to a group, have snapshots or be disassociated from snapshots after volume transfer. (volume {id} is {})",
+                row.status
+            )));
+        }
+        let snaps = self.store.volume_snapshots(id).await?;
+        if !snaps.is_empty() {
+            return Err(CoreError::bad_request(format!(
+                "Invalid volume: Volume still has {} dependent snapshots.",
+                snaps.len()
+            )));
+        }
+        row.status = "deleting".into();
+        row.updated_at = now_micros().max(row.updated_at + 1);
+        self.store.update_volume(&row).await?;
+        self.enqueue(super::jobs::DELETE, &row).await
+    }
+
+    /// `os-extend`: grows the bottom volume (as the tenant) after quota and capacity checks.
+    pub async fn extend_volume(
+        &self,
+        actor: &Actor,
+        scope: Option<&str>,
+        id: &str,
+        new_size: i64,
+    ) -> Result<()> {
+        let mut row = self.volume_row(scope, id).await?;
+        if row.status != "available" && row.status != "in-use" {
+            return Err(CoreError::bad_request(format!(
+                "Invalid volume: Volume status must be available or in-use to extend, but current status is: {}.",
+                row.status
+            )));
+        }
+        if new_size <= row.size {
+            return Err(CoreError::bad_request(format!(
+                "Invalid input received: New size for extend must be greater than current size. (current: {}, extended: {new_size}).",
+                row.size
+            )));
+        }
+        let (Some(pod_id), Some(bottom)) = (row.pod_id.clone(), row.bottom_id.clone()) else {
+            return Err(CoreError::bad_request(format!(
+                "Invalid volume: volume {id} is not ready."
+            )));
+        };
+        if self.pod_unreachable(&pod_id).await {
+            return Err(CoreError::new(
+                ErrorKind::Unavailable,
+                format!(
+                    "The availability zone {} of volume {id} is unreachable.",
+                    row.az
+                ),
+            ));
+        }
+        if let Some(free) = self.pod_free_gb(&pod_id).await
+            && (new_size - row.size) as f64 > free
+        {
+            return Err(CoreError::bad_request(format!(
+                "Invalid input received: availability zone {} cannot grow volume {id} by {} GiB (free: {} GiB).",
+                row.az,
+                new_size - row.size,
+                free.floor()
+            )));
+        }
+        self.check_volume_quota(&row.project_id, 0, new_size - row.size)
+            .await?;
+        let client = self.pods.client(&pod_id).await?;
+        let owner = Actor {
+            user_id: row.user_id.clone(),
+            project_id: row.project_id.clone(),
+            token: actor.token.clone(),
+        };
+        let as_owner = if actor.project_id == row.project_id {
+            actor.clone()
+        } else {
+            owner
+        };
+        let token = self.delegation.token_for(&as_owner).await?;
+        let r = client
+            .send_as(
+                Some(&token),
+                Method::POST,
+                "volumev3",
+                &tenant_path(&row.project_id, &format!("/volumes/{bottom}/action")),
+                Some(&json!({"os-extend": {"new_size": new_size}})),
+                &[POD_MV],
+            )
+            .await?;
+        if r.status >= 400 {
+            return Err(pod_error(r.status, &r.body, Some(&bottom), id));
+        }
+        row.size = new_size;
+        row.status = "extending".into();
+        row.updated_at = now_micros().max(row.updated_at + 1);
+        self.store.update_volume(&row).await?;
+        Ok(())
+    }
+
+    /// `os-set_bootable` (index and pod).
+    pub async fn set_bootable(&self, scope: Option<&str>, id: &str, bootable: bool) -> Result<()> {
+        let mut row = self.volume_row(scope, id).await?;
+        row.bootable = bootable;
+        row.updated_at = now_micros().max(row.updated_at + 1);
+        self.store.update_volume(&row).await?;
+        if let (Some(pod_id), Some(bottom)) = (row.pod_id.clone(), row.bottom_id.clone()) {
+            let client = self.pods.client(&pod_id).await?;
+            let _ = client
+                .send(
+                    Method::POST,
+                    "volumev3",
+                    &tenant_path(&row.project_id, &format!("/volumes/{bottom}/action")),
+                    Some(&json!({"os-set_bootable": {"bootable": bootable}})),
+                    &[POD_MV],
+                )
+                .await;
+        }
+        Ok(())
+    }
+
+    /// `os-reset_status` (admin): the index only.
+    pub async fn reset_status(&self, id: &str, status: &str) -> Result<()> {
+        const OK: &[&str] = &[
+            "available",
+            "error",
+            "creating",
+            "deleting",
+            "in-use",
+            "attaching",
+            "detaching",
+            "error_deleting",
+            "maintenance",
+            "reserved",
+            "error_extending",
+            "extending",
+        ];
+        if !OK.contains(&status) {
+            return Err(CoreError::bad_request(format!(
+                "Invalid input received: Invalid status {status}."
+            )));
+        }
+        let mut row = self.volume_row(None, id).await?;
+        row.status = status.to_string();
+        row.updated_at = now_micros().max(row.updated_at + 1);
+        self.store.update_volume(&row).await?;
+        Ok(())
+    }
+
+    /// Parses a list timestamp filter (`changes-since`).
+    pub fn parse_time(v: &str) -> Option<i64> {
+        parse_ts(&Value::String(v.to_string()))
+    }
+}
+
+fn check_metadata(m: &BTreeMap<String, String>) -> Result<()> {
+    for (k, v) in m {
+        if k.is_empty() || k.len() > 255 || v.len() > 255 {
+            return Err(CoreError::bad_request(
+                "Invalid input received: metadata keys and values must be 1 to 255 characters.",
+            ));
+        }
+    }
+    Ok(())
+}

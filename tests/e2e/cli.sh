@@ -181,6 +181,32 @@ check "fault injection: Pod3 back" curl -fsS -X POST -H 'content-type: applicati
 check "server delete" "$osc" server delete --wait e2e-vm1
 check "the bottom server is gone from Pod2" bash -c "! OS_AUTH_URL='$pod2_auth' OS_REGION_NAME=Pod2 '$osc' server list -f value -c Name | grep -q 'e2e-vm1@'"
 
+# Block storage across pods through Cascade (issue 6): a volume lives in one AZ and meets its
+# servers there; attaching across AZs is refused with a clear message.
+check "volume create --availability-zone az2" "$osc" volume create --size 1 --availability-zone az2 v1
+vol_status() { for _ in $(seq 1 100); do [ "$("$osc" volume show "$1" -f value -c status)" = "$2" ] && return 0; sleep 0.2; done; return 1; }
+check "the volume becomes available" vol_status v1 available
+v1_id="$("$osc" volume show v1 -f value -c id)"
+check "the volume is in az2" bash -c "'$osc' volume show v1 -f value -c availability_zone | grep -qx az2"
+check "the bottom volume is in Pod2, carrying the top id" bash -c "OS_AUTH_URL='$pod2_auth' OS_REGION_NAME=Pod2 '$osc' volume list --all-projects -f value -c Name | grep -qx 'v1@$v1_id'"
+check "server add volume to a server in az2 (e2e-vm4)" "$osc" server add volume e2e-vm4 v1
+check "the volume is in-use" vol_status v1 in-use
+check "the server shows the volume" bash -c "'$osc' server show e2e-vm4 -f json | grep -q '$v1_id'"
+check "volume create v2 in az2" "$osc" volume create --size 1 --availability-zone az2 v2
+check "v2 becomes available" vol_status v2 available
+expect_fail "server add volume to a server in az1 (e2e-vm3) is refused" "$osc" server add volume e2e-vm3 v2
+check "the refusal says why" bash -c "'$osc' server add volume e2e-vm3 v2 2>&1 | grep -q 'same availability zone'"
+check "volume list shows both" bash -c "[ \"\$('$osc' volume list -f value -c Name | grep -c '^v[12]\$')\" = 2 ]"
+check "server remove volume" "$osc" server remove volume e2e-vm4 v1
+check "v1 is available again" vol_status v1 available
+check "volume create from an image in az3" "$osc" volume create --size 1 --image e2e-cimg --availability-zone az3 e2e-bootvol
+check "the boot volume becomes available" vol_status e2e-bootvol available
+check "boot from volume reaches ACTIVE" "$osc" server create --flavor m1.e2e --volume e2e-bootvol --network e2e-cnet --wait e2e-bfv
+check "the server booted from volume is in az3 with its volume" bash -c "'$osc' server show e2e-bfv -f value -c OS-EXT-AZ:availability_zone | grep -qx az3 && '$osc' volume show e2e-bootvol -f value -c status | grep -qx in-use"
+check "volume delete" "$osc" volume delete v2
+vol_gone() { for _ in $(seq 1 100); do "$osc" volume show "$1" >/dev/null 2>&1 || return 0; sleep 0.2; done; return 1; }
+check "the deleted volume is gone" vol_gone v2
+
 # `cascade sim` on its own, trusting Cascade's identity.
 "$cascade" sim --regions 2 --identity-url "$OS_AUTH_URL" > "$work/sim.out" 2>&1 &
 sim_pid=$!

@@ -782,3 +782,382 @@ async fn crash_during_creates_converges() {
     drop(e.c);
     db.cleanup().await;
 }
+
+/// Keypairs copied to the pod, anti-affinity across pods, capability scheduling, metadata and
+/// tags, snapshots adopted at the top, security groups through the central Neutron, usage.
+#[tokio::test]
+async fn server_features_across_pods() {
+    let db = Db::sqlite();
+    let e = env(&db).await;
+    flavor(&e).await;
+    let image = image(&e, &e.admin).await;
+
+    // Keypair: imported at the top, copied to the pod at boot under the same name.
+    let key =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGbLZ8yQ0Z5cR6F0k6x4F7pX8mH8N1rSxYb0tT2nB1Qm test";
+    let r = nova(
+        &e,
+        Method::POST,
+        "/os-keypairs",
+        &e.admin,
+        Some(json!({"keypair": {"name": "k1", "public_key": key}})),
+        "2.92",
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(
+        r.body["keypair"]["fingerprint"]
+            .as_str()
+            .unwrap()
+            .split(':')
+            .count(),
+        16
+    );
+    let r = nova(
+        &e,
+        Method::POST,
+        "/os-keypairs",
+        &e.admin,
+        Some(json!({"keypair": {"name": "k1", "public_key": key}})),
+        "2.92",
+    )
+    .await;
+    assert_eq!(r.status, 409);
+    let r = nova(&e, Method::POST, "/servers", &e.admin, Some(json!({"server": {"name": "kv", "flavorRef": "42", "imageRef": image, "networks": "none", "key_name": "k1", "availability_zone": "az1", "metadata": {"role": "db"}}})), "2.100").await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let kv = r.body["server"]["id"].as_str().unwrap().to_string();
+    assert!(wait_status(&e, &e.admin, &kv, "ACTIVE").await);
+    let info = e.sim.region("Pod1").unwrap();
+    let r = call(
+        Method::GET,
+        &format!("{}/os-keypairs/k1", info.compute_url),
+        Some(&e.admin),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 200, "keypair copied into Pod1: {}", r.text);
+    let r = nova(&e, Method::POST, "/servers", &e.admin, Some(json!({"server": {"name": "x", "flavorRef": "42", "imageRef": image, "networks": "none", "key_name": "nope"}})), "2.100").await;
+    assert_eq!(r.status, 400);
+
+    // Metadata is copied to the bottom server; tags at 2.26+.
+    let r = nova(
+        &e,
+        Method::POST,
+        &format!("/servers/{kv}/metadata"),
+        &e.admin,
+        Some(json!({"metadata": {"tier": "gold"}})),
+        "2.100",
+    )
+    .await;
+    assert_eq!(r.body["metadata"], json!({"role": "db", "tier": "gold"}));
+    let synced = eventually(Duration::from_secs(10), || async {
+        bottom_servers(&e, "Pod1", &e.admin).await.iter().any(|b| {
+            b["metadata"]["tier"] == "gold" && b["metadata"]["cascade_top_id"] == kv.as_str()
+        })
+    })
+    .await;
+    assert!(synced, "metadata reached the pod");
+    assert_eq!(
+        nova(
+            &e,
+            Method::PUT,
+            &format!("/servers/{kv}/tags/blue"),
+            &e.admin,
+            None,
+            "2.26"
+        )
+        .await
+        .status,
+        201
+    );
+    assert_eq!(
+        nova(
+            &e,
+            Method::GET,
+            &format!("/servers/{kv}/tags"),
+            &e.admin,
+            None,
+            "2.26"
+        )
+        .await
+        .body["tags"],
+        json!(["blue"])
+    );
+    assert_eq!(
+        nova(
+            &e,
+            Method::GET,
+            &format!("/servers/{kv}/tags"),
+            &e.admin,
+            None,
+            "2.25"
+        )
+        .await
+        .status,
+        404
+    );
+    let r = nova(
+        &e,
+        Method::GET,
+        "/servers?tags=blue",
+        &e.admin,
+        None,
+        "2.26",
+    )
+    .await;
+    assert_eq!(r.body["servers"].as_array().unwrap().len(), 1);
+
+    // Snapshot: made in the pod, adopted at the top under the id answered.
+    let r = nova(
+        &e,
+        Method::POST,
+        &format!("/servers/{kv}/action"),
+        &e.admin,
+        Some(json!({"createImage": {"name": "snap1"}})),
+        "2.45",
+    )
+    .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let snap = r.body["image_id"].as_str().unwrap().to_string();
+    let adopted = eventually(Duration::from_secs(20), || async {
+        let r = call(
+            Method::GET,
+            &format!("{}/image/v2/images/{snap}", e.c.url),
+            Some(&e.admin),
+            None,
+            &[],
+        )
+        .await;
+        r.status == 200 && r.body["status"] == "active" && r.body["name"] == "snap1"
+    })
+    .await;
+    assert!(adopted, "snapshot adopted at the top");
+
+    // Anti-affinity: each member in a different pod; a fourth cannot be placed.
+    let r = nova(
+        &e,
+        Method::POST,
+        "/os-server-groups",
+        &e.admin,
+        Some(json!({"server_group": {"name": "spread", "policy": "anti-affinity"}})),
+        "2.64",
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let group = r.body["server_group"]["id"].as_str().unwrap().to_string();
+    let mut azs = Vec::new();
+    for i in 0..3 {
+        let r = nova(&e, Method::POST, "/servers", &e.admin, Some(json!({"server": {"name": format!("aa{i}"), "flavorRef": "42", "imageRef": image, "networks": "none"}, "os:scheduler_hints": {"group": group}})), "2.100").await;
+        assert_eq!(r.status, 202, "{}", r.text);
+        let id = r.body["server"]["id"].as_str().unwrap().to_string();
+        azs.push(
+            status_of(&e, &e.admin, &id, "2.100").await["OS-EXT-AZ:availability_zone"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    azs.sort();
+    assert_eq!(azs, ["az1", "az2", "az3"], "one per pod");
+    let r = nova(&e, Method::POST, "/servers", &e.admin, Some(json!({"server": {"name": "aa4", "flavorRef": "42", "imageRef": image, "networks": "none"}, "os:scheduler_hints": {"group": group}})), "2.100").await;
+    let fourth = r.body["server"]["id"].as_str().unwrap().to_string();
+    let s = status_of(&e, &e.admin, &fourth, "2.100").await;
+    assert_eq!(s["status"], "ERROR");
+    assert!(
+        s["fault"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("No valid host")
+    );
+    let r = nova(
+        &e,
+        Method::GET,
+        &format!("/os-server-groups/{group}"),
+        &e.admin,
+        None,
+        "2.64",
+    )
+    .await;
+    assert_eq!(
+        r.body["server_group"]["members"].as_array().unwrap().len(),
+        4
+    );
+
+    // Capabilities: only Pod2 has a GPU.
+    let r = call(
+        Method::PUT,
+        &format!("{}/v1.0/pods/{}", e.c.url, e.pods[1].1),
+        Some(&e.admin),
+        Some(json!({"pod": {"capabilities": {"gpu": "true"}}})),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = nova(
+        &e,
+        Method::POST,
+        "/flavors",
+        &e.admin,
+        Some(json!({"flavor": {"name": "g1", "id": "gpu1", "vcpus": 1, "ram": 256, "disk": 1}})),
+        "2.61",
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let r = nova(
+        &e,
+        Method::POST,
+        "/flavors/gpu1/os-extra_specs",
+        &e.admin,
+        Some(json!({"extra_specs": {"capabilities:gpu": "true"}})),
+        "2.61",
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    for i in 0..2 {
+        let r = nova(&e, Method::POST, "/servers", &e.admin, Some(json!({"server": {"name": format!("g{i}"), "flavorRef": "gpu1", "imageRef": image, "networks": "none"}})), "2.100").await;
+        let id = r.body["server"]["id"].as_str().unwrap().to_string();
+        assert_eq!(
+            status_of(&e, &e.admin, &id, "2.100").await["OS-EXT-AZ:availability_zone"],
+            "az2"
+        );
+    }
+
+    // Security groups through the central Neutron.
+    let net = call(
+        Method::POST,
+        &format!("{}/network/v2.0/networks", e.c.url),
+        Some(&e.admin),
+        Some(json!({"network": {"name": "n1"}})),
+        &[],
+    )
+    .await;
+    let net_id = net.body["network"]["id"].as_str().unwrap().to_string();
+    call(
+        Method::POST,
+        &format!("{}/network/v2.0/subnets", e.c.url),
+        Some(&e.admin),
+        Some(json!({"subnet": {"network_id": net_id, "cidr": "10.7.0.0/24", "ip_version": 4}})),
+        &[],
+    )
+    .await;
+    let sg = call(
+        Method::POST,
+        &format!("{}/network/v2.0/security-groups", e.c.url),
+        Some(&e.admin),
+        Some(json!({"security_group": {"name": "web"}})),
+        &[],
+    )
+    .await;
+    let sg_id = sg.body["security_group"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = nova(&e, Method::POST, "/servers", &e.admin, Some(json!({"server": {"name": "web1", "flavorRef": "42", "imageRef": image, "networks": [{"uuid": net_id}], "availability_zone": "az3"}})), "2.100").await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let web1 = r.body["server"]["id"].as_str().unwrap().to_string();
+    assert!(wait_status(&e, &e.admin, &web1, "ACTIVE").await);
+    let r = nova(
+        &e,
+        Method::POST,
+        &format!("/servers/{web1}/action"),
+        &e.admin,
+        Some(json!({"addSecurityGroup": {"name": "web"}})),
+        "2.100",
+    )
+    .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let ports = call(
+        Method::GET,
+        &format!("{}/network/v2.0/ports?device_id={web1}", e.c.url),
+        Some(&e.admin),
+        None,
+        &[],
+    )
+    .await;
+    assert!(
+        ports.body["ports"][0]["security_groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g == sg_id.as_str())
+    );
+    let s = status_of(&e, &e.admin, &web1, "2.100").await;
+    assert!(
+        s["security_groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["name"] == "web"),
+        "{s}"
+    );
+    let r = nova(
+        &e,
+        Method::POST,
+        &format!("/servers/{web1}/action"),
+        &e.admin,
+        Some(json!({"addSecurityGroup": {"name": "nope"}})),
+        "2.100",
+    )
+    .await;
+    assert_eq!(r.status, 404);
+    let r = nova(
+        &e,
+        Method::POST,
+        &format!("/servers/{web1}/action"),
+        &e.admin,
+        Some(json!({"removeSecurityGroup": {"name": "web"}})),
+        "2.100",
+    )
+    .await;
+    assert_eq!(r.status, 202);
+    let ports = call(
+        Method::GET,
+        &format!("{}/network/v2.0/ports?device_id={web1}", e.c.url),
+        Some(&e.admin),
+        None,
+        &[],
+    )
+    .await;
+    assert!(
+        !ports.body["ports"][0]["security_groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g == sg_id.as_str())
+    );
+
+    // Usage over all pods, from the index.
+    let project = call(
+        Method::GET,
+        &format!("{}/identity/v3/auth/projects", e.c.url),
+        Some(&e.admin),
+        None,
+        &[],
+    )
+    .await
+    .body["projects"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = nova(
+        &e,
+        Method::GET,
+        &format!("/os-simple-tenant-usage/{project}"),
+        &e.admin,
+        None,
+        "2.100",
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(
+        r.body["tenant_usage"]["server_usages"]
+            .as_array()
+            .unwrap()
+            .len()
+            >= 6
+    );
+    e.sim.shutdown().await;
+    drop(e.c);
+    db.cleanup().await;
+}

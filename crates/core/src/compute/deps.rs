@@ -71,6 +71,17 @@ pub trait NetworkBinding: Send + Sync + 'static {
         pod_id: Option<&'a str>,
     ) -> BoxFuture<'a, Result<()>>;
 
+    /// Nova's `addSecurityGroup` / `removeSecurityGroup`: adds or removes the group (by name or
+    /// id, in the project) on every port of the server; 404 for an unknown group, 400 when the
+    /// server has no port.
+    fn set_security_group<'a>(
+        &'a self,
+        project_id: &'a str,
+        server_id: &'a str,
+        group: &'a str,
+        add: bool,
+    ) -> BoxFuture<'a, Result<()>>;
+
     /// The server's `addresses` in Nova's shape: `{"<network name>": [{"addr", "version",
     /// "OS-EXT-IPS:type", "OS-EXT-IPS-MAC:mac_addr"}]}`.
     fn addresses<'a>(
@@ -113,6 +124,17 @@ pub trait ImageSource: Send + Sync + 'static {
         image_id: &'a str,
         pod_id: &'a str,
     ) -> BoxFuture<'a, Result<String>>;
+
+    /// Adopts an active image made in a pod (a server snapshot) as the top image `image_id`
+    /// owned by `project_id` (register mode, no copy). Idempotent.
+    fn adopt<'a>(
+        &'a self,
+        project_id: &'a str,
+        pod_id: &'a str,
+        bottom_id: &'a str,
+        image_id: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<()>>;
 }
 
 /// Used where no implementation is wired: every call fails with 503 "not available".
@@ -166,6 +188,15 @@ impl NetworkBinding for Unavailable {
     fn addresses<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<Value>> {
         Box::pin(async { Ok(Value::Object(Default::default())) })
     }
+    fn set_security_group<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+        _: &'a str,
+        _: bool,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async { Err(unavailable("networking")) })
+    }
 }
 
 impl ImageSource for Unavailable {
@@ -173,6 +204,16 @@ impl ImageSource for Unavailable {
         Box::pin(async { Err(unavailable("the image service")) })
     }
     fn ensure_in_pod<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<String>> {
+        Box::pin(async { Err(unavailable("the image service")) })
+    }
+    fn adopt<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+        _: &'a str,
+        _: &'a str,
+        _: &'a str,
+    ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async { Err(unavailable("the image service")) })
     }
 }

@@ -26,12 +26,13 @@ use crate::{CoreError, ErrorKind};
 pub(crate) const BUILD: &str = "server_build";
 pub(crate) const DELETE: &str = "server_delete";
 pub(crate) const SYNC: &str = "server_sync";
+pub(crate) const SNAPSHOT: &str = "server_snapshot";
 
 /// Microversion used for bottom server calls (networks "none"/"auto" need ≥ 2.37).
 const POD_MV: (&str, &str) = ("OpenStack-API-Version", "compute 2.73");
 
 pub(crate) fn register(compute: &Arc<Compute>) {
-    for job_type in [BUILD, DELETE, SYNC] {
+    for job_type in [BUILD, DELETE, SYNC, SNAPSHOT] {
         compute.jobs.register(Arc::new(ServerJobs {
             compute: Arc::downgrade(compute),
             job_type,
@@ -59,6 +60,7 @@ impl JobHandler for ServerJobs {
             match self.job_type {
                 BUILD => compute.run_build(server_id, ctx).await,
                 DELETE => compute.run_delete(server_id).await,
+                SNAPSHOT => compute.run_snapshot(job).await,
                 _ => compute.run_sync(server_id).await,
             }
         })
@@ -481,6 +483,56 @@ impl Compute {
             .await
             .map_err(CoreError::from)?;
         tracing::info!(server = %server_id, "server deleted");
+        Ok(())
+    }
+
+    /// Adopts a server snapshot made in the pod once the pod's image is active.
+    async fn run_snapshot(&self, job: &Job) -> Result<(), JobError> {
+        let pod_id = job
+            .pod_id
+            .clone()
+            .ok_or_else(|| JobError::Fail("snapshot without a pod".into()))?;
+        let bottom = job.payload["bottom_image"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let name = job.payload["name"]
+            .as_str()
+            .unwrap_or("snapshot")
+            .to_string();
+        let client = self.pods.client(&pod_id).await?;
+        let r = client
+            .send(
+                Method::GET,
+                "image",
+                &format!("/v2/images/{bottom}"),
+                None,
+                &[],
+            )
+            .await?;
+        match r.status {
+            200 => {}
+            404 => {
+                return Err(JobError::Fail(
+                    "the pod's snapshot image disappeared".into(),
+                ));
+            }
+            s => return Err(status_error("snapshot image", s, &r.body)),
+        }
+        let status = r.json().unwrap_or(Value::Null)["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        match status.as_str() {
+            "active" => {}
+            "killed" | "deleted" => {
+                return Err(JobError::Fail(format!("the pod's snapshot ended {status}")));
+            }
+            _ => return Err(JobError::Retry(format!("snapshot image is {status}"))),
+        }
+        self.images
+            .adopt(&job.project_id, &pod_id, &bottom, &job.resource_id, &name)
+            .await?;
         Ok(())
     }
 

@@ -790,6 +790,8 @@ impl Compute {
             "createImage",
             "rebuild",
             "os-getConsoleOutput",
+            "addSecurityGroup",
+            "removeSecurityGroup",
         ];
         if !KNOWN.contains(&action.name.as_str()) {
             return Err(CoreError::bad_request(format!(
@@ -798,6 +800,34 @@ impl Compute {
             )));
         }
         let row = self.server_row(scope, id).await?;
+        if action.name == "addSecurityGroup" || action.name == "removeSecurityGroup" {
+            // Security groups live on the server's ports in the central Neutron.
+            let group = action.body[action.name.as_str()]["name"]
+                .as_str()
+                .ok_or_else(|| {
+                    CoreError::bad_request(format!(
+                        "Invalid input for field/attribute {}.",
+                        action.name
+                    ))
+                })?
+                .to_string();
+            let add = action.name == "addSecurityGroup";
+            self.network
+                .set_security_group(&row.project_id, id, &group, add)
+                .await?;
+            let mut row = self.server_row(scope, id).await?;
+            let mut groups: Vec<String> =
+                serde_json::from_str(&row.security_groups).unwrap_or_default();
+            if add && !groups.contains(&group) {
+                groups.push(group);
+            } else if !add {
+                groups.retain(|g| g != &group);
+            }
+            row.security_groups = json_text(&groups);
+            row.updated_at = now_micros();
+            self.store.update_server(&row).await?;
+            return Ok(ActionOutcome::Accepted);
+        }
         let (Some(pod_id), Some(bottom)) = (row.pod_id.clone(), row.bottom_id.clone()) else {
             return Err(CoreError::conflict(format!(
                 "Cannot '{}' instance {id} while it is in vm_state {}",
@@ -883,7 +913,45 @@ impl Compute {
         }
         // Refresh the index from the pod right away.
         let _ = self.get_server(scope, id).await;
-        if action.name == "os-getConsoleOutput" || action.name == "createImage" {
+        if action.name == "createImage" {
+            // The pod makes the snapshot; a job adopts it at the top once it is active, under
+            // the id answered now.
+            let v = r.json().unwrap_or(Value::Null);
+            let location = r
+                .headers
+                .get("location")
+                .and_then(|l| l.to_str().ok())
+                .unwrap_or_default();
+            let bottom_image = v["image_id"]
+                .as_str()
+                .map(str::to_string)
+                .or_else(|| location.rsplit('/').next().map(str::to_string))
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| {
+                    CoreError::new(
+                        ErrorKind::Unavailable,
+                        "the pod did not say which image it made",
+                    )
+                })?;
+            let image_id = uuid::Uuid::new_v4().to_string();
+            let name = action.body["createImage"]["name"]
+                .as_str()
+                .unwrap_or("snapshot")
+                .to_string();
+            self.jobs
+                .enqueue(NewJob {
+                    job_type: super::saga::SNAPSHOT.into(),
+                    resource_id: image_id.clone(),
+                    project_id: row.project_id.clone(),
+                    pod_id: Some(pod_id.clone()),
+                    payload: json!({"bottom_image": bottom_image, "name": name, "server_id": id}),
+                    max_attempts: Some(30),
+                    delay: None,
+                })
+                .await?;
+            return Ok(ActionOutcome::Body(202, json!({"image_id": image_id})));
+        }
+        if action.name == "os-getConsoleOutput" {
             return Ok(ActionOutcome::Body(
                 r.status,
                 r.json().unwrap_or(Value::Null),

@@ -1317,6 +1317,34 @@ impl ImageSource for ImageService {
         })
     }
 
+    fn adopt<'a>(
+        &'a self,
+        project_id: &'a str,
+        pod_id: &'a str,
+        bottom_id: &'a str,
+        image_id: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            if self.store.get_image(image_id).await.is_ok() {
+                return Ok(());
+            }
+            let caller = Caller {
+                project_id: project_id.to_string(),
+                is_admin: true,
+            };
+            let req = RegisterRequest {
+                pod_id: pod_id.to_string(),
+                bottom_id: bottom_id.to_string(),
+                image_id: Some(image_id.to_string()),
+                name: Some(name.to_string()),
+                visibility: Some("private".into()),
+                owner: Some(project_id.to_string()),
+            };
+            self.register(&caller, req).await.map(|_| ())
+        })
+    }
+
     fn ensure_in_pod<'a>(
         &'a self,
         image_id: &'a str,

@@ -318,6 +318,79 @@ impl NetworkService {
     }
 }
 
+impl NetworkService {
+    /// Adds or removes a security group on every port of a server (Nova's
+    /// `addSecurityGroup`/`removeSecurityGroup`), through the ordinary port update so the pods
+    /// are synced by the usual jobs.
+    pub async fn set_server_security_group(
+        self: &Arc<Self>,
+        project: &str,
+        server: &str,
+        group: &str,
+        add: bool,
+    ) -> Result<()> {
+        let caller = Caller {
+            project_id: project.to_string(),
+            is_admin: false,
+        };
+        let groups = self
+            .store
+            .list_net_resources("security_group", Some(project))
+            .await
+            .map_err(CoreError::from)?;
+        let sg = groups
+            .iter()
+            .find(|g| g.id == group)
+            .or_else(|| groups.iter().find(|g| str_of(&doc_of(g), "name") == group))
+            .ok_or_else(|| {
+                CoreError::not_found(format!(
+                    "Security group {group} not found for project {project}."
+                ))
+            })?
+            .id
+            .clone();
+        let ports = self
+            .store
+            .net_by_device("port", server)
+            .await
+            .map_err(CoreError::from)?;
+        if ports.is_empty() {
+            return Err(CoreError::bad_request(format!(
+                "Server {server} has no network port to change security groups on."
+            )));
+        }
+        for port in ports {
+            let d = doc_of(&port);
+            let mut current: Vec<String> = d["security_groups"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|g| g.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let had = current.contains(&sg);
+            if add && !had {
+                current.push(sg.clone());
+            } else if !add && had {
+                current.retain(|g| g != &sg);
+            } else if !add {
+                return Err(CoreError::bad_request(format!(
+                    "Security group {group} not associated with the instance"
+                )));
+            } else {
+                continue;
+            }
+            let mut body = Doc::new();
+            body.insert("security_groups".into(), json!(current));
+            self.update(&caller, Kind::Port, &port.id, &body)
+                .await
+                .map_err(CoreError::from)?;
+        }
+        Ok(())
+    }
+}
+
 /// The [`NetworkBinding`] the compute saga uses.
 #[derive(Debug, Clone)]
 pub struct Binding(pub Arc<NetworkService>);
@@ -363,6 +436,20 @@ impl NetworkBinding for Binding {
                 .release_server(project_id, server_id)
                 .await
                 .map_err(CoreError::from)
+        })
+    }
+
+    fn set_security_group<'a>(
+        &'a self,
+        project_id: &'a str,
+        server_id: &'a str,
+        group: &'a str,
+        add: bool,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            self.0
+                .set_server_security_group(project_id, server_id, group, add)
+                .await
         })
     }
 

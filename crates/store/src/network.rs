@@ -406,3 +406,37 @@ impl Store {
         )
     }
 }
+
+impl Store {
+    /// Per-project Neutron quota overrides.
+    pub async fn net_quota_overrides(&self, project_id: &str) -> Result<Vec<(String, i64)>> {
+        Ok(
+            sqlx::query_as("SELECT resource, hard_limit FROM net_quotas WHERE project_id = $1")
+                .bind(project_id)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn set_net_quota(&self, project_id: &str, resource: &str, limit: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO net_quotas (project_id, resource, hard_limit) VALUES ($1, $2, $3) \
+             ON CONFLICT (project_id, resource) DO UPDATE SET hard_limit = $3",
+        )
+        .bind(project_id)
+        .bind(resource)
+        .bind(limit)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Back to the defaults.
+    pub async fn delete_net_quotas(&self, project_id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM net_quotas WHERE project_id = $1")
+            .bind(project_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

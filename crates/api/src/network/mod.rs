@@ -237,11 +237,13 @@ async fn update(
 ) -> ApiResult {
     let caller = caller(&auth)?;
     if coll == "quotas" {
-        caller
-            .is_admin
-            .then_some(())
-            .ok_or_else(|| err(NetError::forbidden("rule:update_quota")))?;
-        let q = state.network.quota(&caller, &id).await.map_err(err)?;
+        let v = body::json(SVC, &raw)?;
+        let b = object(v.get("quota").unwrap_or(&Value::Null), "quota")?;
+        let q = state
+            .network
+            .update_quota(&caller, &id, &b)
+            .await
+            .map_err(err)?;
         return Ok(axum::Json(json!({"quota": q})).into_response());
     }
     let k = kind(&coll)?;
@@ -262,10 +264,7 @@ async fn remove(
 ) -> ApiResult {
     let caller = caller(&auth)?;
     if coll == "quotas" {
-        caller
-            .is_admin
-            .then_some(())
-            .ok_or_else(|| err(NetError::forbidden("rule:delete_quota")))?;
+        state.network.reset_quota(&caller, &id).await.map_err(err)?;
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
     let k = kind(&coll)?;

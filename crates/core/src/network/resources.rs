@@ -718,7 +718,7 @@ impl NetworkService {
     }
 
     async fn check_quota(&self, kind: Kind, project: &str) -> NetResult<()> {
-        let q = &self.config.quotas;
+        let q = &self.effective_quotas(project).await?;
         let limit = match kind {
             Kind::Network => q.network,
             Kind::Subnet => q.subnet,
@@ -3013,13 +3013,82 @@ impl NetworkService {
         Ok(tags)
     }
 
-    /// `GET /v2.0/quotas/{project_id}`: the limits (Cascade applies the defaults to every
-    /// project). A tenant may read only its own.
+    /// The configured defaults with the project's overrides applied.
+    pub(crate) async fn effective_quotas(&self, project_id: &str) -> NetResult<super::NetQuotas> {
+        let mut q = self.config.quotas.clone();
+        for (resource, limit) in self.store.net_quota_overrides(project_id).await? {
+            match resource.as_str() {
+                "network" => q.network = limit,
+                "subnet" => q.subnet = limit,
+                "port" => q.port = limit,
+                "router" => q.router = limit,
+                "floatingip" => q.floatingip = limit,
+                "security_group" => q.security_group = limit,
+                "security_group_rule" => q.security_group_rule = limit,
+                _ => {}
+            }
+        }
+        Ok(q)
+    }
+
+    /// `GET /v2.0/quotas/{project_id}`: the limits. A tenant may read only its own.
     pub async fn quota(&self, caller: &Caller, project_id: &str) -> NetResult<Value> {
         if !caller.owns(project_id) {
             return Err(NetError::forbidden("rule:get_quota"));
         }
-        Ok(quota_doc(&self.config.quotas))
+        Ok(quota_doc(&self.effective_quotas(project_id).await?))
+    }
+
+    /// `PUT /v2.0/quotas/{project_id}` (admin): sets overrides; `-1` is unlimited.
+    pub async fn update_quota(
+        &self,
+        caller: &Caller,
+        project_id: &str,
+        body: &Doc,
+    ) -> NetResult<Value> {
+        if !caller.is_admin {
+            return Err(NetError::forbidden("rule:update_quota"));
+        }
+        const KNOWN: &[&str] = &[
+            "network",
+            "subnet",
+            "port",
+            "router",
+            "floatingip",
+            "security_group",
+            "security_group_rule",
+        ];
+        let mut updates = Vec::new();
+        for (k, v) in body {
+            if !KNOWN.contains(&k.as_str()) {
+                return Err(NetError::bad_request(format!(
+                    "Unrecognized attribute(s) '{k}'"
+                )));
+            }
+            let n = v
+                .as_i64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                .filter(|n| *n >= -1)
+                .ok_or_else(|| {
+                    NetError::bad_request(format!(
+                        "Invalid input for {k}. Reason: '{v}' is not an integer >= -1."
+                    ))
+                })?;
+            updates.push((k.clone(), n));
+        }
+        for (k, n) in updates {
+            self.store.set_net_quota(project_id, &k, n).await?;
+        }
+        Ok(quota_doc(&self.effective_quotas(project_id).await?))
+    }
+
+    /// `DELETE /v2.0/quotas/{project_id}` (admin): back to the defaults.
+    pub async fn reset_quota(&self, caller: &Caller, project_id: &str) -> NetResult<()> {
+        if !caller.is_admin {
+            return Err(NetError::forbidden("rule:delete_quota"));
+        }
+        self.store.delete_net_quotas(project_id).await?;
+        Ok(())
     }
 
     /// `GET /v2.0/quotas/{project_id}/details`: limits, usage and reservations.
@@ -3027,7 +3096,7 @@ impl NetworkService {
         if !caller.owns(project_id) {
             return Err(NetError::forbidden("rule:get_quota"));
         }
-        let limits = quota_doc(&self.config.quotas);
+        let limits = quota_doc(&self.effective_quotas(project_id).await?);
         let mut out = serde_json::Map::new();
         for (k, limit) in limits.as_object().cloned().unwrap_or_default() {
             let used = match k.as_str() {

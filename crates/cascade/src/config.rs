@@ -40,6 +40,40 @@ pub(crate) struct Config {
     pub(crate) images: ImagesConfig,
     #[serde(default)]
     pub(crate) network: NetworkSection,
+    #[serde(default)]
+    pub(crate) jobs: JobsSection,
+}
+
+/// `[jobs]`: the durable job engine of this process. Every field is optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct JobsSection {
+    /// Jobs running at once in this process.
+    pub(crate) concurrency: Option<usize>,
+    /// Jobs of one pod running at once in this process.
+    pub(crate) per_pod_concurrency: Option<usize>,
+    /// How long a claim holds a job; a crashed process's jobs are taken over after it.
+    pub(crate) lease_secs: Option<u64>,
+    pub(crate) max_attempts: Option<u32>,
+}
+
+impl JobsSection {
+    pub(crate) fn to_engine(&self) -> cascade_core::jobs::JobEngineConfig {
+        let mut c = cascade_core::jobs::JobEngineConfig::default();
+        if let Some(n) = self.concurrency {
+            c.concurrency = n.max(1);
+        }
+        if let Some(n) = self.per_pod_concurrency {
+            c.per_pod_concurrency = n.max(1);
+        }
+        if let Some(s) = self.lease_secs {
+            c.lease = Duration::from_secs(s.max(1));
+        }
+        if let Some(n) = self.max_attempts {
+            c.default_max_attempts = n.max(1);
+        }
+        c
+    }
 }
 
 /// `[network]`: the central Neutron. Every field is optional.

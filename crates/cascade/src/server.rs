@@ -13,7 +13,7 @@ use cascade_core::identity::Delegation;
 use cascade_core::identity::{
     BootstrapUser, EmbeddedIdentity, Identity, KeystoneIdentity, KeystoneIdentityConfig,
 };
-use cascade_core::jobs::{JobEngine, JobEngineConfig};
+use cascade_core::jobs::JobEngine;
 use cascade_core::network::{Binding, EngineSink, NetJobHandler, NetworkService};
 use cascade_core::pods::{PodRegistry, PodRegistryConfig};
 use cascade_core::secrets::Sealer;
@@ -149,7 +149,7 @@ pub(crate) async fn start(
         pod_metrics,
     ));
     pods.register_metrics(&mut registry);
-    let jobs = Arc::new(JobEngine::new(store.clone(), JobEngineConfig::default()));
+    let jobs = Arc::new(JobEngine::new(store.clone(), config.jobs.to_engine()));
     jobs.register_metrics(&mut registry);
     let image_service =
         cascade_core::image::ImageService::new(store.clone(), pods.clone(), config.image_config()?);

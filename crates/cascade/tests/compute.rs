@@ -657,11 +657,13 @@ async fn servers_across_pods(db: &Db) {
 async fn crash_during_creates_converges() {
     let db = Db::sqlite();
     let port = free_port();
-    let c = Cascade::start_on(&db, CONFIG, port).await;
+    // A short job lease, so the dead process's jobs are taken over quickly.
+    let config = format!("{CONFIG}[jobs]\nlease_secs = 3\n");
+    let c = Cascade::start_on(&db, &config, port).await;
     let regions = (1..=3)
         .map(|i| {
             let mut r = RegionSpec::new(format!("Pod{i}"), format!("az{i}")).instant();
-            r.build_time = Duration::from_millis(800);
+            r.build_time = Duration::from_secs(3);
             r
         })
         .collect();
@@ -722,11 +724,18 @@ async fn crash_during_creates_converges() {
             .await,
         );
     }
-    // Die mid-flight, without any clean-up.
+    // Die mid-flight, without any clean-up, while builds are still running.
+    let mut building = 0;
+    for id in &accepted {
+        if status_of(&e, &e.admin, id, "2.100").await["status"] == "BUILD" {
+            building += 1;
+        }
+    }
+    assert!(building > 0, "the crash must interrupt builds");
     let Env { mut c, sim, .. } = e;
     c.kill9();
     drop(c);
-    let c = Cascade::start_on(&db, CONFIG, port).await;
+    let c = Cascade::start_on(&db, &config, port).await;
     let admin = admin_token(&c.url).await;
     let e = Env {
         c,

@@ -162,6 +162,23 @@ fip="$("$osc" floating ip create e2e-public -f value -c floating_ip_address 2>/d
 check "floating ip create" test -n "$fip"
 check "server add floating ip" "$osc" server add floating ip e2e-vm5 "$fip"
 check "the floating ip shows in server list" bash -c "'$osc' server list -f value -c Name -c Networks | grep e2e-vm5 | grep -q '$fip'"
+ext_id="$("$osc" network show e2e-public -f value -c id)"
+outside_port() { # a host outside: a port on the external network, made straight in Pod1
+    local auth; auth="$(pod_auth Pod1)"
+    local bnet; bnet="$(OS_AUTH_URL="$auth" OS_REGION_NAME=Pod1 "$osc" network list -f value -c ID -c Name | grep " $ext_id\$" | cut -d' ' -f1)"
+    OS_AUTH_URL="$auth" OS_REGION_NAME=Pod1 "$osc" port create --network "$bnet" e2e-outside -f value -c id
+}
+outside="$(outside_port 2>/dev/null)"
+from_outside() { # from_outside PROTOCOL PORT -> true/false
+    local b; b="$(bottom_port Pod1 e2e-vm5)"
+    curl -fsS -X POST -H 'content-type: application/json' \
+        -d "{\"from\": {\"region\": \"Pod1\", \"port_id\": \"$outside\"}, \"to\": {\"region\": \"Pod1\", \"port_id\": \"$b\"}, \"protocol\": \"$1\", \"port\": $2}" \
+        "$(grep '| Pod1 ' "$work/demo.out" | grep -o 'http://127.0.0.1:[0-9]*' | head -1)/sim/reachability" \
+        | python3 -c 'import json,sys; print(str(json.load(sys.stdin)["reachable"]).lower())'
+}
+fip_reach() { for _ in $(seq 1 50); do [ "$(from_outside tcp 22)" = true ] && return 0; sleep 0.2; done; return 1; }
+check "oracle: ssh from outside reaches e2e-vm5 through its floating ip" fip_reach
+check "oracle: port 80 from outside is blocked by the security group" bash -c "[ \"\$($(declare -f pod_auth bottom_port from_outside); osc='$osc' work='$work' outside='$outside' from_outside tcp 80)\" = false ]"
 check "the L2/L3 state is visible in the pod: shadow network in Pod3" bash -c "OS_AUTH_URL='$(pod_auth Pod3)' OS_REGION_NAME=Pod3 '$osc' network list -f value -c Name | grep -q ."
 check "the L2/L3 state is visible in the pod: bottom router in Pod1" bash -c "OS_AUTH_URL='$(pod_auth Pod1)' OS_REGION_NAME=Pod1 '$osc' router list -f value -c ID | grep -q ."
 check "server list --limit 2 with markers walks every server once" walk_pages

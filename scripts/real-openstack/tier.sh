@@ -21,6 +21,7 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$RO_ROOT"
+export PYTHONDONTWRITEBYTECODE=1 # no __pycache__ in the source tree
 H=$RO_SCRIPTS
 PY=$REAL_OS_VENV/bin/python
 passed=0 failed=0

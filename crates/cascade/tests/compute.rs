@@ -23,11 +23,16 @@ struct Env {
 }
 
 async fn env(db: &Db) -> Env {
-    let c = Cascade::start(db, CONFIG).await;
+    env_with(db, CONFIG, 0, Duration::from_millis(300)).await
+}
+
+/// Cascade on `port` (0: any) with `config`, and three simulated pods registered and up.
+async fn env_with(db: &Db, config: &str, port: u16, build_time: Duration) -> Env {
+    let c = Cascade::start_on(db, config, port).await;
     let regions = (1..=3)
         .map(|i| {
             let mut r = RegionSpec::new(format!("Pod{i}"), format!("az{i}")).instant();
-            r.build_time = Duration::from_millis(300);
+            r.build_time = build_time;
             r
         })
         .collect();
@@ -659,56 +664,7 @@ async fn crash_during_creates_converges() {
     let port = free_port();
     // A short job lease, so the dead process's jobs are taken over quickly.
     let config = format!("{CONFIG}[jobs]\nlease_secs = 3\n");
-    let c = Cascade::start_on(&db, &config, port).await;
-    let regions = (1..=3)
-        .map(|i| {
-            let mut r = RegionSpec::new(format!("Pod{i}"), format!("az{i}")).instant();
-            r.build_time = Duration::from_secs(3);
-            r
-        })
-        .collect();
-    let sim = cascade_sim::start(SimConfig::new(format!("{}/identity", c.url), regions))
-        .await
-        .unwrap();
-    let admin = admin_token(&c.url).await;
-    for r in sim.regions() {
-        let body = json!({"pod": {"region_name": r.name, "az_name": r.az, "auth_url": r.identity_url,
-            "credentials": {"username": "admin", "password": ADMIN_PASSWORD, "project_name": "admin"}}});
-        call(
-            Method::POST,
-            &format!("{}/v1.0/pods", c.url),
-            Some(&admin),
-            Some(body),
-            &[],
-        )
-        .await;
-    }
-    let e = Env {
-        c,
-        sim,
-        admin: admin.clone(),
-        pods: Vec::new(),
-    };
-    let url = e.c.url.clone();
-    assert!(
-        eventually(Duration::from_secs(20), || {
-            let (url, t) = (url.clone(), admin.clone());
-            async move {
-                let r = call(
-                    Method::GET,
-                    &format!("{url}/v1.0/pods"),
-                    Some(&t),
-                    None,
-                    &[],
-                )
-                .await;
-                r.body["pods"]
-                    .as_array()
-                    .is_some_and(|p| p.iter().all(|p| p["state"] == "up"))
-            }
-        })
-        .await
-    );
+    let e = env_with(&db, &config, port, Duration::from_secs(3)).await;
     flavor(&e).await;
     let image = image(&e, &e.admin).await;
     let mut accepted = Vec::new();

@@ -78,6 +78,9 @@ impl Store {
                 AnyPoolOptions::new()
                     .max_connections(8)
                     .acquire_timeout(Duration::from_secs(30))
+                    // A SQLite connection is a handle in this process: the ping sqlx sends
+                    // before every acquire only costs a round trip to its worker thread.
+                    .test_before_acquire(false)
                     .after_connect(|conn, _| {
                         Box::pin(async move {
                             conn.execute("PRAGMA journal_mode = WAL").await?;

@@ -45,12 +45,17 @@ fn vol(i: usize, project: &str, pod: &str) -> VolumeRow {
         name: Some(format!("v{}", i % 3)),
         description: None,
         size: (i % 5 + 1) as i64,
-        status: if i % 4 == 0 { "in-use" } else { "available" }.into(),
+        status: if i.is_multiple_of(4) {
+            "in-use"
+        } else {
+            "available"
+        }
+        .into(),
         az: format!("az{}", i % 2),
         pod_id: Some(pod.into()),
         bottom_id: Some(format!("b-{i}")),
         volume_type: "__DEFAULT__".into(),
-        bootable: i % 3 == 0,
+        bootable: i.is_multiple_of(3),
         multiattach: false,
         attachments: "[]".into(),
         metadata: "{}".into(),

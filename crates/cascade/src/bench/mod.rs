@@ -254,6 +254,21 @@ pub(crate) fn memory_kib(pid: u32) -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// CPU time (user + system) a process has used so far, from `/proc/<pid>/stat` (clock ticks
+/// of 10 ms, the Linux default).
+pub(crate) fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after_comm = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    let fields: Vec<&str> = after_comm.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,5 +286,19 @@ mod tests {
         let empty = Summary::of(Vec::new(), 3, Duration::ZERO);
         assert_eq!(empty.p99, Duration::ZERO);
         assert_eq!(empty.errors, 3);
+    }
+
+    #[test]
+    fn cpu_time_of_this_process_grows() {
+        let me = std::process::id();
+        let before = cpu_time(me);
+        let mut x = 0u64;
+        let t = std::time::Instant::now();
+        while t.elapsed() < Duration::from_millis(50) {
+            x = x.wrapping_add(std::hint::black_box(1));
+        }
+        assert!(x > 0);
+        assert!(cpu_time(me) >= before);
+        assert!(memory_kib(me).0 > 0);
     }
 }

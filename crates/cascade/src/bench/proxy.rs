@@ -12,7 +12,7 @@ use clap::Args;
 use reqwest::Method;
 
 use super::harness::{Harness, Samples, get_loop};
-use super::{Report, ms};
+use super::{Report, cpu_time, ms};
 
 #[derive(Debug, Args)]
 pub(crate) struct ProxyArgs {
@@ -34,6 +34,9 @@ pub(crate) struct ProxyArgs {
     /// Warm-up requests per path (not recorded).
     #[arg(long, default_value_t = 1000)]
     pub(crate) warmup: usize,
+    /// Requests per path measured again with one in flight (0: skip).
+    #[arg(long, default_value_t = 2000)]
+    pub(crate) serial_requests: usize,
     /// Upper bound of each round, in seconds.
     #[arg(long, default_value_t = 60)]
     pub(crate) max_round_secs: u64,
@@ -108,10 +111,21 @@ async fn measure(h: &Harness, args: &ProxyArgs) -> anyhow::Result<Report> {
     let rounds = args.rounds.clamp(1, args.requests);
     let per_round = args.requests.div_ceil(rounds);
     let (mut d, mut v) = (Samples::default(), Samples::default());
+    let me = std::process::id();
+    // CPU used by Cascade and by this process (client + pods) during each path's rounds.
+    let (mut d_cpu, mut v_cpu) = (
+        (Duration::ZERO, Duration::ZERO),
+        (Duration::ZERO, Duration::ZERO),
+    );
     let started = Instant::now();
     for _ in 0..rounds {
+        let (c0, b0) = (cpu_time(h.pid), cpu_time(me));
         d.add(get_loop(&h.http, &h.token, direct.clone(), c, per_round, max).await);
+        let (c1, b1) = (cpu_time(h.pid), cpu_time(me));
         v.add(get_loop(&h.http, &h.token, via_cascade.clone(), c, per_round, max).await);
+        let (c2, b2) = (cpu_time(h.pid), cpu_time(me));
+        d_cpu = (d_cpu.0 + (c1 - c0), d_cpu.1 + (b1 - b0));
+        v_cpu = (v_cpu.0 + (c2 - c1), v_cpu.1 + (b2 - b1));
     }
     let (d, v) = (d.summary(), v.summary());
     report.memory("after the measured GETs", h.pid);
@@ -130,9 +144,41 @@ async fn measure(h: &Harness, args: &ProxyArgs) -> anyhow::Result<Report> {
         ms(v.p99) - ms(d.p99),
         "ms",
     );
+    let per = |t: Duration, n: usize| ms(t) / n.max(1) as f64;
+    report.figure("Cascade CPU per proxied GET", per(v_cpu.0, v.n), "ms");
+    report.figure("client + pods CPU per proxied GET", per(v_cpu.1, v.n), "ms");
+    report.figure("client + pods CPU per direct GET", per(d_cpu.1, d.n), "ms");
+    report.figure(
+        "Cascade CPU while the direct GETs ran (background)",
+        ms(d_cpu.0),
+        "ms",
+    );
     report.figure("measurement time", started.elapsed().as_secs_f64(), "s");
     report.latency("GET pod /servers/{bottom id} (direct)", d);
     report.latency("GET Cascade /compute/v2.1/servers/{id}", v);
+
+    // One request in flight: the service time of each path, without queueing.
+    if args.serial_requests > 0 {
+        let n = args.serial_requests;
+        let d1 = get_loop(&h.http, &h.token, direct.clone(), 1, n, max)
+            .await
+            .summary();
+        let v1 = get_loop(&h.http, &h.token, via_cascade.clone(), 1, n, max)
+            .await
+            .summary();
+        report.figure(
+            "added latency p50, 1 in flight",
+            ms(v1.p50) - ms(d1.p50),
+            "ms",
+        );
+        report.figure(
+            "added latency p99, 1 in flight",
+            ms(v1.p99) - ms(d1.p99),
+            "ms",
+        );
+        report.latency("direct, 1 in flight", d1);
+        report.latency("Cascade, 1 in flight", v1);
+    }
     report.notes.push(
         "The Cascade path validates the token (embedded identity, SQLite), reads the server \
          index and the pod registry, asks the pod live and renders the answer."

@@ -19,7 +19,7 @@ use super::Compute;
 use super::deps::PlannedPort;
 use super::servers::TOP_ID_KEY;
 use crate::identity::Actor;
-use crate::jobs::{BoxFuture, Job, JobContext, JobError, JobHandler, JobStatus};
+use crate::jobs::{BoxFuture, Job, JobContext, JobError, JobHandler};
 use crate::routing_lock::{BottomKey, ensure_bottom, forget};
 use crate::{CoreError, ErrorKind};
 
@@ -392,22 +392,7 @@ impl Compute {
         }
         if let Some(pod_id) = row.pod_id.clone() {
             // A build still queued is cancelled; one running is waited for.
-            let filter = crate::jobs::JobFilter {
-                job_type: Some(BUILD.into()),
-                resource_id: Some(server_id.into()),
-                ..Default::default()
-            };
-            for j in self.jobs.list(&filter, 10, None).await? {
-                match j.status {
-                    JobStatus::New => {
-                        let _ = self.jobs.delete(&j.id).await;
-                    }
-                    JobStatus::Running => {
-                        return Err(JobError::Retry("build still running".into()));
-                    }
-                    _ => {}
-                }
-            }
+            self.jobs.cancel_or_wait(BUILD, server_id).await?;
             let bottom = match row.bottom_id.clone() {
                 Some(b) => Some(b),
                 None => self.find_bottom_server(&pod_id, server_id).await?,

@@ -241,6 +241,34 @@ impl JobEngine {
     }
 
     /// Deletes a `NEW` or `FAIL` job; `RUNNING` and `SUCCESS` jobs are a 400.
+    /// Before undoing what jobs of `job_type` on `resource_id` make (a delete after a create):
+    /// cancels those still queued, and asks the caller to retry while one runs.
+    pub async fn cancel_or_wait(
+        &self,
+        job_type: &str,
+        resource_id: &str,
+    ) -> std::result::Result<(), super::JobError> {
+        let filter = super::JobFilter {
+            job_type: Some(job_type.to_string()),
+            resource_id: Some(resource_id.to_string()),
+            ..Default::default()
+        };
+        for j in self.list(&filter, 10, None).await? {
+            match j.status {
+                super::JobStatus::New => {
+                    let _ = self.delete(&j.id).await;
+                }
+                super::JobStatus::Running => {
+                    return Err(super::JobError::Retry(format!(
+                        "{job_type} of {resource_id} still running"
+                    )));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     pub async fn delete(&self, id: &str) -> Result<()> {
         match self.store.delete_job(id).await {
             Ok(Delete::Done) => Ok(()),

@@ -432,22 +432,7 @@ impl VolumeService {
         }
         if let Some(pod_id) = row.pod_id.clone() {
             // A create still queued is cancelled; one running is waited for.
-            let filter = crate::jobs::JobFilter {
-                job_type: Some(CREATE.into()),
-                resource_id: Some(volume_id.into()),
-                ..Default::default()
-            };
-            for j in self.jobs.list(&filter, 10, None).await? {
-                match j.status {
-                    crate::jobs::JobStatus::New => {
-                        let _ = self.jobs.delete(&j.id).await;
-                    }
-                    crate::jobs::JobStatus::Running => {
-                        return Err(JobError::Retry("create still running".into()));
-                    }
-                    _ => {}
-                }
-            }
+            self.jobs.cancel_or_wait(CREATE, volume_id).await?;
             let name = format!("{}@{volume_id}", row.name.clone().unwrap_or_default());
             let bottom = match row.bottom_id.clone() {
                 Some(b) => Some(b),

@@ -224,6 +224,33 @@ check "volume delete" "$osc" volume delete v2
 vol_gone() { for _ in $(seq 1 100); do "$osc" volume show "$1" >/dev/null 2>&1 || return 0; sleep 0.2; done; return 1; }
 check "the deleted volume is gone" vol_gone v2
 
+# Images across pods (issue 6): lazy copies only where servers boot, eager copies by policy.
+head -c 300000 /dev/urandom > "$work/lazy.img"
+check "image create img-lazy" "$osc" image create --file "$work/lazy.img" --disk-format qcow2 --container-format bare img-lazy
+check "checksum is the file's md5" bash -c "[ \"\$('$osc' image show img-lazy -f value -c checksum)\" = \"\$(md5sum '$work/lazy.img' | cut -d' ' -f1)\" ]"
+home_az="$("$cascade" image copies img-lazy | grep -o ' az[0-9] ' | tr -d ' ' | head -1)"
+for az in az1 az3; do
+    check "boot img-lazy in $az" "$osc" server create --flavor m1.e2e --image img-lazy --no-network --availability-zone "$az" --wait "lazy-$az"
+done
+copies_in() { "$cascade" image copies img-lazy | grep ' active ' | grep -o ' az[0-9] ' | tr -d ' ' | sort -u | tr '\n' ' '; }
+want="$(printf '%s\n' az1 az3 "$home_az" | sort -u | tr '\n' ' ')"
+check "img-lazy was copied only to the home pod and where it booted ($want)" bash -c "[ \"\$($(declare -f copies_in); cascade='$cascade' copies_in)\" = '$want' ]"
+pod3_copy="$("$cascade" image copies img-lazy | grep ' Pod3 ' | grep -oE '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}' | tail -1)"
+check "the copy in Pod3 has the same checksum" bash -c "[ \"\$(OS_AUTH_URL='$(pod_auth Pod3)' OS_REGION_NAME=Pod3 '$osc' image show '$pod3_copy' -f value -c checksum)\" = \"\$(md5sum '$work/lazy.img' | cut -d' ' -f1)\" ]"
+admin_token="$("$osc" token issue -f value -c id)"
+cascade_base="${OS_AUTH_URL%/identity/v3}"
+set_country() { curl -fsS -o /dev/null -X PUT -H "X-Auth-Token: $admin_token" -H 'content-type: application/json' -d "{\"pod\": {\"capabilities\": {\"country\": \"$2\"}}}" "$cascade_base/v1.0/pods/$1"; }
+for region in Pod1 Pod2 Pod3; do
+    id="$("$cascade" pod list -f json | python3 -c "import json,sys; print([p['pod_id'] for p in json.load(sys.stdin) if p['region_name']=='$region'][0])")"
+    country=DE; [ "$region" = Pod2 ] && country=FR
+    check "label $region country=$country" set_country "$id" "$country"
+done
+check "eager image with a country=DE policy" "$osc" image create --file "$work/lazy.img" --disk-format qcow2 --container-format bare --property cascade_replication=eager --property cascade_placement=country=DE img-de
+eager_done() { for _ in $(seq 1 100); do [ "$("$cascade" image copies img-de | grep -c ' active ')" = 2 ] && return 0; sleep 0.2; done; return 1; }
+check "img-de lands in the two DE pods" eager_done
+check "img-de is not in the FR pod" bash -c "! '$cascade' image copies img-de | grep -q ' Pod2 '"
+expect_fail "a policy naming no pod is refused" "$osc" image create --file "$work/lazy.img" --disk-format qcow2 --container-format bare --property cascade_replication=eager --property cascade_placement=country=XX img-xx
+
 # `cascade sim` on its own, trusting Cascade's identity.
 "$cascade" sim --regions 2 --identity-url "$OS_AUTH_URL" > "$work/sim.out" 2>&1 &
 sim_pid=$!

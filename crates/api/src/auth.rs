@@ -28,7 +28,14 @@ impl FromRequestParts<AppState> for Auth {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let service = service_of(parts);
         let unauthenticated = || {
-            let mut e = ApiError::unauthenticated(service);
+            // keystonemiddleware answers before the service does, in Keystone's envelope, for
+            // every service but Glance (which renders its own page).
+            let envelope = if service == Service::Image {
+                Service::Image
+            } else {
+                Service::Identity
+            };
+            let mut e = ApiError::unauthenticated(envelope);
             e.auth_uri = Some(format!("{}/identity", state.public_url));
             e
         };

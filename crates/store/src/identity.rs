@@ -95,6 +95,30 @@ pub struct TokenRow {
     pub expires_at: i64,
 }
 
+/// A token with everything validation needs, read in one query.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct TokenContextRow {
+    pub user_id: String,
+    pub project_id: Option<String>,
+    pub domain_id: Option<String>,
+    pub methods: String,
+    pub audit_id: String,
+    pub issued_at: i64,
+    pub expires_at: i64,
+    pub user_name: String,
+    pub user_enabled: i64,
+    pub user_domain_id: String,
+    pub user_domain_name: String,
+    pub user_domain_enabled: i64,
+    pub project_name: Option<String>,
+    pub project_enabled: Option<i64>,
+    pub project_domain_id: Option<String>,
+    pub project_domain_name: Option<String>,
+    pub project_domain_enabled: Option<i64>,
+    pub scope_domain_name: Option<String>,
+    pub scope_domain_enabled: Option<i64>,
+}
+
 const PROJECT_COLS: &str = "id, name, domain_id, description, enabled, tags, created_at";
 const USER_COLS: &str = "id, name, domain_id, password_hash, enabled, default_project_id, description, email, created_at";
 
@@ -498,6 +522,28 @@ impl Store {
         )
         .bind(id_hash)
         .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// The token with its user, project and domains (one query; `None` when unknown).
+    pub async fn token_context(&self, id_hash: &str) -> Result<Option<TokenContextRow>> {
+        Ok(sqlx::query_as(
+            "SELECT t.user_id, t.project_id, t.domain_id, t.methods, t.audit_id, t.issued_at, t.expires_at, \
+                    u.name AS user_name, u.enabled AS user_enabled, \
+                    ud.id AS user_domain_id, ud.name AS user_domain_name, ud.enabled AS user_domain_enabled, \
+                    p.name AS project_name, p.enabled AS project_enabled, \
+                    pd.id AS project_domain_id, pd.name AS project_domain_name, pd.enabled AS project_domain_enabled, \
+                    sd.name AS scope_domain_name, sd.enabled AS scope_domain_enabled \
+             FROM tokens t \
+             JOIN users u ON u.id = t.user_id \
+             JOIN domains ud ON ud.id = u.domain_id \
+             LEFT JOIN projects p ON p.id = t.project_id \
+             LEFT JOIN domains pd ON pd.id = p.domain_id \
+             LEFT JOIN domains sd ON sd.id = t.domain_id \
+             WHERE t.id_hash = $1",
+        )
+        .bind(id_hash)
+        .fetch_optional(&self.pool)
         .await?)
     }
 

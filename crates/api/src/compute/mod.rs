@@ -169,24 +169,32 @@ async fn microversion(State(_): State<AppState>, mut req: Request, next: Next) -
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let refs: Vec<&str> = headers.iter().map(String::as_str).collect();
-    let (mv, mut resp) = match negotiate("compute", &refs, legacy.as_deref(), MIN, MAX) {
+    let (echo, mut resp) = match negotiate("compute", &refs, legacy.as_deref(), MIN, MAX) {
         Ok(mv) => {
             req.extensions_mut().insert(mv);
-            (mv, next.run(req).await)
+            (Some(mv), next.run(req).await)
         }
-        Err(MicroversionError::Invalid(m)) => (MIN, ApiError::new(SVC, 400, m).into_response()),
+        // Nova sends no version headers for a malformed version...
+        Err(MicroversionError::Invalid(m)) => (None, ApiError::new(SVC, 400, m).into_response()),
+        // ...and echoes the requested one when it is out of range.
         Err(MicroversionError::Unsupported(v)) => (
-            MIN,
-            ApiError::new(SVC, 406, format!("Version {v} is not supported by the API. Minimum is {MIN} and maximum is {MAX}."))
-                .into_response(),
+            Some(v),
+            ApiError::new(
+                SVC,
+                406,
+                format!("Version {v} is not supported by the API. Minimum is {MIN} and maximum is {MAX}."),
+            )
+            .into_response(),
         ),
     };
     let h = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&format!("compute {mv}")) {
-        h.insert("openstack-api-version", v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&mv.to_string()) {
-        h.insert("x-openstack-nova-api-version", v);
+    if let Some(mv) = echo {
+        if let Ok(v) = HeaderValue::from_str(&format!("compute {mv}")) {
+            h.insert("openstack-api-version", v);
+        }
+        if let Ok(v) = HeaderValue::from_str(&mv.to_string()) {
+            h.insert("x-openstack-nova-api-version", v);
+        }
     }
     h.insert(
         "vary",

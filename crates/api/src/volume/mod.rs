@@ -147,8 +147,9 @@ async fn microversion(State(_): State<AppState>, mut req: Request, next: Next) -
             (mv, next.run(req).await)
         }
         Err(MicroversionError::Invalid(m)) => (MIN, ApiError::new(SVC, 400, m).into_response()),
+        // Cinder echoes the requested version when it is out of range.
         Err(MicroversionError::Unsupported(v)) => (
-            MIN,
+            v,
             ApiError::new(
                 SVC,
                 406,

@@ -11,7 +11,7 @@ use anyhow::bail;
 use clap::Args;
 
 use super::harness::Harness;
-use super::{Report, Summary};
+use super::{Report, Summary, cpu_time, ms};
 
 #[derive(Debug, Args)]
 pub(crate) struct CreatesArgs {
@@ -63,6 +63,7 @@ async fn measure(h: &Arc<Harness>, args: &CreatesArgs) -> anyhow::Result<Report>
     report.memory("idle, after setup", h.pid);
 
     let timeout = Duration::from_secs(args.timeout_secs);
+    let cpu0 = cpu_time(h.pid);
     let started = Instant::now();
     let deadline = started + timeout;
     let next = Arc::new(AtomicUsize::new(0));
@@ -105,6 +106,7 @@ async fn measure(h: &Arc<Harness>, args: &CreatesArgs) -> anyhow::Result<Report>
         }
     }
     let accepted_in = started.elapsed();
+    let cpu1 = cpu_time(h.pid);
     report.memory("after the creates were accepted", h.pid);
     let (active, error) = h
         .wait_active(
@@ -114,6 +116,7 @@ async fn measure(h: &Arc<Harness>, args: &CreatesArgs) -> anyhow::Result<Report>
         )
         .await?;
     let active_in = started.elapsed();
+    let cpu2 = cpu_time(h.pid);
     report.memory("after every server was ACTIVE", h.pid);
     let accepted = ids.len();
     report.latency(
@@ -132,6 +135,17 @@ async fn measure(h: &Arc<Harness>, args: &CreatesArgs) -> anyhow::Result<Report>
     );
     report.figure("all accepted after", accepted_in.as_secs_f64(), "s");
     report.figure("all ACTIVE after", active_in.as_secs_f64(), "s");
+    let per = |t: Duration, n: usize| ms(t) / n.max(1) as f64;
+    report.figure(
+        "Cascade CPU per accepted create (POST phase)",
+        per(cpu1 - cpu0, accepted),
+        "ms",
+    );
+    report.figure(
+        "Cascade CPU per server, POST to ACTIVE",
+        per(cpu2 - cpu0, accepted),
+        "ms",
+    );
     report.figure("servers ACTIVE", active as f64, "");
     report.figure("servers ERROR", error as f64, "");
     if let Some(e) = first_error {

@@ -109,7 +109,6 @@ async fn measure(h: &Harness, args: &ProxyArgs) -> anyhow::Result<Report> {
     get_loop(&h.http, &h.token, via_cascade.clone(), c, args.warmup, max).await;
 
     let rounds = args.rounds.clamp(1, args.requests);
-    let per_round = args.requests.div_ceil(rounds);
     let (mut d, mut v) = (Samples::default(), Samples::default());
     let me = std::process::id();
     // CPU used by Cascade and by this process (client + pods) during each path's rounds.
@@ -118,7 +117,9 @@ async fn measure(h: &Harness, args: &ProxyArgs) -> anyhow::Result<Report> {
         (Duration::ZERO, Duration::ZERO),
     );
     let started = Instant::now();
-    for _ in 0..rounds {
+    for r in 0..rounds {
+        // The requests split exactly: the first `requests % rounds` rounds take one more.
+        let per_round = args.requests / rounds + usize::from(r < args.requests % rounds);
         let (c0, b0) = (cpu_time(h.pid), cpu_time(me));
         d.add(get_loop(&h.http, &h.token, direct.clone(), c, per_round, max).await);
         let (c1, b1) = (cpu_time(h.pid), cpu_time(me));

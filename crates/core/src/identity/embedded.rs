@@ -261,10 +261,10 @@ impl EmbeddedIdentity {
             StoreError::NotFound => CoreError::unauthorized(AUTH_REQUIRED),
             other => other.into(),
         })?;
-        let ok = user
-            .password_hash
-            .as_deref()
-            .is_some_and(|h| password::verify(&pw.user.password, h));
+        let ok = match user.password_hash.as_deref() {
+            Some(h) => password::verify_async(&pw.user.password, h).await,
+            None => false,
+        };
         if !ok {
             return Err(CoreError::unauthorized(AUTH_REQUIRED));
         }
@@ -516,23 +516,82 @@ impl EmbeddedIdentity {
         Ok(ctx)
     }
 
-    /// Validates a token: 404-style `NotFound` for unknown, expired or revoked tokens.
+    /// Validates a token: 404-style `NotFound` for unknown, expired or revoked tokens, and for
+    /// tokens whose user, project or domain was disabled or whose roles were all revoked. Two
+    /// queries: the token with its user, project and domains, then the roles.
     pub async fn validate(&self, token: &str) -> Result<AuthContext> {
         let missing = || CoreError::not_found(format!("Could not find token: {token}."));
-        let row = match self.store.get_token(&token_hash(token)).await {
-            Ok(row) => row,
-            Err(StoreError::NotFound) => return Err(missing()),
-            Err(e) => return Err(e.into()),
+        let Some(t) = self.store.token_context(&token_hash(token)).await? else {
+            return Err(missing());
         };
-        if row.expires_at <= now_micros() {
+        if t.expires_at <= now_micros() || t.user_enabled == 0 || t.user_domain_enabled == 0 {
             return Err(missing());
         }
-        self.context_for(&row, token.to_string())
-            .await
-            .map_err(|e| match e.kind {
-                crate::ErrorKind::Unauthorized => missing(),
-                _ => e,
-            })
+        let mut ctx = AuthContext {
+            token: token.to_string(),
+            user: TokenUser {
+                id: t.user_id.clone(),
+                name: t.user_name.clone(),
+                domain: IdName {
+                    id: t.user_domain_id.clone(),
+                    name: t.user_domain_name.clone(),
+                },
+                password_expires_at: None,
+            },
+            project: None,
+            domain: None,
+            roles: Vec::new(),
+            methods: t.methods.split(',').map(str::to_string).collect(),
+            audit_ids: vec![t.audit_id.clone()],
+            issued_at: from_micros(t.issued_at),
+            expires_at: from_micros(t.expires_at),
+        };
+        let target = if let Some(pid) = &t.project_id {
+            let (Some(name), Some(1), Some(did), Some(dname), Some(1)) = (
+                t.project_name.clone(),
+                t.project_enabled,
+                t.project_domain_id.clone(),
+                t.project_domain_name.clone(),
+                t.project_domain_enabled,
+            ) else {
+                return Err(missing());
+            };
+            ctx.project = Some(TokenProject {
+                id: pid.clone(),
+                name,
+                domain: IdName {
+                    id: did,
+                    name: dname,
+                },
+            });
+            Some(pid.clone())
+        } else if let Some(did) = &t.domain_id {
+            let (Some(name), Some(1)) = (t.scope_domain_name.clone(), t.scope_domain_enabled)
+            else {
+                return Err(missing());
+            };
+            ctx.domain = Some(IdName {
+                id: did.clone(),
+                name,
+            });
+            Some(did.clone())
+        } else {
+            None
+        };
+        if let Some(target) = target {
+            let roles = self.store.roles_of(&t.user_id, &target).await?;
+            if roles.is_empty() {
+                return Err(missing());
+            }
+            ctx.roles = roles
+                .into_iter()
+                .map(|r| IdName {
+                    id: r.id,
+                    name: r.name,
+                })
+                .collect();
+        }
+        Ok(ctx)
     }
 
     /// Revokes a token.
@@ -748,7 +807,7 @@ impl EmbeddedIdentity {
                 .map_err(not_found("project", pid))?;
         }
         let password_hash = match &req.password {
-            Some(p) => Some(password::hash(p)?),
+            Some(p) => Some(password::hash_async(p).await?),
             None => None,
         };
         let row = UserRow {
@@ -805,7 +864,7 @@ impl EmbeddedIdentity {
             row.name = name;
         }
         if let Some(p) = req.password {
-            row.password_hash = Some(password::hash(&p)?);
+            row.password_hash = Some(password::hash_async(&p).await?);
             drop_tokens = true;
         }
         if let Some(e) = req.enabled {

@@ -1056,6 +1056,21 @@ async fn server_features_across_pods() {
             .any(|g| g["name"] == "web"),
         "{s}"
     );
+    // Groups asked at create go on the new ports, instead of `default`.
+    let r = nova(&e, Method::POST, "/servers", &e.admin, Some(json!({"server": {"name": "web2", "flavorRef": "42", "imageRef": image, "networks": [{"uuid": net_id}], "security_groups": [{"name": "web"}]}})), "2.100").await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let web2 = r.body["server"]["id"].as_str().unwrap().to_string();
+    let ports = call(
+        Method::GET,
+        &format!("{}/network/v2.0/ports?device_id={web2}", e.c.url),
+        Some(&e.admin),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(ports.body["ports"][0]["security_groups"], json!([sg_id]));
+    let r = nova(&e, Method::POST, "/servers", &e.admin, Some(json!({"server": {"name": "web3", "flavorRef": "42", "imageRef": image, "networks": [{"uuid": net_id}], "security_groups": [{"name": "nope"}]}})), "2.100").await;
+    assert_eq!(r.status, 400, "{}", r.text);
     let r = nova(
         &e,
         Method::POST,

@@ -343,6 +343,32 @@ impl Compute {
             } else {
                 Vec::new()
             };
+            // Requested security groups go on the ports made for the server (Nova does the
+            // same through Neutron); without a request the ports keep `default`.
+            if !req.security_groups.is_empty() && ports.iter().any(|p| p.owned) {
+                for g in &req.security_groups {
+                    if let Err(e) = self
+                        .network
+                        .set_security_group(&actor.project_id, &id, g, true)
+                        .await
+                    {
+                        let _ = self.network.release(&actor.project_id, &id, None).await;
+                        return Err(match e.kind {
+                            ErrorKind::NotFound => CoreError::bad_request(format!(
+                                "Security group {g} not found for project {}.",
+                                actor.project_id
+                            )),
+                            _ => e,
+                        });
+                    }
+                }
+                if !req.security_groups.iter().any(|g| g == "default") {
+                    let _ = self
+                        .network
+                        .set_security_group(&actor.project_id, &id, "default", false)
+                        .await;
+                }
+            }
             let now = now_micros();
             let request = json!({
                 "flavor": flavor,

@@ -8,6 +8,7 @@
 mod creates;
 mod harness;
 mod list;
+mod network;
 mod proxy;
 
 use std::time::Duration;
@@ -35,6 +36,8 @@ pub(crate) enum BenchCommand {
     Creates(creates::CreatesArgs),
     /// A 1,000-server page out of a large server index spread over many pods.
     List(list::ListArgs),
+    /// Router attach across pods, ports per second and shadow-port convergence.
+    Network(network::NetworkArgs),
 }
 
 /// `cascade bench …`.
@@ -45,6 +48,7 @@ pub(crate) async fn run(args: BenchArgs, json_format: bool) -> anyhow::Result<()
         BenchCommand::Proxy(a) => proxy::run(a, &args.log).await?,
         BenchCommand::Creates(a) => creates::run(a, &args.log).await?,
         BenchCommand::List(a) => list::run(a, &args.log).await?,
+        BenchCommand::Network(a) => network::run(a, &args.log).await?,
     };
     if json {
         println!("{}", serde_json::to_string_pretty(&report.to_json())?);

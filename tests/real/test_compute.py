@@ -120,9 +120,6 @@ def test_server_show_2_100_key_set(cloud, servers):
                      'description': (str, NoneType)})
 
 
-@pytest.mark.sim_mismatch('server created without a description (at 2.1): from 2.19 on the real '
-                          'Nova shows description = the server name (Nova defaults '
-                          'display_description to display_name); the sim shows null')
 def test_server_description_defaults_to_name(cloud, servers, uniq):
     sid = servers['ids'][0]
     s = cloud.get(f'{cloud.compute}/servers/{sid}', headers={'OpenStack-API-Version': 'compute 2.19'},
@@ -275,9 +272,6 @@ def test_unsupported_microversion_is_406(cloud):
                     r.json()['computeFault']['message'])
 
 
-@pytest.mark.sim_mismatch('on a 406 the real Nova echoes the requested version '
-                          '(OpenStack-API-Version: compute 2.999, X-OpenStack-Nova-API-Version: 2.999); '
-                          'the sim echoes the minimum (compute 2.1 / 2.1)')
 def test_unsupported_microversion_406_echoes_the_request(cloud):
     r = cloud.get(f'{cloud.compute}/flavors', headers={'OpenStack-API-Version': 'compute 2.999'},
                   expect=406)

@@ -194,9 +194,6 @@ PORT_KEYS = {
     'status', 'tags', 'tenant_id', 'updated_at'}
 
 
-@pytest.mark.sim_mismatch('network key set: the real network has qinq and vlan_transparent, '
-                          'the sim has neither but adds l2_adjacency (and is_default in show, where '
-                          'the real Neutron has it only in the create response)')
 def test_network_key_set(cloud, net2):
     n = cloud.get(f"{cloud.network}/networks/{net2['network']['id']}", expect=200).json()['network']
     assert_keys(n, NETWORK_KEYS, 'network')
@@ -204,17 +201,12 @@ def test_network_key_set(cloud, net2):
     assert_keys(net2['network'], NETWORK_KEYS | {'is_default'}, 'network (create response)')
 
 
-@pytest.mark.sim_mismatch('subnet key set: the real subnet has router:external, the sim lacks it '
-                          'and adds dns_publish_fixed_ip and segment_id')
 def test_subnet_key_set(cloud, net2):
     s = cloud.get(f"{cloud.network}/subnets/{net2['subnet']['id']}", expect=200).json()['subnet']
     assert_keys(s, SUBNET_KEYS, 'subnet')
     assert_keys(net2['subnet'], SUBNET_KEYS, 'subnet (create response)')
 
 
-@pytest.mark.sim_mismatch('port key set: the sim adds dns_assignment, dns_name and '
-                          'propagate_uplink_status, which the real port (no dns or '
-                          'uplink-status-propagation extension) does not have')
 def test_port_key_set(cloud, net2):
     p = cloud.get(f"{cloud.network}/ports/{net2['ports'][0]['id']}", expect=200).json()['port']
     assert_keys(p, PORT_KEYS, 'port')

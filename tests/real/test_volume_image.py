@@ -68,8 +68,6 @@ def test_volume_list_filters_by_name(cloud, volume, uniq):
                                                  'links': ListOf(LINK, 2)}, 1)}))
 
 
-@pytest.mark.sim_mismatch('GET /volumes (the brief list) on the real Cinder has only id, name and '
-                          'links per volume; the sim returns every detail field there too')
 def test_volume_brief_list_has_only_id_name_links(cloud, volume, uniq):
     body = cloud.get(f'{cloud.volume}/volumes?name={uniq}-vol', expect=200).json()
     assert_shape(body, Keys({'volumes': ListOf(Keys({'id': str, 'name': (str, NoneType),
@@ -109,8 +107,6 @@ def test_volume_microversion_is_echoed(cloud):
     assert r.headers.get('OpenStack-API-Version') == 'volume 3.0'
 
 
-@pytest.mark.sim_mismatch('on a 406 the real Cinder echoes the requested version '
-                          '(OpenStack-API-Version: volume 3.999); the sim echoes volume 3.0')
 def test_volume_406_echoes_the_request(cloud):
     r = cloud.get(f'{cloud.volume}/volumes', headers={'OpenStack-API-Version': 'volume 3.999'},
                   expect=406)
@@ -131,16 +127,10 @@ VOLUME_SHOW_KEYS_3_60 = VOLUME_SHOW_KEYS | {'group_id', 'provider_id', 'service_
                                            'shared_targets'}
 
 
-@pytest.mark.sim_mismatch('volume create response: the real one has migration_status; the sim '
-                          'lacks it and adds group_id, os-vol-host-attr:host and '
-                          'os-vol-tenant-attr:tenant_id (real: only in show/detail)')
 def test_volume_create_key_set(volume):
     assert_keys(volume.json()['volume'], VOLUME_CREATE_KEYS, 'volume create response')
 
 
-@pytest.mark.sim_mismatch('volume show (3.0, admin): the real one has migration_status, '
-                          'os-vol-mig-status-attr:migstat and os-vol-mig-status-attr:name_id; the sim '
-                          'lacks them and adds group_id, which the real Cinder shows only from 3.13')
 def test_volume_show_key_set(cloud, volume):
     vid = volume.json()['volume']['id']
     cloud.wait_for(f'{cloud.volume}/volumes/{vid}', 'volume', 'status', 'available')
@@ -148,9 +138,6 @@ def test_volume_show_key_set(cloud, volume):
     assert_keys(v, VOLUME_SHOW_KEYS, 'volume show at 3.0')
 
 
-@pytest.mark.sim_mismatch('volume show at 3.60: the sim lacks migration_status, '
-                          'os-vol-mig-status-attr:migstat, os-vol-mig-status-attr:name_id, '
-                          'provider_id (3.21), service_uuid and shared_targets (3.48)')
 def test_volume_show_key_set_3_60(cloud, volume):
     vid = volume.json()['volume']['id']
     cloud.wait_for(f'{cloud.volume}/volumes/{vid}', 'volume', 'status', 'available')
@@ -215,9 +202,6 @@ def test_image_missing_is_404(cloud):
     assert 'No image found' in r.text
 
 
-@pytest.mark.sim_mismatch('Glance errors with Accept: application/json: the real Glance answers '
-                          'JSON {"message": ..., "code": "404 Not Found", "title": "Not Found"}; '
-                          'the sim answers an HTML page (text/html)')
 def test_image_missing_404_is_json_when_asked(cloud):
     r = cloud.get(f'{cloud.image}/images/{uuid.uuid4()}', expect=404)
     assert r.headers.get('Content-Type', '').startswith('application/json')
@@ -230,9 +214,6 @@ IMAGE_SHOW_KEYS = {
     'self', 'size', 'status', 'stores', 'tags', 'updated_at', 'virtual_size', 'visibility'}
 
 
-@pytest.mark.sim_mismatch('active image: the real Glance shows stores ("fs", the backend holding '
-                          'the data) and computes virtual_size on upload (= size for raw); the sim '
-                          'has no stores key and leaves virtual_size null')
 def test_image_active_key_set_and_virtual_size(cloud, image):
     body = cloud.get(f"{cloud.image}/images/{image['id']}", expect=200).json()
     assert_keys(body, IMAGE_SHOW_KEYS, 'active image')

@@ -177,6 +177,7 @@ pub(crate) fn render(err: &ApiError) -> Response {
             let mut r = (err.status, body).into_response();
             r.headers_mut()
                 .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=UTF-8"));
+            r.extensions_mut().insert(GlanceError(err.message.clone()));
             r
         }
         Service::Identity => (
@@ -194,6 +195,49 @@ pub(crate) fn render(err: &ApiError) -> Response {
         );
     }
     resp
+}
+
+/// The message of a Glance error, kept on its (HTML) response so that [`glance_json_layer`]
+/// can answer JSON instead when the client asked for it.
+#[derive(Clone)]
+pub(crate) struct GlanceError(pub(crate) String);
+
+/// Middleware: like Glance (webob), answers errors as JSON
+/// (`{"message", "code": "404 Not Found", "title": "Not Found"}`) when the request's `Accept`
+/// prefers `application/json`, HTML otherwise.
+pub(crate) async fn glance_json_layer(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let wants_json = req.uri().path().starts_with("/image")
+        && req
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|a| a.contains("application/json"));
+    let resp = next.run(req).await;
+    if !wants_json {
+        return resp;
+    }
+    let Some(GlanceError(message)) = resp.extensions().get::<GlanceError>().cloned() else {
+        return resp;
+    };
+    let status = resp.status();
+    let mut out = (
+        status,
+        axum::Json(serde_json::json!({
+            "message": message,
+            "code": format!("{} {}", status.as_u16(), title(status)),
+            "title": title(status),
+        })),
+    )
+        .into_response();
+    for (k, v) in resp.headers() {
+        if k != header::CONTENT_TYPE && k != header::CONTENT_LENGTH {
+            out.headers_mut().append(k.clone(), v.clone());
+        }
+    }
+    out
 }
 
 fn default_neutron_kind(code: u16) -> &'static str {

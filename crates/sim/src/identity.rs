@@ -172,14 +172,14 @@ pub(crate) async fn auth_layer(State(ctx): State<Ctx>, mut req: Request, next: N
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let Some(token) = token.filter(|t| !t.is_empty()) else {
-        return unauthorized(service);
+        return unauthorized(service, &ctx.cluster.identity.base);
     };
     match ctx.cluster.identity.validate(&token).await {
         Ok(a) => {
             req.extensions_mut().insert(a);
             next.run(req).await
         }
-        Err(Invalid::Rejected) => unauthorized(service),
+        Err(Invalid::Rejected) => unauthorized(service, &ctx.cluster.identity.base),
         Err(Invalid::Unavailable(why)) => {
             tracing::warn!(%why, "identity service unavailable");
             ApiError::new(
@@ -193,19 +193,29 @@ pub(crate) async fn auth_layer(State(ctx): State<Ctx>, mut req: Request, next: N
     }
 }
 
-fn unauthorized(service: Service) -> Response {
-    let msg = match service {
-        Service::Network => "Authentication required",
-        Service::Image => {
-            "This server could not verify that you are authorized to access the document you requested."
-        }
-        _ => "The request you have made requires authentication.",
+/// A 401 as the real region answers it: keystonemiddleware's envelope for Nova, Neutron and
+/// Cinder, Glance's own error for images; `WWW-Authenticate` names the Keystone by its absolute
+/// URL (keystonemiddleware's `www_authenticate_uri`).
+fn unauthorized(service: Service, keystone: &str) -> Response {
+    let mut r = match service {
+        Service::Image => ApiError::new(
+            service,
+            401,
+            "NotAuthorized",
+            "This server could not verify that you are authorized to access the document you requested.",
+        )
+        .into_response(),
+        _ => ApiError::new(
+            Service::Identity,
+            401,
+            "NotAuthorized",
+            "The request you have made requires authentication.",
+        )
+        .into_response(),
     };
-    let mut r = ApiError::new(service, 401, "NotAuthorized", msg).into_response();
-    r.headers_mut().insert(
-        "www-authenticate",
-        HeaderValue::from_static("Keystone uri=\"/identity\""),
-    );
+    if let Ok(v) = HeaderValue::from_str(&format!("Keystone uri=\"{keystone}\"")) {
+        r.headers_mut().insert("www-authenticate", v);
+    }
     r
 }
 

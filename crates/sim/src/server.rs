@@ -261,6 +261,7 @@ fn router(ctx: Ctx) -> Router {
             ctx.clone(),
             crate::faults::fault_layer,
         ))
+        .layer(middleware::from_fn(crate::error::glance_json_layer))
         .layer(middleware::from_fn(request_id_layer))
         .with_state(ctx)
 }

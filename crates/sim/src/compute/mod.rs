@@ -57,12 +57,33 @@ impl std::fmt::Display for Mv {
 
 /// Reads the requested version from the headers (the API-SIG rules): none, or one for another
 /// service, means the minimum; `latest` means the maximum.
+#[cfg(test)]
 pub(crate) fn negotiate(
     headers: &http::HeaderMap,
     service: &str,
     min: Mv,
     max: Mv,
 ) -> Result<Mv, ApiError> {
+    negotiate_inner(headers, service, min, max).map_err(|(e, _)| e)
+}
+
+/// The version header values to answer with: the negotiated version, or on a 406 the
+/// requested one (as Nova and Cinder echo it); none on a malformed request.
+pub(crate) fn negotiate_echo(
+    headers: &http::HeaderMap,
+    service: &str,
+    min: Mv,
+    max: Mv,
+) -> Result<Mv, (ApiError, Option<String>)> {
+    negotiate_inner(headers, service, min, max)
+}
+
+fn negotiate_inner(
+    headers: &http::HeaderMap,
+    service: &str,
+    min: Mv,
+    max: Mv,
+) -> Result<Mv, (ApiError, Option<String>)> {
     let mut requested: Option<String> = None;
     for v in headers.get_all("openstack-api-version") {
         let Ok(s) = v.to_str() else { continue };
@@ -92,42 +113,50 @@ pub(crate) fn negotiate(
         return Ok(max);
     }
     let Some(mv) = Mv::parse(&req) else {
-        return Err(ApiError::new(
-            svc,
-            400,
-            "",
-            format!(
-                "API Version String {req} is of invalid format. Must be of format MajorNum.MinorNum."
+        return Err((
+            ApiError::new(
+                svc,
+                400,
+                "",
+                format!(
+                    "API Version String {req} is of invalid format. Must be of format MajorNum.MinorNum."
+                ),
             ),
+            None,
         ));
     };
     if mv < min || mv > max {
-        return Err(ApiError::new(
-            svc,
-            406,
-            "",
-            format!(
-                "Version {mv} is not supported by the API. Minimum is {min} and maximum is {max}."
+        return Err((
+            ApiError::new(
+                svc,
+                406,
+                "",
+                format!(
+                    "Version {mv} is not supported by the API. Minimum is {min} and maximum is {max}."
+                ),
             ),
+            Some(mv.to_string()),
         ));
     }
     Ok(mv)
 }
 
 async fn mv_layer(mut req: Request, next: Next) -> Response {
-    let (mv, mut resp) = match negotiate(req.headers(), "compute", MIN, MAX) {
+    let (echo, mut resp) = match negotiate_echo(req.headers(), "compute", MIN, MAX) {
         Ok(mv) => {
             req.extensions_mut().insert(mv);
-            (mv, next.run(req).await)
+            (Some(mv.to_string()), next.run(req).await)
         }
-        Err(e) => (MIN, e.into_response()),
+        Err((e, echo)) => (echo, e.into_response()),
     };
     let h = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&format!("compute {mv}")) {
-        h.insert("openstack-api-version", v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&mv.to_string()) {
-        h.insert("x-openstack-nova-api-version", v);
+    if let Some(mv) = echo {
+        if let Ok(v) = HeaderValue::from_str(&format!("compute {mv}")) {
+            h.insert("openstack-api-version", v);
+        }
+        if let Ok(v) = HeaderValue::from_str(&mv) {
+            h.insert("x-openstack-nova-api-version", v);
+        }
     }
     h.insert(
         "vary",

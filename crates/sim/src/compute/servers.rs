@@ -936,6 +936,9 @@ pub(crate) async fn create(
         .get("user_data")
         .and_then(Value::as_str)
         .map(str::to_string);
+    // Nova defaults display_description to display_name when none is given (explicit null
+    // at 2.19+ stays null)
+    let description_given = mv.ge(2, 19) && srv.get("description").is_some();
     let description = if mv.ge(2, 19) {
         srv.get("description")
             .and_then(Value::as_str)
@@ -1157,7 +1160,11 @@ pub(crate) async fn create(
             key_name: key_name.clone(),
             metadata: metadata.clone(),
             user_data: user_data.clone(),
-            description: description.clone(),
+            description: if description_given {
+                description.clone()
+            } else {
+                Some(sname.clone())
+            },
             hostname: hostname
                 .clone()
                 .unwrap_or_else(|| sanitize_hostname(&sname)),

@@ -120,7 +120,7 @@ impl Image {
             ("min_disk", json!(self.min_disk)),
             ("min_ram", json!(self.min_ram)),
             ("size", json!(self.size)),
-            ("virtual_size", Value::Null),
+            ("virtual_size", json!(self.virtual_size())),
             ("checksum", json!(self.checksum)),
             (
                 "os_hash_algo",
@@ -137,7 +137,29 @@ impl Image {
         ] {
             o.insert(k.into(), v);
         }
+        if self.status == "active" {
+            // the backend holding the data (the real tier's single filesystem store)
+            o.insert("stores".into(), json!("fs"));
+        }
         Value::Object(o)
+    }
+
+    /// What Glance's format inspector computes on upload: the size for raw, the header's
+    /// virtual size for qcow2, unknown otherwise.
+    fn virtual_size(&self) -> Option<u64> {
+        if self.status != "active" {
+            return None;
+        }
+        let data = self.data.as_deref().unwrap_or_default();
+        match self.disk_format.as_deref() {
+            Some("raw") => self.size,
+            Some("qcow2") if data.len() >= 32 && data.starts_with(b"QFI\xfb") => {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(&data[24..32]);
+                Some(u64::from_be_bytes(b))
+            }
+            _ => None,
+        }
     }
 }
 
@@ -171,6 +193,7 @@ const BASE_KEYS: &[&str] = &[
     "schema",
     "locations",
     "direct_url",
+    "stores",
 ];
 const READ_ONLY: &[&str] = &[
     "id",
@@ -186,6 +209,7 @@ const READ_ONLY: &[&str] = &[
     "file",
     "schema",
     "direct_url",
+    "stores",
 ];
 
 fn gerr(status: u16, msg: impl Into<String>) -> ApiError {
@@ -621,22 +645,35 @@ async fn upload(
     Path(id): Path<String>,
     req: Request,
 ) -> ApiResult<Response> {
-    {
+    let early = {
         let mut st = ctx.write();
-        let img = find(&st.image, &id, &auth)?;
-        check_owner(img, &auth)?;
-        if img.status != "queued" {
-            return Err(gerr(
-                409,
-                format!(
-                    "Image status transition from {} to saving is not allowed",
-                    img.status
-                ),
-            ));
-        }
-        if let Some(i) = st.image.images.get_mut(&id) {
-            i.status = "saving".into();
-        }
+        (|| {
+            let img = find(&st.image, &id, &auth)?;
+            check_owner(img, &auth)?;
+            if img.status != "queued" {
+                return Err(gerr(
+                    409,
+                    format!(
+                        "Image status transition from {} to saving is not allowed",
+                        img.status
+                    ),
+                ));
+            }
+            if let Some(i) = st.image.images.get_mut(&id) {
+                i.status = "saving".into();
+            }
+            Ok(())
+        })()
+    };
+    if let Err(e) = early {
+        // answered before the body is read: say the connection closes, so that no client
+        // sends its next request on a connection whose unread body is still in flight
+        let mut r = e.into_response();
+        r.headers_mut().insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+        return Ok(r);
     }
     use md5::Digest;
     let (mut md5, mut sha) = (md5::Md5::new(), sha2::Sha512::new());

@@ -125,9 +125,6 @@ pub(crate) fn new_port(
     );
     o.insert("binding:vif_details".into(), json!({}));
     o.insert("binding:vnic_type".into(), json!("normal"));
-    o.insert("dns_name".into(), json!(""));
-    o.insert("dns_assignment".into(), json!([]));
-    o.insert("propagate_uplink_status".into(), json!(false));
     Value::Object(o)
 }
 
@@ -147,11 +144,13 @@ fn created(ctx: &Ctx, auth: &AuthContext, coll: &str, id: &str) -> ApiResult<Res
     let v = map_of(&st.network, coll)
         .get(id)
         .ok_or_else(|| not_found(coll, id))?;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(json!({ single: render(&st.network, coll, v, auth) })),
-    )
-        .into_response())
+    let mut out = render(&st.network, coll, v, auth);
+    if coll == "networks" {
+        // (sic) Neutron's auto-allocated-topology extension shows is_default only in the
+        // create response
+        out["is_default"] = json!(false);
+    }
+    Ok((StatusCode::CREATED, axum::Json(json!({ single: out }))).into_response())
 }
 
 fn sg_ids(
@@ -391,8 +390,8 @@ pub(crate) fn create(
                 o.insert("availability_zones".into(), json!([spec.az]));
                 o.insert("ipv4_address_scope".into(), Value::Null);
                 o.insert("ipv6_address_scope".into(), Value::Null);
-                o.insert("is_default".into(), json!(false));
-                o.insert("l2_adjacency".into(), json!(true));
+                o.insert("qinq".into(), json!(false));
+                o.insert("vlan_transparent".into(), json!(false));
                 o.insert("provider:network_type".into(), json!(ty));
                 o.insert("provider:physical_network".into(), json!(physnet));
                 o.insert("provider:segmentation_id".into(), json!(seg));
@@ -532,12 +531,10 @@ pub(crate) fn create(
                     b.get("ipv6_address_mode").cloned().unwrap_or(Value::Null),
                 );
                 o.insert("subnetpool_id".into(), Value::Null);
-                o.insert("segment_id".into(), Value::Null);
                 o.insert(
                     "service_types".into(),
                     b.get("service_types").cloned().unwrap_or(json!([])),
                 );
-                o.insert("dns_publish_fixed_ip".into(), json!(false));
                 o.insert(
                     "_shared".into(),
                     json!(net["shared"] == json!(true) || net["router:external"] == json!(true)),
@@ -637,12 +634,7 @@ pub(crate) fn create(
                         "admin_state_up".into(),
                         b.get("admin_state_up").cloned().unwrap_or(json!(true)),
                     );
-                    for k in [
-                        "binding:profile",
-                        "binding:vnic_type",
-                        "dns_name",
-                        "extra_dhcp_opts",
-                    ] {
+                    for k in ["binding:profile", "binding:vnic_type", "extra_dhcp_opts"] {
                         if let Some(v) = b.get(k).filter(|v| !v.is_null()) {
                             po.insert(k.into(), v.clone());
                         }
@@ -1120,7 +1112,6 @@ const UPDATABLE: &[(&str, &[&str])] = &[
             "binding:host_id",
             "binding:profile",
             "binding:vnic_type",
-            "dns_name",
             "extra_dhcp_opts",
         ],
     ),

@@ -103,6 +103,14 @@ pub(crate) fn render(st: &NetworkState, coll: &str, v: &Value, auth: &AuthContex
                 .collect();
             o.insert("subnets".into(), json!(subs));
         }
+        "subnets" => {
+            // the external-net extension shows the network's router:external on its subnets
+            let net = str_field(v, "network_id").and_then(|n| st.networks.get(n));
+            o.insert(
+                "router:external".into(),
+                json!(net.is_some_and(|n| n["router:external"] == json!(true))),
+            );
+        }
         "security-groups" => {
             let id = str_field(v, "id").unwrap_or_default();
             let rules: Vec<Value> = st

@@ -212,14 +212,16 @@ impl VolumeState {
 }
 
 async fn mv_layer(mut req: Request, next: Next) -> Response {
-    let (mv, mut resp) = match crate::compute::negotiate(req.headers(), "volume", MIN, MAX) {
+    let (echo, mut resp) = match crate::compute::negotiate_echo(req.headers(), "volume", MIN, MAX) {
         Ok(mv) => {
             req.extensions_mut().insert(mv);
-            (mv, next.run(req).await)
+            (Some(mv.to_string()), next.run(req).await)
         }
-        Err(e) => (MIN, e.into_response()),
+        Err((e, echo)) => (echo, e.into_response()),
     };
-    if let Ok(v) = HeaderValue::from_str(&format!("volume {mv}")) {
+    if let Some(mv) = echo
+        && let Ok(v) = HeaderValue::from_str(&format!("volume {mv}"))
+    {
         resp.headers_mut().insert("openstack-api-version", v);
     }
     resp.headers_mut()
@@ -256,25 +258,70 @@ fn check_project(auth: &AuthContext, p: &str) -> ApiResult<()> {
     }
 }
 
-fn render(v: &Value, auth: &AuthContext, base: &str, project: &str, mv: Mv) -> Value {
+/// Which of Cinder's volume views to render.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum View {
+    /// `GET /volumes`: id, name and links only.
+    Brief,
+    /// The create response: the detail view without the extension attributes
+    /// (`os-vol-host-attr:*`, `os-vol-tenant-attr:*`, `os-vol-mig-status-attr:*`).
+    Create,
+    /// Show and `GET /volumes/detail`.
+    Detail,
+}
+
+/// A service uuid for the simulated cinder-volume service (3.48+ `service_uuid`).
+const SERVICE_UUID: &str = "5b3c1f4e-9d7a-4f6e-8a2b-0c1d2e3f4a5b";
+
+fn render(v: &Value, auth: &AuthContext, base: &str, project: &str, mv: Mv, view: View) -> Value {
     let mut o = v.as_object().cloned().unwrap_or_default();
     o.retain(|k, _| !k.starts_with('_'));
-    if !auth.is_admin {
-        o.remove("os-vol-tenant-attr:tenant_id");
-    } else {
-        o.insert("os-vol-host-attr:host".into(), json!("sim@lvm#pool"));
+    let Some(id) = v
+        .get("id")
+        .and_then(Value::as_str)
+        .filter(|_| v.get("size").is_some() && v.get("volume_id").is_none())
+    else {
+        // not a volume (a snapshot)
+        if !auth.is_admin {
+            o.remove("os-vol-tenant-attr:tenant_id");
+        } else {
+            o.insert("os-vol-host-attr:host".into(), json!("sim@lvm#pool"));
+        }
+        return Value::Object(o);
+    };
+    let links = json!([{"rel": "self", "href": format!("{base}/volume/v3/{project}/volumes/{id}")}, {"rel": "bookmark", "href": format!("{base}/volume/{project}/volumes/{id}")}]);
+    if view == View::Brief {
+        return json!({"id": id, "name": v.get("name").cloned().unwrap_or(Value::Null), "links": links});
     }
-    if let Some(id) = v.get("id").and_then(Value::as_str)
-        && v.get("size").is_some()
-        && v.get("volume_id").is_none()
-    {
-        o.insert("links".into(), json!([{"rel": "self", "href": format!("{base}/volume/v3/{project}/volumes/{id}")}, {"rel": "bookmark", "href": format!("{base}/volume/{project}/volumes/{id}")}]));
-        if mv >= Mv(3, 63) {
-            o.insert("volume_type_id".into(), json!(null));
+    o.insert("links".into(), links);
+    let group = o.remove("group_id").unwrap_or(Value::Null);
+    let tenant = o.remove("os-vol-tenant-attr:tenant_id");
+    if auth.is_admin {
+        o.insert("migration_status".into(), Value::Null);
+    }
+    if view == View::Detail && auth.is_admin {
+        if let Some(t) = tenant {
+            o.insert("os-vol-tenant-attr:tenant_id".into(), t);
         }
-        if mv >= Mv(3, 65) {
-            o.insert("consumes_quota".into(), json!(true));
-        }
+        o.insert("os-vol-host-attr:host".into(), json!("sim@lvm#pool"));
+        o.insert("os-vol-mig-status-attr:migstat".into(), Value::Null);
+        o.insert("os-vol-mig-status-attr:name_id".into(), Value::Null);
+    }
+    if mv >= Mv(3, 13) {
+        o.insert("group_id".into(), group);
+    }
+    if mv >= Mv(3, 21) && auth.is_admin {
+        o.insert("provider_id".into(), Value::Null);
+    }
+    if mv >= Mv(3, 48) {
+        o.insert("shared_targets".into(), json!(false));
+        o.insert("service_uuid".into(), json!(SERVICE_UUID));
+    }
+    if mv >= Mv(3, 63) {
+        o.insert("volume_type_id".into(), json!(null));
+    }
+    if mv >= Mv(3, 65) {
+        o.insert("consumes_quota".into(), json!(true));
     }
     Value::Object(o)
 }
@@ -305,7 +352,7 @@ fn list_of(
     plural: &str,
     base: &str,
     project: &str,
-    mv: Mv,
+    (mv, view): (Mv, View),
 ) -> ApiResult<Value> {
     let all = auth.is_admin
         && p.get("all_tenants")
@@ -387,11 +434,11 @@ fn list_of(
     items.truncate(limit);
     let list: Vec<Value> = items
         .iter()
-        .map(|v| render(v, auth, base, project, mv))
+        .map(|v| render(v, auth, base, project, mv, view))
         .collect();
     let mut out = json!({ plural: list });
     if more && let Some(last) = items.last().and_then(|v| str_field(v, "id")) {
-        out[format!("{plural}_links")] = json!([{"rel": "next", "href": format!("{base}/volume/v3/{project}/{plural}/detail?{}", p.with_marker(last, limit))}]);
+        out[format!("{plural}_links")] = json!([{"rel": "next", "href": format!("{base}/volume/v3/{project}/{plural}{}?{}", if view == View::Brief { "" } else { "/detail" }, p.with_marker(last, limit))}]);
     }
     Ok(out)
 }
@@ -401,9 +448,15 @@ async fn vol_list(
     Extension(auth): Auth,
     Extension(mv): Extension<Mv>,
     Path(project): Path<String>,
+    uri: http::Uri,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
     check_project(&auth, &project)?;
+    let view = if uri.path().trim_end_matches('/').ends_with("/detail") {
+        View::Detail
+    } else {
+        View::Brief
+    };
     let st = ctx.read();
     Ok(axum::Json(list_of(
         &st.volume.volumes,
@@ -412,7 +465,7 @@ async fn vol_list(
         "volumes",
         &ctx.region.base_url,
         &project,
-        mv,
+        (mv, view),
     )?)
     .into_response())
 }
@@ -432,7 +485,7 @@ async fn vol_show(
 ) -> ApiResult<Response> {
     check_project(&auth, &project)?;
     let st = ctx.read();
-    Ok(axum::Json(json!({"volume": render(get_vol(&st.volume, &id, &auth)?, &auth, &ctx.region.base_url, &project, mv)})).into_response())
+    Ok(axum::Json(json!({"volume": render(get_vol(&st.volume, &id, &auth)?, &auth, &ctx.region.base_url, &project, mv, View::Detail)})).into_response())
 }
 
 fn body(b: &Bytes, key: &str) -> ApiResult<Map<String, Value>> {
@@ -541,6 +594,7 @@ async fn vol_create(
         &ctx.region.base_url,
         &project,
         mv,
+        View::Create,
     );
     st.volume.volumes.insert(id, Value::Object(o));
     Ok((StatusCode::ACCEPTED, axum::Json(json!({"volume": out}))).into_response())
@@ -572,10 +626,10 @@ async fn vol_update(
     o.insert("updated_at".into(), json!(ts_cinder(&t)));
     o.insert("_updated".into(), json!(t.timestamp_nanos_opt()));
     let v = Value::Object(o.clone());
-    Ok(
-        axum::Json(json!({"volume": render(&v, &auth, &ctx.region.base_url, &project, mv)}))
-            .into_response(),
+    Ok(axum::Json(
+        json!({"volume": render(&v, &auth, &ctx.region.base_url, &project, mv, View::Create)}),
     )
+    .into_response())
 }
 
 async fn vol_delete(
@@ -712,7 +766,7 @@ async fn snap_list(
         "snapshots",
         &ctx.region.base_url,
         &project,
-        mv,
+        (mv, View::Detail),
     )?)
     .into_response())
 }

@@ -2,6 +2,8 @@
 //! accepted and echoed, 406 outside 2.1–2.100), and the routes: servers (`servers.rs`), flavors,
 //! keypairs, availability zones, limits, quotas, server groups and usage (`misc.rs`).
 
+mod flavors;
+mod keypairs;
 mod misc;
 mod servers;
 pub(crate) mod views;
@@ -71,33 +73,39 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
             "/servers/{id}/os-volume_attachments/{volume}",
             get(volumes::show).delete(volumes::detach),
         )
-        .route("/flavors", get(misc::flavors).post(misc::create_flavor))
-        .route("/flavors/detail", get(misc::flavors_detail))
+        .route(
+            "/flavors",
+            get(flavors::flavors).post(flavors::create_flavor),
+        )
+        .route("/flavors/detail", get(flavors::flavors_detail))
         .route(
             "/flavors/{id}",
-            get(misc::show_flavor)
-                .put(misc::update_flavor)
-                .delete(misc::delete_flavor),
+            get(flavors::show_flavor)
+                .put(flavors::update_flavor)
+                .delete(flavors::delete_flavor),
         )
-        .route("/flavors/{id}/action", post(misc::flavor_action))
-        .route("/flavors/{id}/os-flavor-access", get(misc::flavor_access))
+        .route("/flavors/{id}/action", post(flavors::flavor_action))
+        .route(
+            "/flavors/{id}/os-flavor-access",
+            get(flavors::flavor_access),
+        )
         .route(
             "/flavors/{id}/os-extra_specs",
-            get(misc::extra_specs).post(misc::set_extra_specs),
+            get(flavors::extra_specs).post(flavors::set_extra_specs),
         )
         .route(
             "/flavors/{id}/os-extra_specs/{key}",
-            get(misc::extra_spec)
-                .put(misc::put_extra_spec)
-                .delete(misc::delete_extra_spec),
+            get(flavors::extra_spec)
+                .put(flavors::put_extra_spec)
+                .delete(flavors::delete_extra_spec),
         )
         .route(
             "/os-keypairs",
-            get(misc::keypairs).post(misc::create_keypair),
+            get(keypairs::keypairs).post(keypairs::create_keypair),
         )
         .route(
             "/os-keypairs/{name}",
-            get(misc::show_keypair).delete(misc::delete_keypair),
+            get(keypairs::show_keypair).delete(keypairs::delete_keypair),
         )
         .route("/os-availability-zone", get(misc::availability_zones))
         .route(

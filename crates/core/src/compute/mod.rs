@@ -5,9 +5,12 @@
 //! index fresh from `changes-since` deltas ([`watcher`]). `deps` holds the interfaces to
 //! networking and images.
 
+mod actions;
 pub mod deps;
 mod flavors;
+mod groups;
 mod keypairs;
+mod metadata;
 mod quotas;
 mod saga;
 mod scheduler;

@@ -7,9 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use cascade_model::admin::PodState;
-use cascade_store::compute::{
-    ServerFilter, ServerGroupRow, ServerPage, ServerRow, server_sort_column,
-};
+use cascade_store::compute::{ServerFilter, ServerPage, ServerRow, server_sort_column};
 use cascade_store::{StoreError, now_micros};
 use http::Method;
 use serde_json::{Value, json};
@@ -110,7 +108,7 @@ fn instance_missing(id: &str) -> CoreError {
     CoreError::not_found(format!("Instance {id} could not be found."))
 }
 
-fn json_text(v: &impl serde::Serialize) -> String {
+pub(crate) fn json_text(v: &impl serde::Serialize) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
 }
 
@@ -166,7 +164,7 @@ pub(crate) fn apply_bottom(row: &mut ServerRow, b: &Value) -> bool {
 }
 
 /// Replaces bottom ids in a pod's message with the top id.
-fn scrub(message: &str, bottom: Option<&str>, top: &str) -> String {
+pub(crate) fn scrub(message: &str, bottom: Option<&str>, top: &str) -> String {
     match bottom {
         Some(b) if !b.is_empty() => message.replace(b, top),
         _ => message.to_string(),
@@ -174,7 +172,7 @@ fn scrub(message: &str, bottom: Option<&str>, top: &str) -> String {
 }
 
 /// The `message` of a Nova error body.
-fn pod_message(body: &[u8]) -> String {
+pub(crate) fn pod_message(body: &[u8]) -> String {
     let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     v.as_object()
         .and_then(|m| m.values().next())
@@ -479,7 +477,7 @@ impl Compute {
         Ok(row)
     }
 
-    async fn pod_unreachable(&self, pod_id: &str) -> bool {
+    pub(crate) async fn pod_unreachable(&self, pod_id: &str) -> bool {
         match self.pods.get(pod_id).await {
             Ok(p) if p.state == PodState::Down => true,
             Ok(_) => self
@@ -750,7 +748,7 @@ impl Compute {
     }
 
     /// Enqueues the job that copies name and metadata to the bottom server.
-    async fn push_to_pod(&self, row: &ServerRow) -> Result<()> {
+    pub(crate) async fn push_to_pod(&self, row: &ServerRow) -> Result<()> {
         if row.pod_id.is_some() {
             self.jobs
                 .enqueue(NewJob {
@@ -787,388 +785,6 @@ impl Compute {
                 delay: None,
             })
             .await?;
-        Ok(())
-    }
-
-    // ---- actions ------------------------------------------------------------------------------
-
-    /// Runs an action in the server's pod as the tenant, then refreshes the index.
-    pub async fn server_action(
-        &self,
-        actor: &Actor,
-        scope: Option<&str>,
-        id: &str,
-        action: Action,
-    ) -> Result<ActionOutcome> {
-        const KNOWN: &[&str] = &[
-            "os-start",
-            "os-stop",
-            "reboot",
-            "pause",
-            "unpause",
-            "suspend",
-            "resume",
-            "lock",
-            "unlock",
-            "resize",
-            "confirmResize",
-            "revertResize",
-            "createImage",
-            "rebuild",
-            "os-getConsoleOutput",
-            "addSecurityGroup",
-            "removeSecurityGroup",
-        ];
-        if !KNOWN.contains(&action.name.as_str()) {
-            return Err(CoreError::bad_request(format!(
-                "There is no such action: {}",
-                action.name
-            )));
-        }
-        let row = self.server_row(scope, id).await?;
-        if action.name == "addSecurityGroup" || action.name == "removeSecurityGroup" {
-            // Security groups live on the server's ports in the central Neutron.
-            let group = action.body[action.name.as_str()]["name"]
-                .as_str()
-                .ok_or_else(|| {
-                    CoreError::bad_request(format!(
-                        "Invalid input for field/attribute {}.",
-                        action.name
-                    ))
-                })?
-                .to_string();
-            let add = action.name == "addSecurityGroup";
-            self.network
-                .set_security_group(&row.project_id, id, &group, add)
-                .await?;
-            let mut row = self.server_row(scope, id).await?;
-            let mut groups: Vec<String> =
-                serde_json::from_str(&row.security_groups).unwrap_or_default();
-            if add && !groups.contains(&group) {
-                groups.push(group);
-            } else if !add {
-                groups.retain(|g| g != &group);
-            }
-            row.security_groups = json_text(&groups);
-            row.updated_at = now_micros();
-            self.store.update_server(&row).await?;
-            return Ok(ActionOutcome::Accepted);
-        }
-        let (Some(pod_id), Some(bottom)) = (row.pod_id.clone(), row.bottom_id.clone()) else {
-            return Err(CoreError::conflict(format!(
-                "Cannot '{}' instance {id} while it is in vm_state {}",
-                action.name, row.vm_state
-            )));
-        };
-        if self.pod_unreachable(&pod_id).await {
-            return Err(CoreError::new(
-                ErrorKind::Unavailable,
-                format!(
-                    "The availability zone {} of instance {id} is unreachable.",
-                    row.az
-                ),
-            ));
-        }
-        let mut body = action.body.clone();
-        match action.name.as_str() {
-            "resize" => {
-                let flavor_ref = body["resize"]["flavorRef"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string();
-                let flavor = self
-                    .get_flavor(&flavor_ref, Some(&row.project_id), scope.is_none())
-                    .await
-                    .map_err(|_| {
-                        CoreError::bad_request(format!("Flavor {flavor_ref} could not be found."))
-                    })?;
-                self.ensure_flavor_in_pod(&flavor_snapshot(&flavor), &row.project_id, &pod_id)
-                    .await?;
-            }
-            "rebuild" => {
-                let image = body["rebuild"]["imageRef"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string();
-                let info = self
-                    .images
-                    .resolve(&row.project_id, &image)
-                    .await
-                    .map_err(|_| {
-                        CoreError::bad_request(format!("Image {image} could not be found."))
-                    })?;
-                let bottom_image = self.images.ensure_in_pod(&info.id, &pod_id).await?;
-                body["rebuild"]["imageRef"] = json!(bottom_image);
-                if let Some(n) = body["rebuild"]["name"].as_str() {
-                    body["rebuild"]["name"] = json!(format!("{n}@{id}"));
-                }
-            }
-            _ => {}
-        }
-        let client = self.pods.client(&pod_id).await?;
-        let token = self.delegation.token_for(actor).await?;
-        let r = client
-            .send_as(
-                Some(&token),
-                Method::POST,
-                "compute",
-                &format!("/servers/{bottom}/action"),
-                Some(&body),
-                &[("OpenStack-API-Version", "compute 2.73")],
-            )
-            .await?;
-        if r.status >= 400 {
-            let message = scrub(&pod_message(&r.body), Some(&bottom), id);
-            return Err(CoreError::new(
-                match r.status {
-                    400 => ErrorKind::BadRequest,
-                    403 => ErrorKind::Forbidden,
-                    404 => ErrorKind::NotFound,
-                    409 => ErrorKind::Conflict,
-                    _ => ErrorKind::Unavailable,
-                },
-                message,
-            ));
-        }
-        if action.name == "rebuild"
-            && let Some(n) = action.body["rebuild"]["name"].as_str()
-        {
-            let mut renamed = self.server_row(scope, id).await?;
-            renamed.name = n.to_string();
-            self.store.update_server(&renamed).await?;
-        }
-        // Refresh the index from the pod right away.
-        let _ = self.get_server(scope, id).await;
-        if action.name == "createImage" {
-            // The pod makes the snapshot; a job adopts it at the top once it is active, under
-            // the id answered now.
-            let v = r.json().unwrap_or(Value::Null);
-            let location = r
-                .headers
-                .get("location")
-                .and_then(|l| l.to_str().ok())
-                .unwrap_or_default();
-            let bottom_image = v["image_id"]
-                .as_str()
-                .map(str::to_string)
-                .or_else(|| location.rsplit('/').next().map(str::to_string))
-                .filter(|s| !s.is_empty())
-                .ok_or_else(|| {
-                    CoreError::new(
-                        ErrorKind::Unavailable,
-                        "the pod did not say which image it made",
-                    )
-                })?;
-            let image_id = uuid::Uuid::new_v4().to_string();
-            let name = action.body["createImage"]["name"]
-                .as_str()
-                .unwrap_or("snapshot")
-                .to_string();
-            self.jobs
-                .enqueue(NewJob {
-                    job_type: super::saga::SNAPSHOT.into(),
-                    resource_id: image_id.clone(),
-                    project_id: row.project_id.clone(),
-                    pod_id: Some(pod_id.clone()),
-                    payload: json!({"bottom_image": bottom_image, "name": name, "server_id": id}),
-                    max_attempts: Some(30),
-                    delay: None,
-                })
-                .await?;
-            return Ok(ActionOutcome::Body(202, json!({"image_id": image_id})));
-        }
-        if action.name == "os-getConsoleOutput" {
-            return Ok(ActionOutcome::Body(
-                r.status,
-                r.json().unwrap_or(Value::Null),
-            ));
-        }
-        Ok(ActionOutcome::Accepted)
-    }
-
-    // ---- metadata and tags -------------------------------------------------------------------
-
-    pub async fn server_metadata(
-        &self,
-        scope: Option<&str>,
-        id: &str,
-    ) -> Result<BTreeMap<String, String>> {
-        let row = self.server_row(scope, id).await?;
-        Ok(serde_json::from_str(&row.metadata).unwrap_or_default())
-    }
-
-    /// Replaces (`replace`) or merges metadata; returns the result.
-    pub async fn set_server_metadata(
-        &self,
-        scope: Option<&str>,
-        id: &str,
-        items: BTreeMap<String, String>,
-        replace: bool,
-    ) -> Result<BTreeMap<String, String>> {
-        let mut row = self.server_row(scope, id).await?;
-        for (k, v) in &items {
-            if k.is_empty() || k.len() > 255 || v.len() > 255 {
-                return Err(CoreError::bad_request(
-                    "Invalid input for field/attribute metadata.",
-                ));
-            }
-        }
-        let mut current: BTreeMap<String, String> = if replace {
-            BTreeMap::new()
-        } else {
-            serde_json::from_str(&row.metadata).unwrap_or_default()
-        };
-        current.extend(items);
-        let limit = self
-            .quotas(&row.project_id)
-            .await?
-            .get("metadata_items")
-            .copied()
-            .unwrap_or(128);
-        if limit >= 0 && current.len() as i64 > limit {
-            return Err(CoreError::forbidden("Quota exceeded for metadata_items."));
-        }
-        row.metadata = json_text(&current);
-        row.updated_at = now_micros();
-        self.store.update_server(&row).await?;
-        self.push_to_pod(&row).await?;
-        Ok(current)
-    }
-
-    pub async fn delete_server_metadata(
-        &self,
-        scope: Option<&str>,
-        id: &str,
-        key: &str,
-    ) -> Result<()> {
-        let mut row = self.server_row(scope, id).await?;
-        let mut current: BTreeMap<String, String> =
-            serde_json::from_str(&row.metadata).unwrap_or_default();
-        if current.remove(key).is_none() {
-            return Err(CoreError::not_found("Metadata item was not found"));
-        }
-        row.metadata = json_text(&current);
-        row.updated_at = now_micros();
-        self.store.update_server(&row).await?;
-        self.push_to_pod(&row).await
-    }
-
-    pub async fn server_tags(&self, scope: Option<&str>, id: &str) -> Result<Vec<String>> {
-        let row = self.server_row(scope, id).await?;
-        Ok(serde_json::from_str(&row.tags).unwrap_or_default())
-    }
-
-    pub async fn set_server_tags(
-        &self,
-        scope: Option<&str>,
-        id: &str,
-        tags: Vec<String>,
-    ) -> Result<Vec<String>> {
-        let mut row = self.server_row(scope, id).await?;
-        if tags.len() > 50 {
-            return Err(CoreError::bad_request(
-                "The number of tags exceeded the per-server limit 50",
-            ));
-        }
-        for t in &tags {
-            if t.is_empty() || t.len() > 60 || t.contains(',') || t.contains('/') {
-                return Err(CoreError::bad_request(format!("Invalid tag {t:?}")));
-            }
-        }
-        let mut unique: Vec<String> = Vec::new();
-        for t in tags {
-            if !unique.contains(&t) {
-                unique.push(t);
-            }
-        }
-        row.tags = json_text(&unique);
-        row.updated_at = now_micros();
-        self.store.update_server(&row).await?;
-        Ok(unique)
-    }
-
-    // ---- server groups ------------------------------------------------------------------------
-
-    pub async fn create_server_group(
-        &self,
-        actor: &Actor,
-        name: &str,
-        policy: &str,
-        rules: Value,
-    ) -> Result<ServerGroupRow> {
-        if !matches!(
-            policy,
-            "affinity" | "anti-affinity" | "soft-affinity" | "soft-anti-affinity"
-        ) {
-            return Err(CoreError::bad_request(format!(
-                "Invalid input for field/attribute policy. Value: {policy}."
-            )));
-        }
-        if name.trim().is_empty() || name.len() > 255 {
-            return Err(CoreError::bad_request(
-                "Invalid input for field/attribute name.",
-            ));
-        }
-        let limit = self
-            .quotas(&actor.project_id)
-            .await?
-            .get("server_groups")
-            .copied()
-            .unwrap_or(10);
-        let used = self
-            .store
-            .list_server_groups(Some(&actor.project_id))
-            .await?
-            .len() as i64;
-        if limit >= 0 && used >= limit {
-            return Err(CoreError::forbidden(
-                "Quota exceeded, too many server groups.",
-            ));
-        }
-        let row = ServerGroupRow {
-            id: uuid::Uuid::new_v4().to_string(),
-            name: name.to_string(),
-            project_id: actor.project_id.clone(),
-            user_id: actor.user_id.clone(),
-            policy: policy.to_string(),
-            rules: json_text(&rules),
-            created_at: now_micros(),
-        };
-        self.store.insert_server_group(&row).await?;
-        Ok(row)
-    }
-
-    pub async fn get_server_group(&self, scope: Option<&str>, id: &str) -> Result<ServerGroupRow> {
-        let missing = || CoreError::not_found(format!("Instance group {id} could not be found."));
-        let row = self.store.get_server_group(id).await.map_err(|e| match e {
-            StoreError::NotFound => missing(),
-            other => other.into(),
-        })?;
-        if scope.is_some_and(|p| p != row.project_id) {
-            return Err(missing());
-        }
-        Ok(row)
-    }
-
-    pub async fn list_server_groups(&self, scope: Option<&str>) -> Result<Vec<ServerGroupRow>> {
-        Ok(self.store.list_server_groups(scope).await?)
-    }
-
-    /// Members of a group that still exist.
-    pub async fn server_group_members(&self, id: &str) -> Result<Vec<String>> {
-        let members = self.store.group_members(id).await?;
-        Ok(self
-            .store
-            .server_pods(&members)
-            .await?
-            .into_iter()
-            .map(|(s, _)| s)
-            .collect())
-    }
-
-    pub async fn delete_server_group(&self, scope: Option<&str>, id: &str) -> Result<()> {
-        self.get_server_group(scope, id).await?;
-        self.store.delete_server_group(id).await?;
         Ok(())
     }
 }

@@ -1,0 +1,212 @@
+//! Server actions (`POST /servers/{id}/action`): most run in the server's pod as the tenant
+//! (ids translated both ways, the pod's messages scrubbed of its own ids), then the index is
+//! refreshed; `createImage` becomes a snapshot job that adopts the pod's image at the top;
+//! `addSecurityGroup`/`removeSecurityGroup` change the server's ports in the central Neutron.
+
+use cascade_store::now_micros;
+use http::Method;
+use serde_json::{Value, json};
+
+use super::servers::{Action, ActionOutcome, json_text, pod_message, scrub};
+use super::{Compute, flavor_snapshot};
+use crate::identity::Actor;
+use crate::jobs::NewJob;
+use crate::{CoreError, ErrorKind, Result};
+
+impl Compute {
+    // ---- actions ------------------------------------------------------------------------------
+
+    /// Runs an action in the server's pod as the tenant, then refreshes the index.
+    pub async fn server_action(
+        &self,
+        actor: &Actor,
+        scope: Option<&str>,
+        id: &str,
+        action: Action,
+    ) -> Result<ActionOutcome> {
+        const KNOWN: &[&str] = &[
+            "os-start",
+            "os-stop",
+            "reboot",
+            "pause",
+            "unpause",
+            "suspend",
+            "resume",
+            "lock",
+            "unlock",
+            "resize",
+            "confirmResize",
+            "revertResize",
+            "createImage",
+            "rebuild",
+            "os-getConsoleOutput",
+            "addSecurityGroup",
+            "removeSecurityGroup",
+        ];
+        if !KNOWN.contains(&action.name.as_str()) {
+            return Err(CoreError::bad_request(format!(
+                "There is no such action: {}",
+                action.name
+            )));
+        }
+        let row = self.server_row(scope, id).await?;
+        if action.name == "addSecurityGroup" || action.name == "removeSecurityGroup" {
+            // Security groups live on the server's ports in the central Neutron.
+            let group = action.body[action.name.as_str()]["name"]
+                .as_str()
+                .ok_or_else(|| {
+                    CoreError::bad_request(format!(
+                        "Invalid input for field/attribute {}.",
+                        action.name
+                    ))
+                })?
+                .to_string();
+            let add = action.name == "addSecurityGroup";
+            self.network
+                .set_security_group(&row.project_id, id, &group, add)
+                .await?;
+            let mut row = self.server_row(scope, id).await?;
+            let mut groups: Vec<String> =
+                serde_json::from_str(&row.security_groups).unwrap_or_default();
+            if add && !groups.contains(&group) {
+                groups.push(group);
+            } else if !add {
+                groups.retain(|g| g != &group);
+            }
+            row.security_groups = json_text(&groups);
+            row.updated_at = now_micros();
+            self.store.update_server(&row).await?;
+            return Ok(ActionOutcome::Accepted);
+        }
+        let (Some(pod_id), Some(bottom)) = (row.pod_id.clone(), row.bottom_id.clone()) else {
+            return Err(CoreError::conflict(format!(
+                "Cannot '{}' instance {id} while it is in vm_state {}",
+                action.name, row.vm_state
+            )));
+        };
+        if self.pod_unreachable(&pod_id).await {
+            return Err(CoreError::new(
+                ErrorKind::Unavailable,
+                format!(
+                    "The availability zone {} of instance {id} is unreachable.",
+                    row.az
+                ),
+            ));
+        }
+        let mut body = action.body.clone();
+        match action.name.as_str() {
+            "resize" => {
+                let flavor_ref = body["resize"]["flavorRef"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                let flavor = self
+                    .get_flavor(&flavor_ref, Some(&row.project_id), scope.is_none())
+                    .await
+                    .map_err(|_| {
+                        CoreError::bad_request(format!("Flavor {flavor_ref} could not be found."))
+                    })?;
+                self.ensure_flavor_in_pod(&flavor_snapshot(&flavor), &row.project_id, &pod_id)
+                    .await?;
+            }
+            "rebuild" => {
+                let image = body["rebuild"]["imageRef"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                let info = self
+                    .images
+                    .resolve(&row.project_id, &image)
+                    .await
+                    .map_err(|_| {
+                        CoreError::bad_request(format!("Image {image} could not be found."))
+                    })?;
+                let bottom_image = self.images.ensure_in_pod(&info.id, &pod_id).await?;
+                body["rebuild"]["imageRef"] = json!(bottom_image);
+                if let Some(n) = body["rebuild"]["name"].as_str() {
+                    body["rebuild"]["name"] = json!(format!("{n}@{id}"));
+                }
+            }
+            _ => {}
+        }
+        let client = self.pods.client(&pod_id).await?;
+        let token = self.delegation.token_for(actor).await?;
+        let r = client
+            .send_as(
+                Some(&token),
+                Method::POST,
+                "compute",
+                &format!("/servers/{bottom}/action"),
+                Some(&body),
+                &[("OpenStack-API-Version", "compute 2.73")],
+            )
+            .await?;
+        if r.status >= 400 {
+            let message = scrub(&pod_message(&r.body), Some(&bottom), id);
+            return Err(CoreError::new(
+                match r.status {
+                    400 => ErrorKind::BadRequest,
+                    403 => ErrorKind::Forbidden,
+                    404 => ErrorKind::NotFound,
+                    409 => ErrorKind::Conflict,
+                    _ => ErrorKind::Unavailable,
+                },
+                message,
+            ));
+        }
+        if action.name == "rebuild"
+            && let Some(n) = action.body["rebuild"]["name"].as_str()
+        {
+            let mut renamed = self.server_row(scope, id).await?;
+            renamed.name = n.to_string();
+            self.store.update_server(&renamed).await?;
+        }
+        // Refresh the index from the pod right away.
+        let _ = self.get_server(scope, id).await;
+        if action.name == "createImage" {
+            // The pod makes the snapshot; a job adopts it at the top once it is active, under
+            // the id answered now.
+            let v = r.json().unwrap_or(Value::Null);
+            let location = r
+                .headers
+                .get("location")
+                .and_then(|l| l.to_str().ok())
+                .unwrap_or_default();
+            let bottom_image = v["image_id"]
+                .as_str()
+                .map(str::to_string)
+                .or_else(|| location.rsplit('/').next().map(str::to_string))
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| {
+                    CoreError::new(
+                        ErrorKind::Unavailable,
+                        "the pod did not say which image it made",
+                    )
+                })?;
+            let image_id = uuid::Uuid::new_v4().to_string();
+            let name = action.body["createImage"]["name"]
+                .as_str()
+                .unwrap_or("snapshot")
+                .to_string();
+            self.jobs
+                .enqueue(NewJob {
+                    job_type: super::saga::SNAPSHOT.into(),
+                    resource_id: image_id.clone(),
+                    project_id: row.project_id.clone(),
+                    pod_id: Some(pod_id.clone()),
+                    payload: json!({"bottom_image": bottom_image, "name": name, "server_id": id}),
+                    max_attempts: Some(30),
+                    delay: None,
+                })
+                .await?;
+            return Ok(ActionOutcome::Body(202, json!({"image_id": image_id})));
+        }
+        if action.name == "os-getConsoleOutput" {
+            return Ok(ActionOutcome::Body(
+                r.status,
+                r.json().unwrap_or(Value::Null),
+            ));
+        }
+        Ok(ActionOutcome::Accepted)
+    }
+}

@@ -238,10 +238,8 @@ pub(crate) async fn create(
         "OS-DCF:diskConfig": "MANUAL",
         "security_groups": serde_json::from_str::<Vec<String>>(&first.security_groups).unwrap_or_default().iter().map(|g| json!({"name": g})).collect::<Vec<_>>(),
     }});
-    if !mv.at_least(2, 100) || state.compute.config().max_limit > 0 {
-        body["server"]["adminPass"] =
-            json!(uuid::Uuid::new_v4().simple().to_string()[..12].to_string());
-    }
+    body["server"]["adminPass"] =
+        json!(uuid::Uuid::new_v4().simple().to_string()[..12].to_string());
     let mut resp = accepted(body);
     if let Ok(v) = HeaderValue::from_str(&format!(
         "{}/compute/v2.1/servers/{}",

@@ -69,6 +69,8 @@ pub struct Compute {
     pub(crate) config: ComputeConfig,
     /// Block storage, wired after construction (see `volumes.rs`).
     pub(crate) volumes: std::sync::OnceLock<Arc<dyn deps::VolumeBinding>>,
+    /// Free capacity per pod, read from the pods and charged by placements (`scheduler.rs`).
+    pub(crate) capacity: scheduler::CapacityCache,
 }
 
 impl std::fmt::Debug for Compute {
@@ -109,6 +111,7 @@ impl Compute {
             images,
             config,
             volumes: std::sync::OnceLock::new(),
+            capacity: Default::default(),
         });
         saga::register(&compute);
         compute

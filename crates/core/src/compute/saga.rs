@@ -566,13 +566,3 @@ impl Compute {
         Ok(())
     }
 }
-
-impl From<cascade_pod::PodError> for JobError {
-    fn from(err: cascade_pod::PodError) -> Self {
-        if err.is_retryable() {
-            JobError::Retry(err.to_string())
-        } else {
-            JobError::Fail(err.to_string())
-        }
-    }
-}

@@ -32,13 +32,15 @@ pub struct SchedulerHints {
 
 /// Free capacity of a pod.
 #[derive(Debug, Clone, Copy)]
-struct Capacity {
+pub(crate) struct Capacity {
     vcpus: i64,
     ram_mb: i64,
     disk_gb: i64,
 }
 
-static CAPACITY: Mutex<Option<HashMap<String, (Instant, Capacity)>>> = Mutex::new(None);
+/// Pod id → (when read, free capacity), charged locally between reads.
+pub(crate) type CapacityCache = Mutex<HashMap<String, (Instant, Capacity)>>;
+
 const CAPACITY_TTL: Duration = Duration::from_secs(5);
 
 /// Whether `caps` (pod labels) satisfy every `capabilities:*` requirement in `specs`.
@@ -71,11 +73,7 @@ pub(crate) const NO_VALID_HOST: &str =
 
 impl Compute {
     async fn capacity(&self, pod: &Pod) -> Option<Capacity> {
-        if let Some((at, c)) = CAPACITY
-            .lock()
-            .ok()?
-            .get_or_insert_with(HashMap::new)
-            .get(&pod.pod_id)
+        if let Some((at, c)) = self.capacity.lock().ok()?.get(&pod.pod_id)
             && at.elapsed() < CAPACITY_TTL
         {
             return Some(*c);
@@ -108,18 +106,16 @@ impl Compute {
                 .as_i64()
                 .unwrap_or(n("local_gb") - n("local_gb_used")),
         };
-        if let Ok(mut guard) = CAPACITY.lock() {
-            guard
-                .get_or_insert_with(HashMap::new)
-                .insert(pod.pod_id.clone(), (Instant::now(), c));
+        if let Ok(mut guard) = self.capacity.lock() {
+            guard.insert(pod.pod_id.clone(), (Instant::now(), c));
         }
         Some(c)
     }
 
     /// Charges a placement against the cached capacity so a burst of creates spreads out.
     fn charge(&self, pod_id: &str, flavor: &Value) {
-        if let Ok(mut guard) = CAPACITY.lock()
-            && let Some((_, c)) = guard.get_or_insert_with(HashMap::new).get_mut(pod_id)
+        if let Ok(mut guard) = self.capacity.lock()
+            && let Some((_, c)) = guard.get_mut(pod_id)
         {
             c.vcpus -= flavor["vcpus"].as_i64().unwrap_or(0);
             c.ram_mb -= flavor["ram"].as_i64().unwrap_or(0);

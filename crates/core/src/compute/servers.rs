@@ -124,8 +124,7 @@ fn parse_ts(v: &Value) -> Option<i64> {
 }
 
 /// Copies what the pod knows better (state, host, addresses, fault, lock) into the index.
-pub(crate) fn apply_bottom(row: &mut ServerRow, b: &Value) -> bool {
-    let before = row.clone();
+pub(crate) fn apply_bottom(row: &mut ServerRow, b: &Value) {
     if let Some(s) = b["status"].as_str() {
         row.status = s.to_string();
     }
@@ -160,7 +159,6 @@ pub(crate) fn apply_bottom(row: &mut ServerRow, b: &Value) -> bool {
     {
         row.volumes = json_text(v);
     }
-    *row != before
 }
 
 /// Replaces bottom ids in a pod's message with the top id.

@@ -126,6 +126,17 @@ impl From<CoreError> for JobError {
     }
 }
 
+impl From<cascade_pod::PodError> for JobError {
+    /// Pod failures that may pass (timeouts, 5xx, an open breaker) retry; the others fail.
+    fn from(err: cascade_pod::PodError) -> Self {
+        if err.is_retryable() {
+            JobError::Retry(err.to_string())
+        } else {
+            JobError::Fail(err.to_string())
+        }
+    }
+}
+
 /// Runs the jobs of one type. Runs must be idempotent: a job may run again after a crash, a
 /// lost lease or a retry.
 pub trait JobHandler: Send + Sync + 'static {

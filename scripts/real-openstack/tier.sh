@@ -5,7 +5,10 @@
 #   3. smoke     smoke.sh on both regions, in parallel
 #   4. contract  tests/real against the real RegionOne, then against a simulated region
 #                (`cascade sim`, trusting the same real Keystone)
-#   5. stop      stop.sh, always (trap), also after a failure or Ctrl-C
+#   5. e2e       tests/real_e2e: `cascade serve` in keystone mode with RegionOne and RegionTwo as
+#                pods, driven by the openstack CLI and openstacksdk; includes fault isolation
+#                (stops r1-nova-api, restarts it with start.sh)
+#   6. stop      stop.sh, always (trap), also after a failure or Ctrl-C
 # Prints the time of each step, the peak memory of the regions, and as its last line
 #   real-tier: N passed, M failed
 # (N and M count smoke runs and contract tests; xfailed tests count as passed, an xpassed
@@ -16,8 +19,8 @@
 #   KEEP_RUNNING=1  leave the regions up afterwards (stop later with stop.sh)
 #   WIPE=0          reuse the databases of an earlier run (default WIPE=1: stop.sh --wipe
 #                   first, so that every run starts from empty databases, like a clean clone)
-#   CASCADE_BIN     the cascade binary for the sim target (default target/debug/cascade)
-#   PYTEST_ARGS     extra pytest arguments for both contract runs
+#   CASCADE_BIN     the cascade binary for the sim target and e2e (default target/debug/cascade)
+#   PYTEST_ARGS     extra pytest arguments for the contract and e2e runs
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$RO_ROOT"
@@ -42,7 +45,7 @@ finish() {
     fi
     [ -n "${MEM_PID:-}" ] && kill "$MEM_PID" 2>/dev/null
     printf '\ntimings:'
-    for k in install start smoke contract-real contract-sim stop; do
+    for k in install start smoke contract-real contract-sim e2e stop; do
         [ -n "${took[$k]:-}" ] && printf ' %s %ss,' "$k" "${took[$k]}"
     done
     printf ' total %ss\n' $(($(now) - T0))
@@ -113,20 +116,19 @@ for r in RegionOne RegionTwo; do
 done
 took[smoke]=$(($(now) - t))
 
-# contract TARGET [pytest args...]: runs tests/real, adds its counts to the totals.
-contract() {
-    local target=$1
-    shift
-    local junit=$LOGS/contract-$target.xml t
+# suite NAME DIR [pytest args...]: runs the pytest suite in DIR, adds its counts to the totals.
+suite() {
+    local name=$1 dir=$2
+    shift 2
+    local junit=$LOGS/$name.xml t
     t=$(now)
-    banner "contract suite against $target"
+    banner "$name ($dir $*)"
     # shellcheck disable=SC2086
-    "$PY" -m pytest tests/real --target "$target" --openrc "$RUN/admin-openrc" \
-        --junitxml "$junit" "$@" ${PYTEST_ARGS:-}
+    "$PY" -m pytest "$dir" --openrc "$RUN/admin-openrc" --junitxml "$junit" "$@" ${PYTEST_ARGS:-}
     local rc=$?
-    took[contract-$target]=$(($(now) - t))
+    took[$name]=$(($(now) - t))
     if [ ! -s "$junit" ]; then
-        echo "contract $target: pytest produced no report (exit $rc)"
+        echo "$name: pytest produced no report (exit $rc)"
         failed=$((failed + 1))
         return
     fi
@@ -152,12 +154,13 @@ print(ok, bad, xfail, skipped)
 EOF
 )
     read -r ok bad xf sk <<<"$counts"
-    echo "contract $target: $ok passed, $xf xfailed (known sim mismatches), $bad failed, $sk skipped (pytest exit $rc)"
+    echo "$name: $ok passed, $xf xfailed (known sim mismatches), $bad failed, $sk skipped (pytest exit $rc)"
     passed=$((passed + ok + xf))
     failed=$((failed + bad + sk))
     [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ] && [ "$sk" -eq 0 ] && failed=$((failed + 1))
     return 0
 }
-contract real --region RegionOne
-contract sim ${CASCADE_BIN:+--cascade-bin "$CASCADE_BIN"}
+suite contract-real tests/real --target real --region RegionOne
+suite contract-sim tests/real --target sim ${CASCADE_BIN:+--cascade-bin "$CASCADE_BIN"}
+suite e2e tests/real_e2e ${CASCADE_BIN:+--cascade-bin "$CASCADE_BIN"}
 exit 0

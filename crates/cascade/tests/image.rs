@@ -164,6 +164,25 @@ impl Env {
         resp.body["images"].as_array().cloned().unwrap_or_default()
     }
 
+    async fn sim_image_members(&self, region: &str, bottom: &str) -> Vec<String> {
+        let r = self.sim.region(region).unwrap();
+        let resp = call(
+            Method::GET,
+            &format!("{}/v2/images/{bottom}/members", r.image_url),
+            Some(&self.admin),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(resp.status, 200, "{}", resp.text);
+        resp.body["members"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m["member_id"].as_str().map(str::to_string))
+            .collect()
+    }
+
     async fn create(&self, body: Value) -> Reply {
         call(
             Method::POST,
@@ -291,12 +310,13 @@ async fn upload_download_and_lazy_copies(db: &Db) {
         info.is_err(),
         "a shared image is not visible to a non-member"
     );
+    let owner = img["owner"].as_str().unwrap().to_string();
     let mut tasks = Vec::new();
     for _ in 0..4 {
-        let (svc, id, pod3) = (svc.clone(), id.clone(), pod3.clone());
-        tasks.push(tokio::spawn(
-            async move { svc.ensure_in_pod(&id, &pod3).await },
-        ));
+        let (svc, id, pod3, owner) = (svc.clone(), id.clone(), pod3.clone(), owner.clone());
+        tasks.push(tokio::spawn(async move {
+            svc.ensure_in_pod(&owner, &id, &pod3).await
+        }));
     }
     let mut bottoms = Vec::new();
     for t in tasks {
@@ -314,8 +334,23 @@ async fn upload_download_and_lazy_copies(db: &Db) {
         e.bottoms("Pod2", &id).await.is_empty(),
         "az2 never needed it"
     );
+    // The copy is the owner's, shared as the top image is (not open to the pod's projects).
+    assert_eq!(in3[0]["visibility"], "shared");
+    assert_eq!(in3[0]["owner"], json!(owner));
     // Again: no new copy.
-    assert_eq!(svc.ensure_in_pod(&id, &pod3).await.unwrap(), bottoms[0]);
+    assert_eq!(
+        svc.ensure_in_pod(&owner, &id, &pod3).await.unwrap(),
+        bottoms[0]
+    );
+    // A member project's first boot there makes it a member of the copy, and only it.
+    assert_eq!(
+        svc.ensure_in_pod("member-project", &id, &pod3)
+            .await
+            .unwrap(),
+        bottoms[0]
+    );
+    let r = e.sim_image_members("Pod3", &bottoms[0]).await;
+    assert_eq!(r, vec!["member-project".to_string()]);
 
     let copies = e.copies(&id).await;
     assert_eq!(copies.len(), 2, "{copies:?}");
@@ -455,7 +490,14 @@ async fn eager_policy_and_bad_input(db: &Db) {
     }
     assert!(e.bottoms("Pod3", &id).await.is_empty(), "FR/X pod excluded");
     let svc = e.service().await;
-    let err = svc.ensure_in_pod(&id, &e.pods[2].0).await.unwrap_err();
+    let owner = e.show(&id).await.body["owner"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let err = svc
+        .ensure_in_pod(&owner, &id, &e.pods[2].0)
+        .await
+        .unwrap_err();
     assert_eq!(err.kind.status(), 400, "{}", err.message);
 
     // A policy naming no pod.
@@ -576,7 +618,11 @@ async fn register_and_visibility(db: &Db) {
         .await
         .expect("public image resolves");
     assert_eq!(info.status, "active");
-    let b1 = svc.ensure_in_pod(&id, &e.pods[0].0).await.unwrap();
+    let owner = e.show(&id).await.body["owner"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let b1 = svc.ensure_in_pod(&owner, &id, &e.pods[0].0).await.unwrap();
     let in1 = e.bottoms("Pod1", &id).await;
     assert_eq!(in1.len(), 1);
     assert_eq!(in1[0]["id"], json!(b1));
@@ -699,7 +745,11 @@ async fn interrupted_transfers_leave_no_half_image(db: &Db) {
         .unwrap();
     let svc = e.service().await;
     let pod2 = e.pods[1].0.clone();
-    let err = svc.ensure_in_pod(&id, &pod2).await.unwrap_err();
+    let owner = e.show(&id).await.body["owner"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let err = svc.ensure_in_pod(&owner, &id, &pod2).await.unwrap_err();
     assert!(err.retryable, "{}", err.message);
     assert!(
         e.bottoms("Pod2", &id).await.is_empty(),
@@ -715,7 +765,7 @@ async fn interrupted_transfers_leave_no_half_image(db: &Db) {
     // Give the breaker time to close again, then the copy restarts cleanly.
     let mut copied = None;
     for _ in 0..40 {
-        match svc.ensure_in_pod(&id, &pod2).await {
+        match svc.ensure_in_pod(&owner, &id, &pod2).await {
             Ok(b) => {
                 copied = Some(b);
                 break;
@@ -761,7 +811,11 @@ async fn interrupted_transfers_leave_no_half_image(db: &Db) {
             .await
             .unwrap()
     );
-    let b3 = svc.ensure_in_pod(&id, &pod3_id).await.unwrap();
+    let owner = e.show(&id).await.body["owner"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let b3 = svc.ensure_in_pod(&owner, &id, &pod3_id).await.unwrap();
     let in3 = e.bottoms("Pod3", &id).await;
     assert_eq!(in3.len(), 1, "{in3:?}");
     assert_eq!(in3[0]["id"], json!(b3));

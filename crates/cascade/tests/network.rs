@@ -600,6 +600,26 @@ async fn neutron_api(db: &Db) {
 }
 
 /// The bottom port of a top port in a pod, from Cascade's routing table.
+impl Env {
+    /// Every network a simulated region holds, asked directly as admin.
+    async fn sim_networks(&self, region: &str) -> Vec<Value> {
+        let r = self.sim.region(region).unwrap();
+        let resp = call(
+            Method::GET,
+            &format!("{}/v2.0/networks", r.network_url),
+            Some(&self.admin),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(resp.status, 200, "{}", resp.text);
+        resp.body["networks"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
 async fn bottom_port(e: &Env, top: &str, rt: &str) -> Vec<(String, String)> {
     let r = call(
         Method::GET,
@@ -845,7 +865,7 @@ async fn one_network_across_three_pods() {
 async fn router_across_pods_and_security_groups() {
     let db = Db::sqlite();
     let e = env(&db, 2).await;
-    let (_p, t) = tenant(&e, "dave").await;
+    let (project, t) = tenant(&e, "dave").await;
     let image = flavor_and_image(&e).await;
     let a = create(&e, &t, "networks", "network", json!({"name": "a"})).await;
     let sa = create(
@@ -960,5 +980,49 @@ async fn router_across_pods_and_security_groups() {
         eventually_reach(&e, &ba, &bb, "tcp", Some(22), false).await,
         "interface removed"
     );
+    // Deleting a server booted on the tenant's own port keeps the port and unbinds it (the
+    // port's document has no "created for" mark: reading it must not fail).
+    delete_server(&e, &t, &s1).await;
+    let r = neutron(&e, Method::GET, &format!("/ports/{}", id(&pa)), &t, None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["port"]["device_id"], "", "{}", r.text);
+    assert_eq!(r.body["port"]["device_owner"], "", "{}", r.text);
+    // The project's bridge network lives while a router needs it, and goes with the last one.
+    let bridge = format!("bridge_net_{project}");
+    assert!(!bottom_port(&e, &bridge, "network").await.is_empty());
+    let r = neutron(
+        &e,
+        Method::PUT,
+        &format!("/routers/{}/remove_router_interface", id(&router)),
+        &t,
+        Some(json!({"subnet_id": id(&sa)})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = neutron(
+        &e,
+        Method::DELETE,
+        &format!("/routers/{}", id(&router)),
+        &t,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    assert!(
+        eventually(Duration::from_secs(20), || async {
+            bottom_port(&e, &bridge, "network").await.is_empty()
+                && bottom_port(&e, &id(&router), "router").await.is_empty()
+        })
+        .await,
+        "bridge network left in the pods: {:?}",
+        bottom_port(&e, &bridge, "network").await
+    );
+    for region in ["Pod1", "Pod2"] {
+        let nets = e.sim_networks(region).await;
+        assert!(
+            !nets.iter().any(|n| n["name"] == json!(bridge)),
+            "{region} still has {bridge}"
+        );
+    }
     db.cleanup().await;
 }

@@ -408,7 +408,7 @@ impl PodClient {
         };
         for attempt in 0..2 {
             let base = self.endpoint(session.as_ref(), service)?;
-            let url = format!("{base}/{}", path.trim_start_matches('/'));
+            let url = join_url(&base, path);
             let mut req = self.http.request(method.clone(), &url);
             if let Some(t) = token {
                 req = req.header("x-auth-token", t);
@@ -518,5 +518,65 @@ pub(crate) fn outcome_of(e: &PodError) -> String {
         PodErrorKind::Auth => "auth".into(),
         PodErrorKind::NoEndpoint => "no_endpoint".into(),
         PodErrorKind::Protocol => "protocol".into(),
+    }
+}
+
+/// The URL of `path` under the endpoint `base`. A path starting with `../` names a resource of
+/// another project (Cinder's `…/v3/<project>/…`): it replaces the project segment the catalog
+/// endpoint ends in (`…/v3/<service project>`), or, when the endpoint ends in the version
+/// itself (Cinder's project-less `…/v3`, accepted since Yoga), goes right under it.
+pub(crate) fn join_url(base: &str, path: &str) -> String {
+    let base = base.trim_end_matches('/');
+    let Some(rest) = path.strip_prefix("../") else {
+        return format!("{base}/{}", path.trim_start_matches('/'));
+    };
+    let (parent, last) = base.rsplit_once('/').unwrap_or((base, ""));
+    let is_version = last.len() > 1
+        && last.starts_with('v')
+        && last[1..].chars().all(|c| c.is_ascii_digit() || c == '.');
+    if is_version {
+        format!("{base}/{rest}")
+    } else {
+        format!("{parent}/{rest}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::join_url;
+
+    #[test]
+    fn paths_join_under_the_endpoint() {
+        assert_eq!(
+            join_url("http://h/compute/v2.1/", "/servers/detail"),
+            "http://h/compute/v2.1/servers/detail"
+        );
+        assert_eq!(
+            join_url("http://h:9292", "v2/images"),
+            "http://h:9292/v2/images"
+        );
+    }
+
+    #[test]
+    fn another_projects_path_replaces_the_project_or_goes_under_the_version() {
+        // the classic Cinder endpoint, with the service project's id
+        assert_eq!(
+            join_url("http://h:8776/v3/svcproject", "../tenant/volumes"),
+            "http://h:8776/v3/tenant/volumes"
+        );
+        // behind a path prefix (as Cascade and the simulator publish it)
+        assert_eq!(
+            join_url("http://h/volume/v3/svcproject", "../tenant/volumes/detail"),
+            "http://h/volume/v3/tenant/volumes/detail"
+        );
+        // the project-less endpoint real Cinder has accepted since Yoga
+        assert_eq!(
+            join_url("http://h:8776/v3/", "../tenant/volumes"),
+            "http://h:8776/v3/tenant/volumes"
+        );
+        assert_eq!(
+            join_url("http://h:8776/volume/v3.0", "../t/x"),
+            "http://h:8776/volume/v3.0/t/x"
+        );
     }
 }

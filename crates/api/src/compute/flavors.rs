@@ -315,14 +315,15 @@ pub(crate) async fn put_extra_spec(
 ) -> ApiResult {
     admin(&ctx)?;
     let doc = body::json(SVC, &raw)?;
-    let m = doc
+    let given = doc
         .as_object()
-        .filter(|m| m.len() == 1 && m.contains_key(&key))
+        .filter(|m| m.len() == 1)
+        .and_then(|m| m.get(&key))
         .ok_or_else(|| bad("Request body and URI mismatch"))?;
-    let v = m[&key]
+    let v = given
         .as_str()
         .map(str::to_string)
-        .unwrap_or_else(|| m[&key].to_string());
+        .unwrap_or_else(|| given.to_string());
     state
         .compute
         .set_flavor_extra_specs(&id, BTreeMap::from([(key.clone(), v.clone())]))

@@ -60,7 +60,7 @@ fn parse_query(q: Option<&str>) -> ListQuery {
 }
 
 fn object(v: &Value, key: &str) -> ApiResult<Doc> {
-    v.as_object().cloned().ok_or_else(|| {
+    v.as_object().cloned().map(Doc).ok_or_else(|| {
         let mut a = ApiError::new(
             SVC,
             400,

@@ -121,7 +121,10 @@ impl Compute {
                     .map_err(|_| {
                         CoreError::bad_request(format!("Image {image} could not be found."))
                     })?;
-                let bottom_image = self.images.ensure_in_pod(&info.id, &pod_id).await?;
+                let bottom_image = self
+                    .images
+                    .ensure_in_pod(&row.project_id, &info.id, &pod_id)
+                    .await?;
                 body["rebuild"]["imageRef"] = json!(bottom_image);
                 if let Some(n) = body["rebuild"]["name"].as_str() {
                     body["rebuild"]["name"] = json!(format!("{n}@{id}"));

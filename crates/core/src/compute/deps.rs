@@ -118,9 +118,11 @@ pub trait ImageSource: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<ImageInfo>>;
 
     /// In the build job: the image's id inside the pod, copying it there first if needed (lazy
-    /// replication; concurrent callers share one copy). Waits for the copy.
+    /// replication; concurrent callers share one copy), usable there by `project_id`. Waits for
+    /// the copy.
     fn ensure_in_pod<'a>(
         &'a self,
+        project_id: &'a str,
         image_id: &'a str,
         pod_id: &'a str,
     ) -> BoxFuture<'a, Result<String>>;
@@ -203,7 +205,12 @@ impl ImageSource for Unavailable {
     fn resolve<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<ImageInfo>> {
         Box::pin(async { Err(unavailable("the image service")) })
     }
-    fn ensure_in_pod<'a>(&'a self, _: &'a str, _: &'a str) -> BoxFuture<'a, Result<String>> {
+    fn ensure_in_pod<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+        _: &'a str,
+    ) -> BoxFuture<'a, Result<String>> {
         Box::pin(async { Err(unavailable("the image service")) })
     }
     fn adopt<'a>(

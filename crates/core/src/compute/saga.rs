@@ -164,7 +164,11 @@ impl Compute {
         let bottom_image = if image_id.is_empty() {
             None
         } else {
-            Some(self.images.ensure_in_pod(&image_id, &pod_id).await?)
+            Some(
+                self.images
+                    .ensure_in_pod(&row.project_id, &image_id, &pod_id)
+                    .await?,
+            )
         };
         if let Some(k) = request["key_name"].as_str() {
             self.ensure_keypair_in_pod(&actor, k, &pod_id).await?;

@@ -201,19 +201,88 @@ impl ImageService {
         body.insert("container_format".into(), json!(img.container_format));
         body.insert("min_disk".into(), json!(img.min_disk));
         body.insert("min_ram".into(), json!(img.min_ram));
-        match img.visibility.as_str() {
-            "public" => {
-                body.insert("visibility".into(), json!("public"));
-            }
-            "private" => {
-                body.insert("visibility".into(), json!("private"));
-                body.insert("owner".into(), json!(img.owner));
-            }
-            _ => {
-                body.insert("visibility".into(), json!("community"));
-            }
+        let (visibility, owner) = Self::bottom_access(img);
+        body.insert("visibility".into(), json!(visibility));
+        if let Some(owner) = owner {
+            body.insert("owner".into(), json!(owner));
         }
         Value::Object(body)
+    }
+
+    /// Who may use a bottom image: the top image's visibility, owned by the top image's owner
+    /// (public images stay with Cascade's service project). A `shared` bottom image is usable
+    /// by its owner and by the projects [`Self::ensure_access`] adds as members.
+    fn bottom_access(img: &Image) -> (&'static str, Option<&str>) {
+        match img.visibility.as_str() {
+            "public" => ("public", None),
+            "private" => ("private", Some(&img.owner)),
+            "community" => ("community", Some(&img.owner)),
+            _ => ("shared", Some(&img.owner)),
+        }
+    }
+
+    /// Before a server (or volume) of `project_id` uses the bottom image: its visibility and
+    /// owner follow the top image's as they are now (the top may have changed since the copy
+    /// was made), and a member project of a shared image becomes a member in the pod too
+    /// (Glance lets a member use a shared image by id whatever its member status).
+    async fn ensure_access(
+        client: &PodClient,
+        img: &Image,
+        bottom: &str,
+        project_id: &str,
+    ) -> Result<()> {
+        let current = Self::get_bottom(client, bottom).await?.ok_or_else(|| {
+            CoreError::new(
+                ErrorKind::Unavailable,
+                format!("Image {} vanished from the pod.", img.id),
+            )
+        })?;
+        let (visibility, owner) = Self::bottom_access(img);
+        let mut ops = Vec::new();
+        if let Some(owner) = owner
+            && current["owner"].as_str() != Some(owner)
+        {
+            ops.push(json!({"op": "replace", "path": "/owner", "value": owner}));
+        }
+        if current["visibility"].as_str() != Some(visibility) {
+            ops.push(json!({"op": "replace", "path": "/visibility", "value": visibility}));
+        }
+        if !ops.is_empty() {
+            let r = client
+                .send(
+                    Method::PATCH,
+                    "image",
+                    &format!("/v2/images/{bottom}"),
+                    Some(&Value::Array(ops)),
+                    &[(
+                        "content-type",
+                        "application/openstack-images-v2.1-json-patch",
+                    )],
+                )
+                .await?;
+            if r.status != 200 {
+                return Err(pod_failed(
+                    "Updating the bottom image's access",
+                    r.status,
+                    &r.body,
+                ));
+            }
+        }
+        if visibility == "shared" && project_id != img.owner {
+            let r = client
+                .send(
+                    Method::POST,
+                    "image",
+                    &format!("/v2/images/{bottom}/members"),
+                    Some(&json!({"member": project_id})),
+                    &[],
+                )
+                .await?;
+            if r.status != 200 && r.status != 409 {
+                return Err(pod_failed("Sharing the bottom image", r.status, &r.body));
+            }
+        }
+        Ok(())
     }
 
     async fn find_bottom(client: &PodClient, top_id: &str) -> Result<Option<String>> {
@@ -1347,6 +1416,7 @@ impl ImageSource for ImageService {
 
     fn ensure_in_pod<'a>(
         &'a self,
+        project_id: &'a str,
         image_id: &'a str,
         pod_id: &'a str,
     ) -> BoxFuture<'a, Result<String>> {
@@ -1372,8 +1442,12 @@ impl ImageSource for ImageService {
                     policy.placement.source()
                 )));
             }
-            self.copy_to_pod(image_id, pod_id, self.config.copy_attempts, None)
-                .await
+            let bottom = self
+                .copy_to_pod(image_id, pod_id, self.config.copy_attempts, None)
+                .await?;
+            let client = self.pods.client(pod_id).await?;
+            Self::ensure_access(&client, &img, &bottom, project_id).await?;
+            Ok(bottom)
         })
     }
 }

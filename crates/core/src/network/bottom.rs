@@ -1390,6 +1390,49 @@ impl NetworkService {
         self.store
             .release_ips_of(&format!("bridge:{router_id}:{pod_id}"))
             .await?;
+        self.release_bridge_in(project, pod_id).await
+    }
+
+    /// Deletes the project's bridge network (and with it its subnet) from a pod once no router
+    /// of the project is left there. A router sync that needs it again recreates it.
+    async fn release_bridge_in(&self, project: &str, pod_id: &str) -> NetResult<()> {
+        let routers_left = self
+            .store
+            .list_routings(
+                &cascade_store::routings::RoutingFilter {
+                    pod_id: Some(pod_id.into()),
+                    project_id: Some(project.into()),
+                    resource_type: Some(RT_ROUTER.into()),
+                    ..Default::default()
+                },
+                1,
+                None,
+            )
+            .await?;
+        if !routers_left.is_empty() {
+            return Ok(());
+        }
+        let net = format!("bridge_net_{project}");
+        let sub = format!("bridge_subnet_{project}");
+        if let Some(bnet) = self.bottom_id(&net, pod_id, RT_NETWORK).await? {
+            let pod = self.pod(pod_id).await?;
+            self.delete_in(&pod, "networks", &bnet).await?;
+        }
+        for (top_id, resource_type) in [(&net, RT_NETWORK), (&sub, RT_BRIDGE_SUBNET)] {
+            forget(
+                &self.store,
+                &BottomKey {
+                    top_id,
+                    pod_id,
+                    project_id: project,
+                    resource_type,
+                },
+            )
+            .await?;
+        }
+        self.store
+            .release_ips_of(&format!("bridge:pool-{pod_id}:{pod_id}"))
+            .await?;
         Ok(())
     }
 

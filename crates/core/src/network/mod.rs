@@ -36,8 +36,70 @@ pub use binding::Binding;
 pub use jobs::{EngineSink, JobSink, NetJob, NetJobHandler};
 pub use query::{ListQuery, Page};
 
-/// A Neutron JSON document.
-pub type Doc = Map<String, Value>;
+/// A Neutron JSON document. Unlike a bare `serde_json::Map`, reading a missing key gives
+/// `null` (as indexing a `Value` does) and assigning to a missing key inserts it, so no field
+/// access on a document from a pod, the database or a client can panic.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Doc(pub Map<String, Value>);
+
+impl Doc {
+    pub fn new() -> Doc {
+        Doc(Map::new())
+    }
+}
+
+impl std::ops::Deref for Doc {
+    type Target = Map<String, Value>;
+    fn deref(&self) -> &Map<String, Value> {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Doc {
+    fn deref_mut(&mut self) -> &mut Map<String, Value> {
+        &mut self.0
+    }
+}
+
+impl std::ops::Index<&str> for Doc {
+    type Output = Value;
+    fn index(&self, key: &str) -> &Value {
+        self.0.get(key).unwrap_or(&Value::Null)
+    }
+}
+
+impl std::ops::IndexMut<&str> for Doc {
+    fn index_mut(&mut self, key: &str) -> &mut Value {
+        self.0.entry(key).or_insert(Value::Null)
+    }
+}
+
+impl From<Map<String, Value>> for Doc {
+    fn from(m: Map<String, Value>) -> Doc {
+        Doc(m)
+    }
+}
+
+impl From<Doc> for Value {
+    fn from(d: Doc) -> Value {
+        Value::Object(d.0)
+    }
+}
+
+impl FromIterator<(String, Value)> for Doc {
+    fn from_iter<I: IntoIterator<Item = (String, Value)>>(iter: I) -> Doc {
+        Doc(iter.into_iter().collect())
+    }
+}
+
+impl IntoIterator for Doc {
+    type Item = (String, Value);
+    type IntoIter = serde_json::map::IntoIter;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
 
 /// How networks spanning pods get layer-2 connectivity (a per-deployment choice).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -425,7 +487,7 @@ pub(crate) fn row_of(
         parent_id: parent.map(str::to_string),
         device_id: device.filter(|d| !d.is_empty()).map(str::to_string),
         pod_id: pod.map(str::to_string),
-        body: Value::Object(doc.clone()).to_string(),
+        body: Value::Object(doc.0.clone()).to_string(),
         created_at: now,
         updated_at: now,
     }
@@ -433,7 +495,7 @@ pub(crate) fn row_of(
 
 pub(crate) fn doc_of(row: &NetResourceRow) -> Doc {
     match serde_json::from_str(&row.body) {
-        Ok(Value::Object(o)) => o,
+        Ok(Value::Object(o)) => Doc(o),
         _ => Doc::new(),
     }
 }
@@ -457,7 +519,7 @@ const ADMIN_ONLY: &[&str] = &[
 pub(crate) fn view(doc: &Doc, caller: &Caller) -> Value {
     let mut o = doc.clone();
     o.retain(|k, _| !k.starts_with('_') && (caller.is_admin || !ADMIN_ONLY.contains(&k.as_str())));
-    Value::Object(o)
+    o.into()
 }
 
 /// Neutron's timestamp format (`2024-01-01T00:00:00Z`).
@@ -517,4 +579,22 @@ pub fn extensions() -> Vec<Value> {
         json!({"alias": alias, "name": name, "description": desc, "updated": "2013-01-01T00:00:00-00:00", "links": []})
     })
     .collect()
+}
+
+#[cfg(test)]
+mod doc_tests {
+    use super::*;
+
+    #[test]
+    fn missing_keys_read_as_null_and_assignment_inserts() {
+        let mut d = Doc::new();
+        assert_eq!(d["device_id"], Value::Null);
+        assert!(d["_created_for"] != json!("server-1"));
+        d["device_id"] = json!("server-1");
+        assert_eq!(d.get("device_id"), Some(&json!("server-1")));
+        let v: Value = d.clone().into();
+        assert_eq!(v, json!({"device_id": "server-1"}));
+        let back: Doc = serde_json::from_value(v).unwrap();
+        assert_eq!(back, d);
+    }
 }

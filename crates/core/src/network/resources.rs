@@ -2569,7 +2569,8 @@ impl NetworkService {
         if let Some(ids) = str_list(b, "security_groups")? {
             let ids = self.check_sg_ids(&project, &ids).await?;
             // Membership changes: the old and new groups' dependents must be re-synced.
-            d.insert("_old_security_groups".into(), d["security_groups"].clone());
+            let old = d["security_groups"].clone();
+            d.insert("_old_security_groups".into(), old);
             d.insert("security_groups".into(), json!(ids));
         }
         let port_security = d["port_security_enabled"] != json!(false);
@@ -3059,7 +3060,7 @@ impl NetworkService {
             "security_group_rule",
         ];
         let mut updates = Vec::new();
-        for (k, v) in body {
+        for (k, v) in body.iter() {
             if !KNOWN.contains(&k.as_str()) {
                 return Err(NetError::bad_request(format!(
                     "Unrecognized attribute(s) '{k}'"

@@ -259,7 +259,10 @@ impl VolumeService {
             volume.insert("availability_zone".into(), json!(pod.pod_az_name));
         }
         if let Some(image) = &row.image_id {
-            let bottom_image = self.images.ensure_in_pod(image, &pod_id).await?;
+            let bottom_image = self
+                .images
+                .ensure_in_pod(&row.project_id, image, &pod_id)
+                .await?;
             volume.insert("imageRef".into(), json!(bottom_image));
         }
         if let Some(sid) = &row.snapshot_id {

@@ -136,8 +136,9 @@ impl VolumeService {
 }
 
 /// A path under the tenant's project in a pod's Cinder. Catalog endpoints of Cinder end in
-/// the service project's id (`…/v3/<project>`); a tenant's resources live under its own
-/// project, so the path climbs one segment (`../<tenant>/…`, resolved by URL parsing).
+/// the service project's id (`…/v3/<project>`) or, project-less, in `…/v3`; a tenant's
+/// resources live under its own project: `../<tenant>/…`, which the pod client joins in place
+/// of the endpoint's project segment (`cascade_pod`'s `join_url`).
 pub(crate) fn tenant_path(project_id: &str, rest: &str) -> String {
     format!("../{project_id}{rest}")
 }

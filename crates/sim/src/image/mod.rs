@@ -8,8 +8,9 @@
 //! computed chunk by chunk while the status is `saving`, and the region lock is never held
 //! while bytes arrive. The bytes themselves are then kept in memory, one buffer per image
 //! (and persisted base64-encoded in the state file): fine for a simulator, wrong for real
-//! images. Errors are webob-style HTML pages, as Glance sends. Simplifications: no image
-//! import, members, locations, tasks or stores.
+//! images. Errors are webob-style HTML pages, as Glance sends. Members of shared images are
+//! in `members`. Simplifications: no image import, member acceptance, locations, tasks or
+//! stores.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -30,6 +31,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::identity::{Auth, AuthContext};
 use crate::server::Ctx;
 use crate::util::{Params, Ts, cmp_json, new_id, now, ts_z};
+
+mod members;
 
 mod b64 {
     use base64::Engine;
@@ -76,6 +79,9 @@ pub(crate) struct Image {
     pub(crate) updated_at: Ts,
     #[serde(with = "b64", default)]
     pub(crate) data: Option<Bytes>,
+    /// Member projects of a `shared` image, with their member documents.
+    #[serde(default)]
+    pub(crate) members: BTreeMap<String, Value>,
 }
 
 impl Image {
@@ -84,6 +90,7 @@ impl Image {
             || self.owner == auth.project_id
             || self.visibility == "public"
             || self.visibility == "community"
+            || (self.visibility == "shared" && self.members.contains_key(&auth.project_id))
     }
 
     pub(crate) fn volume_image_metadata(&self) -> Value {
@@ -212,7 +219,7 @@ const READ_ONLY: &[&str] = &[
     "stores",
 ];
 
-fn gerr(status: u16, msg: impl Into<String>) -> ApiError {
+pub(crate) fn gerr(status: u16, msg: impl Into<String>) -> ApiError {
     ApiError::glance(status, msg)
 }
 
@@ -237,6 +244,7 @@ fn blank(id: String, owner: &str, t: Ts) -> Image {
         created_at: t,
         updated_at: t,
         data: None,
+        members: BTreeMap::new(),
     }
 }
 
@@ -311,14 +319,14 @@ async fn versions(State(ctx): State<Ctx>) -> Response {
         .into_response()
 }
 
-fn find<'a>(st: &'a ImageState, id: &str, auth: &AuthContext) -> ApiResult<&'a Image> {
+pub(crate) fn find<'a>(st: &'a ImageState, id: &str, auth: &AuthContext) -> ApiResult<&'a Image> {
     st.images
         .get(id)
         .filter(|i| i.visible_to(auth))
         .ok_or_else(|| gerr(404, format!("No image found with ID {id}")))
 }
 
-fn check_owner(img: &Image, auth: &AuthContext) -> ApiResult<()> {
+pub(crate) fn check_owner(img: &Image, auth: &AuthContext) -> ApiResult<()> {
     if auth.is_admin || img.owner == auth.project_id {
         Ok(())
     } else {
@@ -762,6 +770,14 @@ pub(crate) fn router(ctx: Ctx) -> Router<Ctx> {
         .route(
             "/image/v2/images/{id}/tags/{tag}",
             delete(tag_delete).put(tag_put),
+        )
+        .route(
+            "/image/v2/images/{id}/members",
+            get(members::list).post(members::add),
+        )
+        .route(
+            "/image/v2/images/{id}/members/{member}",
+            get(members::show).delete(members::remove),
         )
         .route("/image/v2/schemas/image", get(schema_image))
         .route_layer(middleware::from_fn_with_state(

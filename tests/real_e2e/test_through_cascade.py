@@ -84,7 +84,7 @@ def test_image_upload_through_cascade_stays_at_the_top_until_booted(d, tmp_path)
     path = tmp_path / 'disk.raw'
     path.write_bytes(IMAGE_BYTES)
     img = d.osc('image', 'create', '--disk-format', 'raw', '--container-format', 'bare',
-                '--private', '--file', str(path), f'{d.uniq}-img', '-f', 'json')
+                '--file', str(path), f'{d.uniq}-img', '-f', 'json')
     S['image'] = img['id']
     shown = d.osc('image', 'show', img['id'], '-f', 'json')
     assert shown['status'] == 'active'
@@ -100,7 +100,12 @@ def test_image_upload_through_cascade_stays_at_the_top_until_booted(d, tmp_path)
     assert len(home) == 1 and home[0]['status'] == 'active', home
     assert home[0]['checksum'] == hashlib.md5(IMAGE_BYTES).hexdigest()
     assert shown['owner'] == d.project_id, shown
-    assert home[0]['owner'] == d.project_id and home[0]['visibility'] == 'private', home
+    # the region's copy is the tenant's, as visible as the top image (Glance's default for a
+    # new image is `shared`: only the owner and its members), never open to the region's
+    # other projects
+    assert shown['visibility'] in ('shared', 'private'), shown
+    assert home[0]['owner'] == d.project_id, home
+    assert home[0]['visibility'] == shown['visibility'], home
     # the data comes back byte for byte
     out = tmp_path / 'back.raw'
     d.osc('image', 'save', '--file', str(out), img['id'])
@@ -169,6 +174,8 @@ def test_servers_boot_into_both_real_regions(d):
         copies = d.regions[region].images(cascade_top_id=S['image'])
         assert len(copies) == 1 and copies[0]['status'] == 'active', copies
         assert copies[0]['checksum'] == hashlib.md5(IMAGE_BYTES).hexdigest()
+        assert copies[0]['owner'] == d.project_id
+        assert copies[0]['visibility'] in ('shared', 'private')
         assert real[0]['image']['id'] == copies[0]['id']
 
 

@@ -229,3 +229,40 @@ def test_image_upload_twice_is_409(cloud, image):
     cloud.put(f"{cloud.image}/images/{image['id']}/file", data=b'again',
               headers={'Content-Type': 'application/octet-stream', 'Connection': 'close'},
               expect=409)
+
+
+MEMBER = {'created_at': str, 'updated_at': str, 'image_id': UUID_RE, 'member_id': str,
+          'status': 'pending', 'schema': '/v2/schemas/member'}
+
+
+def test_image_members_of_a_shared_image(cloud, uniq):
+    # Cascade shares a region's copy of a shared image with each member project that boots it.
+    img = cloud.post(f'{cloud.image}/images', json={
+        'name': f'{uniq}-shared', 'disk_format': 'raw', 'container_format': 'bare',
+        'visibility': 'shared'}, expect=201).json()
+    base = f"{cloud.image}/images/{img['id']}/members"
+    member = uuid.uuid4().hex
+    try:
+        m = cloud.post(base, json={'member': member}, expect=200).json()
+        assert_shape(m, MEMBER)
+        assert m['member_id'] == member and m['image_id'] == img['id']
+        cloud.post(base, json={'member': member}, expect=409)
+        listed = cloud.get(base, expect=200).json()
+        assert [x['member_id'] for x in listed['members']] == [member]
+        assert listed['schema'] == '/v2/schemas/members'
+        assert cloud.get(f'{base}/{member}', expect=200).json()['member_id'] == member
+        cloud.delete(f'{base}/{member}', expect=204)
+        cloud.get(f'{base}/{member}', expect=404)
+    finally:
+        cloud.delete(f"{cloud.image}/images/{img['id']}", expect=204)
+
+
+def test_image_members_only_for_shared_images(cloud, uniq):
+    img = cloud.post(f'{cloud.image}/images', json={
+        'name': f'{uniq}-private', 'disk_format': 'raw', 'container_format': 'bare',
+        'visibility': 'private'}, expect=201).json()
+    try:
+        cloud.post(f"{cloud.image}/images/{img['id']}/members",
+                   json={'member': uuid.uuid4().hex}, expect=403)
+    finally:
+        cloud.delete(f"{cloud.image}/images/{img['id']}", expect=204)

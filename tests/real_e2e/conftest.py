@@ -222,10 +222,12 @@ class Deployment:
     def env(self, who='tenant'):
         """OS_* variables for the CLI: the tenant or the admin, through Cascade's region."""
         e = {k: v for k, v in os.environ.items() if not k.startswith('OS_')}
-        user, password, project = ((self.user, self.password, self.project)
-                                   if who == 'tenant' else
-                                   (self.creds['OS_USERNAME'], self.creds['OS_PASSWORD'],
-                                    self.creds['OS_PROJECT_NAME']))
+        user, password, project = {
+            'tenant': (self.user, self.password, self.project),
+            'other': (self.other, self.password, self.other),
+            'admin': (self.creds['OS_USERNAME'], self.creds['OS_PASSWORD'],
+                      self.creds['OS_PROJECT_NAME']),
+        }[who]
         e.update({
             'OS_AUTH_URL': self.auth_url, 'OS_IDENTITY_API_VERSION': '3',
             'OS_USERNAME': user, 'OS_PASSWORD': password, 'OS_PROJECT_NAME': project,
@@ -292,18 +294,23 @@ def deployment(request, tmp_path_factory):
     work = tmp_path_factory.mktemp('cascade')
     log = work / 'cascade.log'
     try:
-        # ---- the tenant: a project and a member (not an admin)
-        project = ks.call('POST', '/projects', expect=201, json={'project': {
-            'name': uniq, 'domain_id': 'default', 'description': 'Cascade e2e tenant'}}
-        ).json()['project']
-        undo.append(('DELETE', f"/projects/{project['id']}"))
-        user = ks.call('POST', '/users', expect=201, json={'user': {
-            'name': uniq, 'password': password, 'domain_id': 'default',
-            'default_project_id': project['id']}}).json()['user']
-        undo.append(('DELETE', f"/users/{user['id']}"))
+        # ---- the tenant, and another one: each a project and a member (not an admin)
         member = ks.call('GET', '/roles?name=member', expect=200).json()['roles'][0]
-        ks.call('PUT', f"/projects/{project['id']}/users/{user['id']}/roles/{member['id']}",
-                expect=204)
+        tenants = {}
+        for name in (uniq, f'{uniq}-other'):
+            project = ks.call('POST', '/projects', expect=201, json={'project': {
+                'name': name, 'domain_id': 'default', 'description': 'Cascade e2e tenant'}}
+            ).json()['project']
+            undo.append(('DELETE', f"/projects/{project['id']}"))
+            user = ks.call('POST', '/users', expect=201, json={'user': {
+                'name': name, 'password': password, 'domain_id': 'default',
+                'default_project_id': project['id']}}).json()['user']
+            undo.append(('DELETE', f"/users/{user['id']}"))
+            ks.call('PUT', f"/projects/{project['id']}/users/{user['id']}/roles/{member['id']}",
+                    expect=204)
+            tenants[name] = (project, user)
+        project, user = tenants[uniq]
+        other_project = tenants[f'{uniq}-other'][0]
 
         # ---- Cascade in keystone mode
         port = free_port()
@@ -370,6 +377,7 @@ breaker_open_secs = 5
         d = Deployment(creds=creds, ks=ks, auth_url=creds['OS_AUTH_URL'], url=url, proc=proc,
                        log=log, user=uniq, password=password, project=uniq,
                        project_id=project['id'], user_id=user['id'], uniq=uniq,
+                       other=f'{uniq}-other', other_project_id=other_project['id'],
                        openstack=venv_bin / 'openstack', cascade_bin=binary, transcript=[],
                        regions={name: Region(ks, name) for name in REGIONS},
                        scripts=ROOT / 'scripts' / 'real-openstack',
@@ -406,11 +414,12 @@ breaker_open_secs = 5
                 proc.wait()
         if d is not None:
             for region in d.regions.values():
-                try:
-                    left = region.purge(d.project_id)
-                except Exception as e:  # noqa: BLE001 - teardown must go on
-                    left = f'purge failed: {e}'
-                if left:
-                    print(f'teardown purged from {region.name}: {left}')
+                for pid in (d.project_id, d.other_project_id):
+                    try:
+                        left = region.purge(pid)
+                    except Exception as e:  # noqa: BLE001 - teardown must go on
+                        left = f'purge failed: {e}'
+                    if left:
+                        print(f'teardown purged from {region.name}: {left}')
         for method, path in reversed(undo):
             ks.call(method, path)

@@ -287,6 +287,37 @@ def test_global_server_list_pages_across_both_regions(d):
     assert not {S['vm1'], S['vm2']} & {r['ID'] for r in admin_rows}
 
 
+def test_a_member_project_boots_the_shared_image_and_nobody_else_sees_it(d):
+    # another tenant sees neither the image nor the servers
+    assert S['image'] not in {i['ID'] for i in d.osc('image', 'list', '-f', 'json', who='other')}
+    assert d.osc('server', 'list', '-f', 'json', who='other') == []
+    # the owner shares the image; the member accepts it and boots it in both regions
+    d.osc('image', 'add', 'project', S['image'], d.other_project_id)
+    d.osc('image', 'set', '--accept', S['image'], who='other')
+    vms = {}
+    for az in ('az1', 'az2'):
+        vm = d.osc('server', 'create', '--flavor', S['flavor'], '--image', S['image'],
+                   '--nic', 'none', '--availability-zone', az, '--wait',
+                   f'{d.uniq}-other-{az}', '-f', 'json', who='other')
+        assert vm['status'] == 'ACTIVE', vm
+        vms[az] = vm['id']
+    for region, az in REGIONS.items():
+        real = [s for s in d.regions[region].servers(d.other_project_id)
+                if s['name'] == f'{d.uniq}-other-{az}@{vms[az]}']
+        assert len(real) == 1 and real[0]['status'] == 'ACTIVE', real
+        # the region's copy is still the owner's and shared, now with the member too
+        copy = d.regions[region].images(cascade_top_id=S['image'])
+        assert len(copy) == 1 and copy[0]['owner'] == d.project_id, copy
+        r = d.regions[region]
+        members = r.get(f"{r.image}/images/{copy[0]['id']}/members").json()['members']
+        assert [m['member_id'] for m in members] == [d.other_project_id], members
+    # the owner's list stays its own
+    assert not set(vms.values()) & {r['ID'] for r in d.osc('server', 'list', '-f', 'json')}
+    d.osc('server', 'delete', '--wait', *vms.values(), who='other')
+    for region in REGIONS:
+        assert d.regions[region].servers(d.other_project_id) == []
+
+
 # ---------------------------------------------------------------- a region's nova-api dies
 
 def test_fault_isolation_when_a_real_nova_api_stops(d):

@@ -17,9 +17,7 @@ fail loudly once the simulator is fixed), against a real region they are ordinar
 """
 import os
 import re
-import shutil
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -27,6 +25,8 @@ from pathlib import Path
 
 import pytest
 import requests
+
+from harness import DEFAULT_OPENRC, cascade_binary, free_port, read_openrc
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,9 +37,7 @@ def pytest_addoption(parser):
                 help='run the contract against a real region or a simulated one')
     g.addoption('--region', default=os.environ.get('CONTRACT_REGION', 'RegionOne'),
                 help='real region name (target real)')
-    g.addoption('--openrc', default=os.environ.get(
-        'CONTRACT_OPENRC', str(Path(os.environ.get('REAL_OS_RUN', ROOT / '.real-openstack' / 'run'))
-                               / 'admin-openrc')),
+    g.addoption('--openrc', default=os.environ.get('CONTRACT_OPENRC', DEFAULT_OPENRC),
                 help='admin openrc of the real tier (its Keystone also serves target sim)')
     g.addoption('--cascade-bin', default=os.environ.get('CASCADE_BIN'),
                 help='cascade binary for target sim (default target/debug/cascade)')
@@ -63,15 +61,6 @@ def pytest_collection_modifyitems(config, items):
 
 def pytest_report_header(config):
     return f"contract target: {config.getoption('--target')}"
-
-
-def read_openrc(path):
-    env = {}
-    for line in Path(path).read_text().splitlines():
-        m = re.match(r'\s*export\s+(OS_[A-Z_]+)=(.*)$', line)
-        if m:
-            env[m.group(1)] = m.group(2).strip().strip('"\'')
-    return env
 
 
 class Cloud:
@@ -156,23 +145,6 @@ class Cloud:
         while self.get(url).status_code != 404:
             assert time.monotonic() - t0 < timeout, f'{url} still exists after {timeout}s'
             time.sleep(0.5)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-def cascade_binary(opt):
-    if opt:
-        return opt
-    target_dir = Path(os.environ.get('CARGO_TARGET_DIR', ROOT / 'target'))
-    binary = target_dir / 'debug' / 'cascade'
-    if not binary.exists():
-        cargo = shutil.which('cargo') or 'cargo'
-        subprocess.run([cargo, 'build', '-p', 'cascade'], cwd=ROOT, check=True)
-    return str(binary)
 
 
 @pytest.fixture(scope='session')

@@ -21,8 +21,8 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -31,46 +31,20 @@ import pytest
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.append(str(ROOT / 'tests' / 'real'))  # appended: this directory's conftest stays first
+from harness import DEFAULT_OPENRC, cascade_binary, free_port, read_openrc  # noqa: E402
 REGIONS = {'RegionOne': 'az1', 'RegionTwo': 'az2'}
 CASCADE_REGION = 'Cascade'
 
 
 def pytest_addoption(parser):
     g = parser.getgroup('real-e2e')
-    g.addoption('--openrc', default=os.environ.get(
-        'CONTRACT_OPENRC', str(Path(os.environ.get('REAL_OS_RUN', ROOT / '.real-openstack' / 'run'))
-                               / 'admin-openrc')),
+    g.addoption('--openrc', default=os.environ.get('CONTRACT_OPENRC', DEFAULT_OPENRC),
                 help='admin openrc of the real tier')
     g.addoption('--cascade-bin', default=os.environ.get('CASCADE_BIN'),
                 help='cascade binary (default target/debug/cascade, built if missing)')
     g.addoption('--stop-service', default='r1-nova-api',
                 help='the real service stopped by the fault-isolation test (a PID file name)')
-
-
-def read_openrc(path):
-    env = {}
-    for line in Path(path).read_text().splitlines():
-        m = re.match(r'\s*export\s+(OS_[A-Z_]+)=(.*)$', line)
-        if m:
-            env[m.group(1)] = m.group(2).strip().strip('"\'')
-    return env
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
-def cascade_binary(opt):
-    if opt:
-        return opt
-    target_dir = Path(os.environ.get('CARGO_TARGET_DIR', ROOT / 'target'))
-    binary = target_dir / 'debug' / 'cascade'
-    if not binary.exists():
-        subprocess.run([shutil.which('cargo') or 'cargo', 'build', '-p', 'cascade'], cwd=ROOT,
-                       check=True)
-    return str(binary)
 
 
 def wait_until(what, fn, timeout=120, every=0.5):
@@ -394,7 +368,7 @@ breaker_open_secs = 5
         yield d
     except BaseException:
         if log.exists():
-            print(f'---- cascade log (tail)\n' + '\n'.join(
+            print('---- cascade log (tail)\n' + '\n'.join(
                 log.read_text(errors='replace').splitlines()[-60:]))
         raise
     finally:

@@ -71,6 +71,24 @@ fn bridge_key(project: &str) -> String {
     format!("bridge:{project}")
 }
 
+/// The ids of a project's bridge network and subnet (their names in every pod).
+fn bridge_ids(project: &str) -> (String, String) {
+    (
+        format!("bridge_net_{project}"),
+        format!("bridge_subnet_{project}"),
+    )
+}
+
+/// The allocation owner of a bridge address: a bottom router's, or (`pool-<pod>`) the one
+/// reserved for the bridge subnet's pool in a pod.
+fn bridge_ip_owner(router: &str, pod_id: &str) -> String {
+    format!("bridge:{router}:{pod_id}")
+}
+
+fn bridge_pool(pod_id: &str) -> String {
+    format!("pool-{pod_id}")
+}
+
 impl NetworkService {
     pub(crate) async fn pod(&self, pod_id: &str) -> NetResult<Arc<PodClient>> {
         Ok(self.pods.client(pod_id).await?)
@@ -888,8 +906,9 @@ impl NetworkService {
             ),
             None => self.claim_segment(&key, None, None, None).await?,
         };
+        let (net_id, sub_id) = bridge_ids(project);
         let mut net = Doc::new();
-        net.insert("id".into(), json!(format!("bridge_net_{project}")));
+        net.insert("id".into(), json!(net_id));
         net.insert("project_id".into(), json!(project));
         net.insert("admin_state_up".into(), json!(true));
         net.insert("shared".into(), json!(false));
@@ -905,7 +924,7 @@ impl NetworkService {
         let (lo, hi) = ipam::host_bounds(&cidr).unwrap_or((0, 0));
         let v6 = cidr.addr().is_ipv6();
         let mut sub = Doc::new();
-        sub.insert("id".into(), json!(format!("bridge_subnet_{project}")));
+        sub.insert("id".into(), json!(sub_id));
         sub.insert("project_id".into(), json!(project));
         sub.insert("network_id".into(), json!(key));
         sub.insert("cidr".into(), json!(cidr.to_string()));
@@ -923,7 +942,7 @@ impl NetworkService {
 
     /// A bottom router's address on the project bridge, allocated once.
     async fn bridge_ip(&self, sub: &Doc, router: &str, pod_id: &str) -> NetResult<IpAddr> {
-        let owner = format!("bridge:{router}:{pod_id}");
+        let owner = bridge_ip_owner(router, pod_id);
         let sid = str_of(sub, "id");
         for _ in 0..10 {
             if let Some(a) = self.store.allocations_of(&owner).await?.first() {
@@ -1175,7 +1194,7 @@ impl NetworkService {
                         resource_type: RT_BRIDGE_SUBNET,
                     };
                     let reserved = self
-                        .bridge_ip(bsub_doc, &format!("pool-{pod_id}"), pod_id)
+                        .bridge_ip(bsub_doc, &bridge_pool(pod_id), pod_id)
                         .await?;
                     let body = json!({
                         "name": str_of(bsub_doc, "id"), "project_id": project, "network_id": bnet,
@@ -1230,7 +1249,7 @@ impl NetworkService {
                 )
                 .await?;
                 self.store
-                    .release_ips_of(&format!("bridge:{router_id}:{pod_id}"))
+                    .release_ips_of(&bridge_ip_owner(router_id, pod_id))
                     .await?;
             }
             // Interfaces the top no longer has.
@@ -1388,7 +1407,7 @@ impl NetworkService {
             .await?;
         }
         self.store
-            .release_ips_of(&format!("bridge:{router_id}:{pod_id}"))
+            .release_ips_of(&bridge_ip_owner(router_id, pod_id))
             .await?;
         self.release_bridge_in(project, pod_id).await
     }
@@ -1412,8 +1431,7 @@ impl NetworkService {
         if !routers_left.is_empty() {
             return Ok(());
         }
-        let net = format!("bridge_net_{project}");
-        let sub = format!("bridge_subnet_{project}");
+        let (net, sub) = bridge_ids(project);
         if let Some(bnet) = self.bottom_id(&net, pod_id, RT_NETWORK).await? {
             let pod = self.pod(pod_id).await?;
             self.delete_in(&pod, "networks", &bnet).await?;
@@ -1431,7 +1449,7 @@ impl NetworkService {
             .await?;
         }
         self.store
-            .release_ips_of(&format!("bridge:pool-{pod_id}:{pod_id}"))
+            .release_ips_of(&bridge_ip_owner(&bridge_pool(pod_id), pod_id))
             .await?;
         Ok(())
     }

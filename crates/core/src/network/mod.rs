@@ -87,20 +87,6 @@ impl From<Doc> for Value {
     }
 }
 
-impl FromIterator<(String, Value)> for Doc {
-    fn from_iter<I: IntoIterator<Item = (String, Value)>>(iter: I) -> Doc {
-        Doc(iter.into_iter().collect())
-    }
-}
-
-impl IntoIterator for Doc {
-    type Item = (String, Value);
-    type IntoIter = serde_json::map::IntoIter;
-    fn into_iter(self) -> Self::IntoIter {
-        self.0.into_iter()
-    }
-}
-
 /// How networks spanning pods get layer-2 connectivity (a per-deployment choice).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum L2Mode {

@@ -1,6 +1,7 @@
-//! The [`Auth`] extractor: validates `X-Auth-Token` with the configured identity backend and
-//! records the caller's project in the request's log span. Failures render in the envelope of
-//! the service the route belongs to (an `Extension<Service>` set per router).
+//! The [`Auth`] extractor: the caller that the policy layer ([`crate::policy::enforce`])
+//! validated for this request. A handler behind a rule that needs no token (`public`) that
+//! still asks for `Auth` validates `X-Auth-Token` itself, through the same function. Failures
+//! render in the envelope of the service the route belongs to.
 
 use axum::extract::FromRequestParts;
 use cascade_core::identity::AuthContext;
@@ -8,6 +9,7 @@ use cascade_model::fault::Service;
 use http::request::Parts;
 
 use crate::error::ApiError;
+use crate::policy::{self, Authenticated};
 use crate::state::AppState;
 
 /// The authenticated caller.
@@ -19,46 +21,17 @@ pub(crate) fn service_of(parts: &Parts) -> Service {
         .extensions
         .get::<Service>()
         .copied()
-        .unwrap_or(Service::Identity)
+        .unwrap_or_else(|| policy::service_for_path(parts.uri.path()))
 }
 
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let service = service_of(parts);
-        let unauthenticated = || {
-            // keystonemiddleware answers before the service does, in Keystone's envelope, for
-            // every service but Glance (which renders its own page).
-            let envelope = if service == Service::Image {
-                Service::Image
-            } else {
-                Service::Identity
-            };
-            let mut e = ApiError::unauthenticated(envelope);
-            e.auth_uri = Some(format!("{}/identity", state.public_url));
-            e
-        };
-        let Some(token) = parts
-            .headers
-            .get("x-auth-token")
-            .and_then(|v| v.to_str().ok())
-        else {
-            return Err(unauthenticated());
-        };
-        match state.identity.validate(token).await {
-            Ok(ctx) => {
-                let span = tracing::Span::current();
-                span.record("user", ctx.user.id.as_str());
-                if let Some(p) = ctx.project_id() {
-                    span.record("project", p);
-                }
-                Ok(Auth(ctx))
-            }
-            Err(e) if e.kind == cascade_core::ErrorKind::Unavailable => {
-                Err(ApiError::from_core(service, e))
-            }
-            Err(_) => Err(unauthenticated()),
+        if let Some(Authenticated(ctx)) = parts.extensions.get::<Authenticated>() {
+            return Ok(Auth(ctx.as_ref().clone()));
         }
+        let ctx = policy::authenticate(state, service_of(parts), &parts.headers).await?;
+        Ok(Auth(ctx.as_ref().clone()))
     }
 }

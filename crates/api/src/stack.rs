@@ -1,7 +1,9 @@
 //! The router and its middleware stack, declared in one place. From the outside in: panic →
 //! 500 in the right envelope; request id, log span and metrics for every request; then the
-//! per-service routers, each tagged with its [`Service`] so errors render in its format.
+//! per-service routers, each tagged with its [`Service`] so errors render in its format, each
+//! route behind the policy layer ([`crate::policy`]).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -17,13 +19,17 @@ use tracing::Instrument;
 
 use crate::error::ApiError;
 use crate::metrics::{RequestLabels, RouteLabels};
+use crate::policy::{Policy, PolicyError, route_inventory, service_for_path};
 use crate::state::AppState;
 use crate::{admin, compute, health, identity, image, network, volume};
 
-/// The whole HTTP surface of one Cascade instance.
-pub fn router(state: AppState) -> Router {
+/// Every route of every service, nested under its prefix and tagged with its [`Service`] so
+/// errors render in its format; without state, policy or the outer middleware. The policy
+/// layer reads its inventory of routes from this (see [`crate::policy::route_inventory`]).
+/// `embedded_identity` adds Keystone's routes at `/identity`.
+pub fn routes(embedded_identity: bool) -> Router<AppState> {
     let mut app = Router::new();
-    if state.identity.embedded().is_some() {
+    if embedded_identity {
         app = app.nest(
             "/identity",
             identity::router().layer(Extension(Service::Identity)),
@@ -31,7 +37,7 @@ pub fn router(state: AppState) -> Router {
     }
     app.nest(
         "/compute",
-        compute::router(state.clone()).layer(Extension(Service::Compute)),
+        compute::router().layer(Extension(Service::Compute)),
     )
     .nest("/image", image::router().layer(Extension(Service::Image)))
     .nest(
@@ -40,22 +46,48 @@ pub fn router(state: AppState) -> Router {
     )
     .nest(
         "/volume",
-        volume::router(state.clone()).layer(Extension(Service::Volume)),
+        volume::router().layer(Extension(Service::Volume)),
     )
     .route("/volume/", axum::routing::get(volume::versions))
     .nest("/v1.0", admin::router().layer(Extension(Service::Admin)))
     .merge(health::router())
-    .fallback(not_found)
-    .layer(middleware::from_fn_with_state(state.clone(), observe))
-    .layer(CatchPanicLayer::custom(|_| {
-        ApiError::new(
-            Service::Admin,
-            500,
-            "An unexpected error prevented the server from fulfilling your request.",
-        )
-        .into_response()
-    }))
-    .with_state(state)
+}
+
+/// The policy of an instance: the default rules over this router's routes, with the
+/// operator's overrides (action → rule name) and the optional monitoring token.
+pub fn policy(
+    embedded_identity: bool,
+    overrides: &BTreeMap<String, String>,
+    monitor_token: Option<String>,
+) -> Result<Policy, PolicyError> {
+    let inventory = route_inventory(&routes(embedded_identity));
+    if inventory.is_empty() {
+        return Err(PolicyError(
+            "the router's routes could not be read; refusing to run without a policy".into(),
+        ));
+    }
+    Policy::new(&inventory, overrides, monitor_token)
+}
+
+/// The whole HTTP surface of one Cascade instance. From the outside in: panic → 500, request
+/// id / span / metrics, then the routes, each behind the policy layer.
+pub fn router(state: AppState) -> Router {
+    routes(state.identity.embedded().is_some())
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::policy::enforce,
+        ))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::new(
+                Service::Admin,
+                500,
+                "An unexpected error prevented the server from fulfilling your request.",
+            )
+            .into_response()
+        }))
+        .with_state(state)
 }
 
 async fn not_found(req: Request) -> Response {
@@ -66,17 +98,6 @@ async fn not_found(req: Request) -> Response {
         format!("The resource could not be found: {}", req.uri().path()),
     )
     .into_response()
-}
-
-fn service_for_path(path: &str) -> Service {
-    match path.trim_start_matches('/').split('/').next().unwrap_or("") {
-        "compute" => Service::Compute,
-        "network" => Service::Network,
-        "volume" => Service::Volume,
-        "image" => Service::Image,
-        "v1.0" => Service::Admin,
-        _ => Service::Identity,
-    }
 }
 
 /// Mints the request id, opens the request's log span, and records metrics.

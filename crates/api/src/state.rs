@@ -26,4 +26,6 @@ pub struct AppState {
     pub region_name: String,
     pub http_metrics: HttpMetrics,
     pub registry: Arc<Registry>,
+    /// The effective rules of every route ([`crate::policy`]).
+    pub policy: Arc<crate::policy::Policy>,
 }

@@ -1,4 +1,5 @@
-//! The command line: `serve`, `demo`, `sim`, and the operator commands `pod …` and `routing …`.
+//! The command line: `serve`, `demo`, `sim`, `policy list`, and the operator commands `pod …`
+//! and `routing …`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -35,6 +36,9 @@ pub(crate) enum Command {
     /// The global Glance: where images' bytes are (pod copies), copies and register mode.
     #[command(subcommand)]
     Image(ImageCommand),
+    /// The policy layer: every route's rule (defaults with `[policy]` overrides).
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// Benchmarks of BENCHMARKS.md (Cascade in a child process, simulated pods in this one).
     Bench(crate::bench::BenchArgs),
 }
@@ -47,6 +51,17 @@ pub(crate) struct ServeArgs {
     /// Write Cascade's URL to this file once it is serving (for scripts and tests).
     #[arg(long)]
     pub(crate) ready_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PolicyCommand {
+    /// Print the effective rule of every route: route, method, action, rule, and whether the
+    /// configuration overrides it. Fails if a route has no rule or an override is invalid.
+    List {
+        /// Configuration whose `[policy]` overrides to apply (default: none, the defaults).
+        #[arg(long, short, env = "CASCADE_CONFIG")]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]

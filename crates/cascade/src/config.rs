@@ -42,6 +42,30 @@ pub(crate) struct Config {
     pub(crate) network: NetworkSection,
     #[serde(default)]
     pub(crate) jobs: JobsSection,
+    /// `[policy]`: rule overrides by action name, as OpenStack's `policy.yaml`
+    /// (`"os_compute_api:servers:index" = "admin_only"`); `cascade policy list` shows the result.
+    #[serde(default)]
+    pub(crate) policy: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub(crate) monitoring: MonitoringSection,
+}
+
+/// `[monitoring]`: who may read `/metrics` and `/healthz` besides admins.
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MonitoringSection {
+    /// A token given as `Authorization: Bearer <token>` (Prometheus' `bearer_token`) or
+    /// `X-Auth-Token`.
+    #[serde(default)]
+    pub(crate) token: Option<String>,
+}
+
+impl std::fmt::Debug for MonitoringSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MonitoringSection")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// `[jobs]`: the durable job engine of this process. Every field is optional.
@@ -302,10 +326,22 @@ impl Config {
             }
         }
         self.network.to_core()?;
+        self.policy()?;
         if !matches!(self.log_format.as_str(), "pretty" | "json") {
             anyhow::bail!("log_format must be \"pretty\" or \"json\"");
         }
         Ok(())
+    }
+
+    /// The effective policy: the default rules over the router's routes with `[policy]`'s
+    /// overrides; fails on an unknown rule name or a route without a rule.
+    pub(crate) fn policy(&self) -> anyhow::Result<cascade_api::policy::Policy> {
+        cascade_api::policy(
+            self.identity.mode != "keystone",
+            &self.policy,
+            self.monitoring.token.clone(),
+        )
+        .map_err(|e| anyhow::anyhow!("[policy] {e}"))
     }
 
     pub(crate) fn pod_call_timeout(&self) -> Duration {

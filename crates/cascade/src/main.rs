@@ -26,6 +26,9 @@ fn main() -> anyhow::Result<()> {
             cli::Command::Pod(cmd) => operator::pod(cli.operator, cmd).await,
             cli::Command::Routing(cmd) => operator::routing(cli.operator, cmd).await,
             cli::Command::Image(cmd) => image_cli::run(cli.operator, cmd).await,
+            cli::Command::Policy(cli::PolicyCommand::List { config }) => {
+                operator::policy_list(config.as_deref(), cli.operator.format == "json")
+            }
             cli::Command::Bench(args) => bench::run(args, cli.operator.format == "json").await,
         }
     })

@@ -298,3 +298,42 @@ pub(crate) async fn routing(args: OperatorArgs, cmd: RoutingCommand) -> anyhow::
     }
     Ok(())
 }
+
+/// `cascade policy list`: the effective rules, without a running Cascade.
+pub(crate) fn policy_list(config: Option<&std::path::Path>, json: bool) -> anyhow::Result<()> {
+    let policy = match config {
+        Some(path) => crate::config::Config::load(path)?.policy()?,
+        None => cascade_api::policy(true, &Default::default(), None)
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+    };
+    let rows = policy.effective();
+    if json {
+        let out: Vec<Value> = rows
+            .iter()
+            .map(|(path, method, action, rule, overridden)| {
+                serde_json::json!({
+                    "route": path, "method": method, "action": action,
+                    "rule": rule, "overridden": overridden,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        let mut t = table(&["Route", "Method", "Action", "Rule", "Overridden"]);
+        for (path, method, action, rule, overridden) in rows {
+            t.add_row(vec![
+                path,
+                method,
+                action,
+                rule.to_string(),
+                if overridden {
+                    "yes".into()
+                } else {
+                    String::new()
+                },
+            ]);
+        }
+        println!("{t}");
+    }
+    Ok(())
+}

@@ -200,6 +200,7 @@ pub(crate) async fn start(
         region_name: config.region_name.clone(),
         http_metrics,
         registry: Arc::new(registry),
+        policy: Arc::new(config.policy()?),
     };
     let cancel = CancellationToken::new();
     let mut tasks = vec![

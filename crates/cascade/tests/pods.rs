@@ -268,12 +268,16 @@ async fn pod_registry_and_health(db: &Db) {
     );
 
     // Metrics carry HTTP, per-pod call and pod state series; healthz summarises.
-    let text = reqwest::get(format!("{}/metrics", c.url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    // Both need an admin (or the monitoring token) since the policy layer.
+    let text = call(
+        Method::GET,
+        &format!("{}/metrics", c.url),
+        Some(&admin),
+        None,
+        &[],
+    )
+    .await
+    .text;
     assert!(
         text.contains("cascade_http_requests_total{service=\"admin\",route=\"/v1.0/pods/{id}\""),
         "{text}"
@@ -296,7 +300,14 @@ async fn pod_registry_and_health(db: &Db) {
         text.contains("cascade_pod_state{pod=\"Pod1\",az=\"az1\"} 0"),
         "{text}"
     );
-    let r = call(Method::GET, &format!("{}/healthz", c.url), None, None, &[]).await;
+    let r = call(
+        Method::GET,
+        &format!("{}/healthz", c.url),
+        Some(&admin),
+        None,
+        &[],
+    )
+    .await;
     assert_eq!(r.body["pods"]["total"], 2);
 
     // Delete.

@@ -8,6 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::IntoResponse;
 use bytes::Bytes;
 use cascade_core::compute::{QuotaSet, default_quotas};
+use cascade_core::identity::Scope;
 use cascade_core::identity::{Actor, AuthContext};
 use cascade_model::microversion::Microversion;
 use cascade_store::compute::{ServerFilter, ServerPage};
@@ -167,7 +168,7 @@ pub(crate) async fn limits(
     let (instances, cores, ram) = state.compute.usage(project).await.or_api(SVC)?;
     let groups = state
         .compute
-        .list_server_groups(Some(project))
+        .list_server_groups(&Scope::Project(project.to_string()))
         .await
         .or_api(SVC)?
         .len();
@@ -199,9 +200,9 @@ pub(crate) async fn server_groups(
     let all = ctx.is_admin()
         && q.get("all_projects")
             .is_some_and(|v| v != "0" && v != "false");
-    let scope = if all { None } else { ctx.project_id() };
+    let scope = ctx.list_scope(all).or_api(SVC)?;
     let mut out = Vec::new();
-    for g in state.compute.list_server_groups(scope).await.or_api(SVC)? {
+    for g in state.compute.list_server_groups(&scope).await.or_api(SVC)? {
         let members = state
             .compute
             .server_group_members(&g.id)
@@ -244,12 +245,8 @@ pub(crate) async fn create_server_group(
     ok(json!({"server_group": views::server_group(&row, &[], mv)}))
 }
 
-fn group_scope(ctx: &AuthContext) -> Option<&str> {
-    if ctx.is_admin() {
-        None
-    } else {
-        ctx.project_id()
-    }
+fn group_scope(ctx: &AuthContext) -> ApiResult<Scope> {
+    ctx.scope().or_api(SVC)
 }
 
 pub(crate) async fn show_server_group(
@@ -260,7 +257,7 @@ pub(crate) async fn show_server_group(
 ) -> ApiResult {
     let g = state
         .compute
-        .get_server_group(group_scope(&ctx), &id)
+        .get_server_group(&group_scope(&ctx)?, &id)
         .await
         .or_api(SVC)?;
     let members = state.compute.server_group_members(&id).await.or_api(SVC)?;
@@ -274,7 +271,7 @@ pub(crate) async fn delete_server_group(
 ) -> ApiResult {
     state
         .compute
-        .delete_server_group(group_scope(&ctx), &id)
+        .delete_server_group(&group_scope(&ctx)?, &id)
         .await
         .or_api(SVC)?;
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -28,7 +28,7 @@ const SVC: Service = Service::Compute;
 
 pub(crate) type ApiResult<T = Response> = Result<T, ApiError>;
 
-pub(crate) fn router(state: AppState) -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     let api = Router::new()
         .route("/", get(version))
         .route("/servers", get(servers::index).post(servers::create))
@@ -132,7 +132,7 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
         )
         .route("/os-simple-tenant-usage", get(misc::usage_all))
         .route("/os-simple-tenant-usage/{project}", get(misc::usage_one))
-        .layer(middleware::from_fn_with_state(state, microversion));
+        .layer(middleware::from_fn(microversion));
     Router::new().route("/", get(versions)).nest("/v2.1", api)
 }
 
@@ -164,7 +164,7 @@ async fn version(State(state): State<AppState>) -> Response {
 
 /// Negotiates the microversion, stores it in the request, and echoes it on every response
 /// (faults included).
-async fn microversion(State(_): State<AppState>, mut req: Request, next: Next) -> Response {
+async fn microversion(mut req: Request, next: Next) -> Response {
     let headers: Vec<String> = req
         .headers()
         .get_all("openstack-api-version")

@@ -10,6 +10,7 @@ use cascade_core::compute::deps::{RequestedNetwork, RequestedNetworks};
 use cascade_core::compute::{
     Action, ActionOutcome, ListQuery, SchedulerHints, ServerCreate, ServerUpdate,
 };
+use cascade_core::identity::Scope;
 use cascade_core::identity::{Actor, AuthContext};
 use cascade_model::microversion::Microversion;
 use http::{HeaderValue, StatusCode};
@@ -21,12 +22,8 @@ use crate::body;
 use crate::error::{ApiError, OrApi};
 use crate::state::AppState;
 
-fn scope(ctx: &AuthContext) -> Option<&str> {
-    if ctx.is_admin() {
-        None
-    } else {
-        ctx.project_id()
-    }
+fn scope(ctx: &AuthContext) -> ApiResult<Scope> {
+    ctx.scope().or_api(SVC)
 }
 
 fn actor(state: &AppState, ctx: &AuthContext) -> ApiResult<Actor> {
@@ -292,15 +289,8 @@ fn list_query(ctx: &AuthContext, mv: Microversion, raw: Option<String>) -> ApiRe
     let all_tenants = admin
         && q.get("all_tenants")
             .is_some_and(|v| !matches!(v.to_ascii_lowercase().as_str(), "0" | "false" | "no"));
-    let mut lq = ListQuery {
-        scope: if all_tenants {
-            None
-        } else {
-            ctx.project_id().map(str::to_string)
-        },
-        show_unknown: mv.at_least(2, 69),
-        ..ListQuery::default()
-    };
+    let mut lq = ListQuery::new(ctx.list_scope(all_tenants).or_api(SVC)?);
+    lq.show_unknown = mv.at_least(2, 69);
     if admin && all_tenants {
         lq.filter.project_id = q.get("project_id").or_else(|| q.get("tenant_id")).cloned();
     }
@@ -409,7 +399,7 @@ pub(crate) async fn show(
 ) -> ApiResult {
     let view = state
         .compute
-        .get_server(scope(&ctx), &id)
+        .get_server(&scope(&ctx)?, &id)
         .await
         .or_api(SVC)?;
     if view.unknown && !mv.at_least(2, 69) {
@@ -476,7 +466,7 @@ pub(crate) async fn update(
     };
     let view = state
         .compute
-        .update_server(scope(&ctx), &id, update)
+        .update_server(&scope(&ctx)?, &id, update)
         .await
         .or_api(SVC)?;
     Ok(axum::Json(
@@ -492,7 +482,7 @@ pub(crate) async fn delete(
 ) -> ApiResult {
     state
         .compute
-        .delete_server(scope(&ctx), &id, ctx.is_admin())
+        .delete_server(&scope(&ctx)?, &id, ctx.is_admin())
         .await
         .or_api(SVC)?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -515,7 +505,7 @@ pub(crate) async fn action(
         .compute
         .server_action(
             &actor,
-            scope(&ctx),
+            &scope(&ctx)?,
             &id,
             Action {
                 name: name.clone(),
@@ -556,7 +546,7 @@ pub(crate) async fn metadata(
 ) -> ApiResult {
     let m = state
         .compute
-        .server_metadata(scope(&ctx), &id)
+        .server_metadata(&scope(&ctx)?, &id)
         .await
         .or_api(SVC)?;
     Ok(axum::Json(json!({"metadata": m})).into_response())
@@ -571,7 +561,7 @@ pub(crate) async fn replace_metadata(
     let items = metadata_body(&raw, "metadata")?;
     let m = state
         .compute
-        .set_server_metadata(scope(&ctx), &id, items, true)
+        .set_server_metadata(&scope(&ctx)?, &id, items, true)
         .await
         .or_api(SVC)?;
     Ok(axum::Json(json!({"metadata": m})).into_response())
@@ -586,7 +576,7 @@ pub(crate) async fn update_metadata(
     let items = metadata_body(&raw, "metadata")?;
     let m = state
         .compute
-        .set_server_metadata(scope(&ctx), &id, items, false)
+        .set_server_metadata(&scope(&ctx)?, &id, items, false)
         .await
         .or_api(SVC)?;
     Ok(axum::Json(json!({"metadata": m})).into_response())
@@ -599,7 +589,7 @@ pub(crate) async fn metadata_item(
 ) -> ApiResult {
     let m = state
         .compute
-        .server_metadata(scope(&ctx), &id)
+        .server_metadata(&scope(&ctx)?, &id)
         .await
         .or_api(SVC)?;
     let v = m
@@ -620,7 +610,7 @@ pub(crate) async fn set_metadata_item(
     }
     state
         .compute
-        .set_server_metadata(scope(&ctx), &id, items.clone(), false)
+        .set_server_metadata(&scope(&ctx)?, &id, items.clone(), false)
         .await
         .or_api(SVC)?;
     Ok(axum::Json(json!({"meta": items})).into_response())
@@ -633,7 +623,7 @@ pub(crate) async fn delete_metadata_item(
 ) -> ApiResult {
     state
         .compute
-        .delete_server_metadata(scope(&ctx), &id, &key)
+        .delete_server_metadata(&scope(&ctx)?, &id, &key)
         .await
         .or_api(SVC)?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -658,7 +648,7 @@ pub(crate) async fn tags(
     need_tags(mv)?;
     let t = state
         .compute
-        .server_tags(scope(&ctx), &id)
+        .server_tags(&scope(&ctx)?, &id)
         .await
         .or_api(SVC)?;
     Ok(axum::Json(json!({"tags": t})).into_response())
@@ -677,7 +667,7 @@ pub(crate) async fn replace_tags(
         .map_err(|_| bad("Invalid input for field/attribute tags."))?;
     let t = state
         .compute
-        .set_server_tags(scope(&ctx), &id, tags)
+        .set_server_tags(&scope(&ctx)?, &id, tags)
         .await
         .or_api(SVC)?;
     Ok(axum::Json(json!({"tags": t})).into_response())
@@ -692,7 +682,7 @@ pub(crate) async fn delete_tags(
     need_tags(mv)?;
     state
         .compute
-        .set_server_tags(scope(&ctx), &id, Vec::new())
+        .set_server_tags(&scope(&ctx)?, &id, Vec::new())
         .await
         .or_api(SVC)?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -707,7 +697,7 @@ pub(crate) async fn check_tag(
     need_tags(mv)?;
     let t = state
         .compute
-        .server_tags(scope(&ctx), &id)
+        .server_tags(&scope(&ctx)?, &id)
         .await
         .or_api(SVC)?;
     if t.contains(&tag) {
@@ -730,7 +720,7 @@ pub(crate) async fn add_tag(
     need_tags(mv)?;
     let mut t = state
         .compute
-        .server_tags(scope(&ctx), &id)
+        .server_tags(&scope(&ctx)?, &id)
         .await
         .or_api(SVC)?;
     let existed = t.contains(&tag);
@@ -738,7 +728,7 @@ pub(crate) async fn add_tag(
         t.push(tag);
         state
             .compute
-            .set_server_tags(scope(&ctx), &id, t)
+            .set_server_tags(&scope(&ctx)?, &id, t)
             .await
             .or_api(SVC)?;
     }
@@ -759,7 +749,7 @@ pub(crate) async fn delete_tag(
     need_tags(mv)?;
     let mut t = state
         .compute
-        .server_tags(scope(&ctx), &id)
+        .server_tags(&scope(&ctx)?, &id)
         .await
         .or_api(SVC)?;
     let before = t.len();
@@ -773,7 +763,7 @@ pub(crate) async fn delete_tag(
     }
     state
         .compute
-        .set_server_tags(scope(&ctx), &id, t)
+        .set_server_tags(&scope(&ctx)?, &id, t)
         .await
         .or_api(SVC)?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -786,7 +776,7 @@ pub(crate) async fn ips(
 ) -> ApiResult {
     let view = state
         .compute
-        .get_server(scope(&ctx), &id)
+        .get_server(&scope(&ctx)?, &id)
         .await
         .or_api(SVC)?;
     let addresses: Value = serde_json::from_str(&view.row.addresses).unwrap_or_else(|_| json!({}));

@@ -6,6 +6,7 @@ use axum::Extension;
 use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use bytes::Bytes;
+use cascade_core::identity::Scope;
 use cascade_core::identity::{Actor, AuthContext};
 use cascade_core::volume::AttachRequest;
 use cascade_model::microversion::Microversion;
@@ -18,12 +19,8 @@ use crate::body;
 use crate::error::{ApiError, OrApi};
 use crate::state::AppState;
 
-fn scope(ctx: &AuthContext) -> Option<&str> {
-    if ctx.is_admin() {
-        None
-    } else {
-        ctx.project_id()
-    }
+fn scope(ctx: &AuthContext) -> ApiResult<Scope> {
+    ctx.scope().or_api(SVC)
 }
 
 fn bad(message: impl Into<String>) -> ApiError {
@@ -59,7 +56,7 @@ pub(crate) async fn list(
 ) -> ApiResult {
     let list = state
         .volumes
-        .server_attachments(scope(&ctx), &id)
+        .server_attachments(&scope(&ctx)?, &id)
         .await
         .or_api(SVC)?;
     Ok(axum::Json(
@@ -76,7 +73,7 @@ pub(crate) async fn show(
 ) -> ApiResult {
     let list = state
         .volumes
-        .server_attachments(scope(&ctx), &id)
+        .server_attachments(&scope(&ctx)?, &id)
         .await
         .or_api(SVC)?;
     let a = list
@@ -122,7 +119,7 @@ pub(crate) async fn attach(
     let actor = Actor::of(&ctx, &state.identity).or_api(SVC)?;
     let entry = state
         .volumes
-        .attach_to_server(&actor, scope(&ctx), &id, req)
+        .attach_to_server(&actor, &scope(&ctx)?, &id, req)
         .await
         .or_api(SVC)?;
     Ok(axum::Json(json!({"volumeAttachment": render(&id, &entry, mv)})).into_response())
@@ -136,7 +133,7 @@ pub(crate) async fn detach(
     let actor = Actor::of(&ctx, &state.identity).or_api(SVC)?;
     state
         .volumes
-        .detach_from_server(&actor, scope(&ctx), &id, &volume)
+        .detach_from_server(&actor, &scope(&ctx)?, &id, &volume)
         .await
         .or_api(SVC)?;
     Ok(StatusCode::ACCEPTED.into_response())

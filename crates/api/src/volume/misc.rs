@@ -76,7 +76,7 @@ async fn snapshot_list(
     let all = ctx.is_admin() && q.contains_key("all_tenants");
     let list = state
         .volumes
-        .list_snapshots(if all { None } else { ctx.project_id() })
+        .list_snapshots(&ctx.list_scope(all).or_api(SVC)?)
         .await
         .or_api(SVC)?;
     let out: Vec<Value> = list
@@ -148,7 +148,7 @@ pub(crate) async fn create_snapshot(
     let actor = actor(&state, &ctx)?;
     let row = state
         .volumes
-        .create_snapshot(&actor, scope(&ctx), req)
+        .create_snapshot(&actor, &scope(&ctx)?, req)
         .await
         .or_api(SVC)?;
     Ok(accepted(
@@ -165,7 +165,7 @@ pub(crate) async fn show_snapshot(
     check_project(&ctx, &project)?;
     let s = state
         .volumes
-        .snapshot_row(scope(&ctx), &id)
+        .snapshot_row(&scope(&ctx)?, &id)
         .await
         .or_api(SVC)?;
     ok(json!({"snapshot": views::snapshot(&s, mv, ctx.is_admin())}))
@@ -193,7 +193,7 @@ pub(crate) async fn update_snapshot(
     };
     let row = state
         .volumes
-        .update_snapshot(scope(&ctx), &id, opt("name")?, opt("description")?)
+        .update_snapshot(&scope(&ctx)?, &id, opt("name")?, opt("description")?)
         .await
         .or_api(SVC)?;
     ok(json!({"snapshot": views::snapshot(&row, mv, ctx.is_admin())}))
@@ -207,7 +207,7 @@ pub(crate) async fn delete_snapshot(
     check_project(&ctx, &project)?;
     state
         .volumes
-        .delete_snapshot(scope(&ctx), &id)
+        .delete_snapshot(&scope(&ctx)?, &id)
         .await
         .or_api(SVC)?;
     Ok(StatusCode::ACCEPTED.into_response())
@@ -295,7 +295,7 @@ async fn attachment_list(
     let all = ctx.is_admin() && q.contains_key("all_tenants");
     let list = state
         .volumes
-        .list_attachments(if all { None } else { ctx.project_id() })
+        .list_attachments(&ctx.list_scope(all).or_api(SVC)?)
         .await
         .or_api(SVC)?;
     let out: Vec<Value> = list
@@ -357,7 +357,7 @@ pub(crate) async fn create_attachment(
         .volumes
         .create_attachment(
             &actor,
-            scope(&ctx),
+            &scope(&ctx)?,
             &volume_id,
             instance.as_deref(),
             connector,
@@ -378,7 +378,7 @@ pub(crate) async fn show_attachment(
     mv_at_least(mv, 27)?;
     let a = state
         .volumes
-        .get_attachment(scope(&ctx), &id)
+        .get_attachment(&scope(&ctx)?, &id)
         .await
         .or_api(SVC)?;
     ok(json!({"attachment": views::attachment(&a, true)}))
@@ -395,7 +395,7 @@ pub(crate) async fn delete_attachment(
     let actor = actor(&state, &ctx)?;
     state
         .volumes
-        .delete_attachment(&actor, scope(&ctx), &id)
+        .delete_attachment(&actor, &scope(&ctx)?, &id)
         .await
         .or_api(SVC)?;
     ok(json!({"attachments": []}))

@@ -14,13 +14,13 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use cascade_core::identity::AuthContext;
+use cascade_core::identity::{AuthContext, Scope};
 use cascade_model::fault::Service;
 use cascade_model::microversion::{Microversion, MicroversionError, negotiate};
 use http::{HeaderValue, StatusCode};
 use serde_json::{Value, json};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, OrApi};
 use crate::state::AppState;
 
 pub(crate) const MIN: Microversion = Microversion::new(3, 0);
@@ -29,7 +29,7 @@ const SVC: Service = Service::Volume;
 
 pub(crate) type ApiResult<T = Response> = Result<T, ApiError>;
 
-pub(crate) fn router(state: AppState) -> Router<AppState> {
+pub(crate) fn router() -> Router<AppState> {
     let p = "/v3/{project_id}";
     let api = Router::new()
         .route(
@@ -106,7 +106,7 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
         .route("/", get(versions))
         .route("/v3", get(version))
         .route("/v3/", get(version));
-    api.layer(middleware::from_fn_with_state(state, microversion))
+    api.layer(middleware::from_fn(microversion))
 }
 
 fn version_doc(state: &AppState) -> Value {
@@ -133,7 +133,7 @@ async fn version(State(state): State<AppState>) -> Response {
 
 /// Negotiates the microversion, stores it in the request, and echoes it on every response
 /// (faults included).
-async fn microversion(State(_): State<AppState>, mut req: Request, next: Next) -> Response {
+async fn microversion(mut req: Request, next: Next) -> Response {
     let headers: Vec<String> = req
         .headers()
         .get_all("openstack-api-version")
@@ -179,13 +179,9 @@ pub(crate) fn check_project(ctx: &AuthContext, project_id: &str) -> ApiResult<()
     }
 }
 
-/// What the caller may see: its project, or everything for admins.
-pub(crate) fn scope(ctx: &AuthContext) -> Option<&str> {
-    if ctx.is_admin() {
-        None
-    } else {
-        ctx.project_id()
-    }
+/// What the caller may reach: its project's, or every project's for admins.
+pub(crate) fn scope(ctx: &AuthContext) -> ApiResult<Scope> {
+    ctx.scope().or_api(SVC)
 }
 
 pub(crate) fn bad(message: impl Into<String>) -> ApiError {

@@ -191,14 +191,7 @@ fn list_query(ctx: &AuthContext, raw: Option<String>) -> ApiResult<ListQuery> {
     let all_tenants = admin
         && q.get("all_tenants")
             .is_some_and(|v| v.is_empty() || truthy(v));
-    let mut lq = ListQuery {
-        scope: if all_tenants {
-            None
-        } else {
-            ctx.project_id().map(str::to_string)
-        },
-        ..ListQuery::default()
-    };
+    let mut lq = ListQuery::new(ctx.list_scope(all_tenants).or_api(SVC)?);
     if all_tenants {
         lq.filter.project_id = q.get("project_id").cloned();
     }
@@ -320,7 +313,7 @@ pub(crate) async fn show(
     check_project(&ctx, &project)?;
     let view = state
         .volumes
-        .get_volume(scope(&ctx), &id)
+        .get_volume(&scope(&ctx)?, &id)
         .await
         .or_api(SVC)?;
     Ok(axum::Json(json!({"volume": views::volume_full(
@@ -363,7 +356,7 @@ pub(crate) async fn update(
     };
     let view = state
         .volumes
-        .update_volume(scope(&ctx), &id, u)
+        .update_volume(&scope(&ctx)?, &id, u)
         .await
         .or_api(SVC)?;
     Ok(axum::Json(json!({"volume": views::volume_full(
@@ -384,7 +377,7 @@ pub(crate) async fn delete(
     check_project(&ctx, &project)?;
     state
         .volumes
-        .delete_volume(scope(&ctx), &id)
+        .delete_volume(&scope(&ctx)?, &id)
         .await
         .or_api(SVC)?;
     Ok(StatusCode::ACCEPTED.into_response())
@@ -409,7 +402,7 @@ pub(crate) async fn action(
             let actor = actor(&state, &ctx)?;
             state
                 .volumes
-                .extend_volume(&actor, scope(&ctx), &id, new_size)
+                .extend_volume(&actor, &scope(&ctx)?, &id, new_size)
                 .await
                 .or_api(SVC)?;
             Ok(StatusCode::ACCEPTED.into_response())
@@ -422,7 +415,7 @@ pub(crate) async fn action(
             };
             state
                 .volumes
-                .set_bootable(scope(&ctx), &id, b)
+                .set_bootable(&scope(&ctx)?, &id, b)
                 .await
                 .or_api(SVC)?;
             Ok(StatusCode::OK.into_response())
@@ -461,7 +454,7 @@ pub(crate) async fn metadata(
     check_project(&ctx, &project)?;
     let m = state
         .volumes
-        .volume_metadata(scope(&ctx), &id)
+        .volume_metadata(&scope(&ctx)?, &id)
         .await
         .or_api(SVC)?;
     Ok(meta_response(m))
@@ -484,7 +477,7 @@ async fn set_metadata(
     )?;
     let m = state
         .volumes
-        .set_volume_metadata(scope(ctx), id, items, replace)
+        .set_volume_metadata(&scope(ctx)?, id, items, replace)
         .await
         .or_api(SVC)?;
     Ok(meta_response(m))
@@ -516,7 +509,7 @@ pub(crate) async fn metadata_item(
     check_project(&ctx, &project)?;
     let m = state
         .volumes
-        .volume_metadata(scope(&ctx), &id)
+        .volume_metadata(&scope(&ctx)?, &id)
         .await
         .or_api(SVC)?;
     let v = m.get(&key).ok_or_else(|| {
@@ -543,7 +536,7 @@ pub(crate) async fn set_metadata_item(
     }
     state
         .volumes
-        .set_volume_metadata(scope(&ctx), &id, meta.clone(), false)
+        .set_volume_metadata(&scope(&ctx)?, &id, meta.clone(), false)
         .await
         .or_api(SVC)?;
     Ok(axum::Json(json!({"meta": meta})).into_response())
@@ -557,7 +550,7 @@ pub(crate) async fn delete_metadata_item(
     check_project(&ctx, &project)?;
     state
         .volumes
-        .delete_volume_metadata(scope(&ctx), &id, &key)
+        .delete_volume_metadata(&scope(&ctx)?, &id, &key)
         .await
         .or_api(SVC)?;
     Ok(StatusCode::OK.into_response())

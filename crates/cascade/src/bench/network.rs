@@ -134,6 +134,7 @@ async fn pod_calls(h: &Harness, service: &str) -> anyhow::Result<f64> {
     let text = h
         .http
         .get(format!("{}/metrics", h.url))
+        .header("x-auth-token", &h.token)
         .send()
         .await?
         .text()

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use super::servers::{Action, ActionOutcome, json_text, pod_message, scrub};
 use super::{Compute, flavor_snapshot};
 use crate::identity::Actor;
+use crate::identity::Scope;
 use crate::jobs::NewJob;
 use crate::{CoreError, ErrorKind, Result};
 
@@ -20,7 +21,7 @@ impl Compute {
     pub async fn server_action(
         &self,
         actor: &Actor,
-        scope: Option<&str>,
+        scope: &Scope,
         id: &str,
         action: Action,
     ) -> Result<ActionOutcome> {
@@ -101,7 +102,7 @@ impl Compute {
                     .unwrap_or_default()
                     .to_string();
                 let flavor = self
-                    .get_flavor(&flavor_ref, Some(&row.project_id), scope.is_none())
+                    .get_flavor(&flavor_ref, Some(&row.project_id), scope.is_admin())
                     .await
                     .map_err(|_| {
                         CoreError::bad_request(format!("Flavor {flavor_ref} could not be found."))

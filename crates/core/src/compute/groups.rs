@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::Compute;
 use super::servers::json_text;
 use crate::identity::Actor;
+use crate::identity::Scope;
 use crate::{CoreError, Result};
 
 impl Compute {
@@ -62,20 +63,20 @@ impl Compute {
         Ok(row)
     }
 
-    pub async fn get_server_group(&self, scope: Option<&str>, id: &str) -> Result<ServerGroupRow> {
+    pub async fn get_server_group(&self, scope: &Scope, id: &str) -> Result<ServerGroupRow> {
         let missing = || CoreError::not_found(format!("Instance group {id} could not be found."));
         let row = self.store.get_server_group(id).await.map_err(|e| match e {
             StoreError::NotFound => missing(),
             other => other.into(),
         })?;
-        if scope.is_some_and(|p| p != row.project_id) {
+        if !scope.permits(&row.project_id) {
             return Err(missing());
         }
         Ok(row)
     }
 
-    pub async fn list_server_groups(&self, scope: Option<&str>) -> Result<Vec<ServerGroupRow>> {
-        Ok(self.store.list_server_groups(scope).await?)
+    pub async fn list_server_groups(&self, scope: &Scope) -> Result<Vec<ServerGroupRow>> {
+        Ok(self.store.list_server_groups(scope.project()).await?)
     }
 
     /// Members of a group that still exist.
@@ -90,7 +91,7 @@ impl Compute {
             .collect())
     }
 
-    pub async fn delete_server_group(&self, scope: Option<&str>, id: &str) -> Result<()> {
+    pub async fn delete_server_group(&self, scope: &Scope, id: &str) -> Result<()> {
         self.get_server_group(scope, id).await?;
         self.store.delete_server_group(id).await?;
         Ok(())

@@ -7,6 +7,7 @@ use cascade_store::now_micros;
 
 use super::Compute;
 use super::servers::json_text;
+use crate::identity::Scope;
 use crate::{CoreError, Result};
 
 impl Compute {
@@ -14,7 +15,7 @@ impl Compute {
 
     pub async fn server_metadata(
         &self,
-        scope: Option<&str>,
+        scope: &Scope,
         id: &str,
     ) -> Result<BTreeMap<String, String>> {
         let row = self.server_row(scope, id).await?;
@@ -24,7 +25,7 @@ impl Compute {
     /// Replaces (`replace`) or merges metadata; returns the result.
     pub async fn set_server_metadata(
         &self,
-        scope: Option<&str>,
+        scope: &Scope,
         id: &str,
         items: BTreeMap<String, String>,
         replace: bool,
@@ -59,12 +60,7 @@ impl Compute {
         Ok(current)
     }
 
-    pub async fn delete_server_metadata(
-        &self,
-        scope: Option<&str>,
-        id: &str,
-        key: &str,
-    ) -> Result<()> {
+    pub async fn delete_server_metadata(&self, scope: &Scope, id: &str, key: &str) -> Result<()> {
         let mut row = self.server_row(scope, id).await?;
         let mut current: BTreeMap<String, String> =
             serde_json::from_str(&row.metadata).unwrap_or_default();
@@ -77,14 +73,14 @@ impl Compute {
         self.push_to_pod(&row).await
     }
 
-    pub async fn server_tags(&self, scope: Option<&str>, id: &str) -> Result<Vec<String>> {
+    pub async fn server_tags(&self, scope: &Scope, id: &str) -> Result<Vec<String>> {
         let row = self.server_row(scope, id).await?;
         Ok(serde_json::from_str(&row.tags).unwrap_or_default())
     }
 
     pub async fn set_server_tags(
         &self,
-        scope: Option<&str>,
+        scope: &Scope,
         id: &str,
         tags: Vec<String>,
     ) -> Result<Vec<String>> {

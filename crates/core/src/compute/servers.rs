@@ -16,6 +16,7 @@ use super::deps::RequestedNetworks;
 use super::scheduler::{NO_VALID_HOST, SchedulerHints};
 use super::{Compute, flavor_snapshot};
 use crate::identity::Actor;
+use crate::identity::Scope;
 use crate::jobs::NewJob;
 use crate::{CoreError, ErrorKind, Result};
 
@@ -63,7 +64,7 @@ pub struct ServerView {
 }
 
 /// A list request.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ListQuery {
     pub filter: ServerFilter,
     /// Nova's `name` filter is a regular expression.
@@ -76,10 +77,30 @@ pub struct ListQuery {
     pub sort_dir: Option<String>,
     pub limit: Option<usize>,
     pub marker: Option<String>,
-    /// The caller's project (`None` for an admin listing all tenants).
-    pub scope: Option<String>,
+    /// Whose servers: the caller's project, or all projects' for an admin's `all_tenants`.
+    pub scope: Scope,
     /// ≥ 2.69: servers of unreachable pods are shown as `UNKNOWN` instead of skipped.
     pub show_unknown: bool,
+}
+
+impl ListQuery {
+    /// A list of `scope`'s servers with no filter.
+    pub fn new(scope: Scope) -> ListQuery {
+        ListQuery {
+            filter: ServerFilter::default(),
+            name: None,
+            tags: Vec::new(),
+            tags_any: Vec::new(),
+            not_tags: Vec::new(),
+            not_tags_any: Vec::new(),
+            sort_key: None,
+            sort_dir: None,
+            limit: None,
+            marker: None,
+            scope,
+            show_unknown: false,
+        }
+    }
 }
 
 /// A page of servers.
@@ -276,7 +297,7 @@ impl Compute {
         let group = match &req.hints.group {
             Some(g) => {
                 let row = self
-                    .get_server_group(Some(&actor.project_id), g)
+                    .get_server_group(&actor.scope(), g)
                     .await
                     .map_err(|e| match e.kind {
                         ErrorKind::NotFound => {
@@ -464,12 +485,12 @@ impl Compute {
 
     /// The index row of a server the caller may see (`scope` = the caller's project, `None`
     /// for admins).
-    pub async fn server_row(&self, scope: Option<&str>, id: &str) -> Result<ServerRow> {
+    pub async fn server_row(&self, scope: &Scope, id: &str) -> Result<ServerRow> {
         let row = self.store.get_server(id).await.map_err(|e| match e {
             StoreError::NotFound => instance_missing(id),
             other => other.into(),
         })?;
-        if row.deleted || scope.is_some_and(|p| p != row.project_id) {
+        if row.deleted || !scope.permits(&row.project_id) {
             return Err(instance_missing(id));
         }
         Ok(row)
@@ -490,7 +511,7 @@ impl Compute {
 
     /// Shows a server: live from its pod (repairing the index), or from the index marked
     /// unknown when the pod does not answer in time.
-    pub async fn get_server(&self, scope: Option<&str>, id: &str) -> Result<ServerView> {
+    pub async fn get_server(&self, scope: &Scope, id: &str) -> Result<ServerView> {
         let mut row = self.server_row(scope, id).await?;
         let groups = row.server_group_id.iter().cloned().collect();
         let (Some(pod_id), Some(bottom)) = (row.pod_id.clone(), row.bottom_id.clone()) else {
@@ -622,7 +643,7 @@ impl Compute {
                     .get_server(m)
                     .await
                     .ok()
-                    .filter(|r| q.scope.as_deref().is_none_or(|p| p == r.project_id))
+                    .filter(|r| q.scope.permits(&r.project_id))
                     .ok_or_else(|| CoreError::bad_request(format!("marker [{m}] not found")))?,
             ),
             None => None,
@@ -635,7 +656,7 @@ impl Compute {
             None => None,
         };
         let mut filter = q.filter.clone();
-        if let Some(scope) = &q.scope {
+        if let Scope::Project(scope) = &q.scope {
             filter.project_id = Some(scope.clone());
         }
         let pods = self.pods.list().await?;
@@ -717,7 +738,7 @@ impl Compute {
 
     pub async fn update_server(
         &self,
-        scope: Option<&str>,
+        scope: &Scope,
         id: &str,
         u: ServerUpdate,
     ) -> Result<ServerView> {
@@ -764,7 +785,7 @@ impl Compute {
     }
 
     /// Starts deleting a server: marks it `deleting` and enqueues the delete job.
-    pub async fn delete_server(&self, scope: Option<&str>, id: &str, is_admin: bool) -> Result<()> {
+    pub async fn delete_server(&self, scope: &Scope, id: &str, is_admin: bool) -> Result<()> {
         let mut row = self.server_row(scope, id).await?;
         if row.locked && !is_admin {
             return Err(CoreError::conflict(format!("Instance {id} is locked")));

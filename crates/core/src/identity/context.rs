@@ -5,6 +5,39 @@ use chrono::{DateTime, Utc};
 
 use crate::{CoreError, Result};
 
+/// Whose resources a core call may see or change. There is no "absent" scope: a caller
+/// without a project reaches nothing ([`AuthContext::scope`] refuses it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Only this project's resources.
+    Project(String),
+    /// Every project's: an administrator (on one resource), or an administrator's list across
+    /// all projects (`all_tenants`).
+    Admin,
+}
+
+impl Scope {
+    /// Whether a resource owned by `project_id` is within the scope.
+    pub fn permits(&self, project_id: &str) -> bool {
+        match self {
+            Scope::Project(p) => p == project_id,
+            Scope::Admin => true,
+        }
+    }
+
+    /// The project a list is limited to (`None`: every project's, for an admin).
+    pub fn project(&self) -> Option<&str> {
+        match self {
+            Scope::Project(p) => Some(p),
+            Scope::Admin => None,
+        }
+    }
+
+    pub fn is_admin(&self) -> bool {
+        matches!(self, Scope::Admin)
+    }
+}
+
 /// A validated token and what it grants.
 #[derive(Clone)]
 pub struct AuthContext {
@@ -55,6 +88,31 @@ impl AuthContext {
                 "You are not authorized to perform the requested action: admin required.",
             ))
         }
+    }
+
+    /// The scope of a call on one resource: an admin reaches every project's, anyone else only
+    /// the token's project; a token without a project reaches nothing (403).
+    pub fn scope(&self) -> Result<Scope> {
+        if self.is_admin() {
+            return Ok(Scope::Admin);
+        }
+        self.project_scope()
+    }
+
+    /// The scope of a list: the token's project, or every project's when an admin asks for all
+    /// (`all_tenants`, `all_projects`).
+    pub fn list_scope(&self, all_projects: bool) -> Result<Scope> {
+        if all_projects && self.is_admin() {
+            return Ok(Scope::Admin);
+        }
+        self.project_scope()
+    }
+
+    /// Only the token's own project, admin or not.
+    pub fn project_scope(&self) -> Result<Scope> {
+        self.project_id()
+            .map(|p| Scope::Project(p.to_string()))
+            .ok_or_else(|| CoreError::forbidden("A project-scoped token is required."))
     }
 
     /// The Keystone token document for this context.

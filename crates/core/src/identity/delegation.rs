@@ -24,6 +24,11 @@ pub struct Actor {
 }
 
 impl Actor {
+    /// The actor's own project as a scope: work done for a tenant reaches only its resources.
+    pub fn scope(&self) -> super::Scope {
+        super::Scope::Project(self.project_id.clone())
+    }
+
     /// The actor of an authenticated request. The token is kept only when the identity is
     /// external (embedded mode can mint its own).
     pub fn of(ctx: &AuthContext, identity: &Identity) -> Result<Actor> {

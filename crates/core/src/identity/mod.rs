@@ -9,7 +9,7 @@ mod embedded;
 mod keystone;
 mod password;
 
-pub use context::AuthContext;
+pub use context::{AuthContext, Scope};
 pub use delegation::{Actor, Delegation};
 pub use embedded::{BootstrapUser, EmbeddedIdentity, RoleAssignment};
 pub use keystone::{KeystoneIdentity, KeystoneIdentityConfig};

@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 
 use super::{VolumeService, json_text, pod_error, tenant_path};
 use crate::identity::Actor;
+use crate::identity::Scope;
 use crate::{CoreError, ErrorKind, Result};
 
 /// Nova microversion for bottom attachment calls (`delete_on_termination` needs 2.79).
@@ -36,7 +37,7 @@ impl VolumeService {
         &self,
         vol: &VolumeRow,
         server_id: &str,
-        scope: Option<&str>,
+        scope: &Scope,
     ) -> Result<(String, String)> {
         let server = self.compute.server_row(scope, server_id).await?;
         let (Some(vpod), Some(spod)) = (vol.pod_id.clone(), server.pod_id.clone()) else {
@@ -68,7 +69,7 @@ impl VolumeService {
     pub async fn attach_to_server(
         &self,
         actor: &Actor,
-        scope: Option<&str>,
+        scope: &Scope,
         server_id: &str,
         req: AttachRequest,
     ) -> Result<Value> {
@@ -165,7 +166,7 @@ impl VolumeService {
     pub async fn detach_from_server(
         &self,
         actor: &Actor,
-        scope: Option<&str>,
+        scope: &Scope,
         server_id: &str,
         volume_id: &str,
     ) -> Result<()> {
@@ -232,11 +233,7 @@ impl VolumeService {
     }
 
     /// The volumes attached to a server, with their attachment entries (for Nova's list).
-    pub async fn server_attachments(
-        &self,
-        scope: Option<&str>,
-        server_id: &str,
-    ) -> Result<Vec<Value>> {
+    pub async fn server_attachments(&self, scope: &Scope, server_id: &str) -> Result<Vec<Value>> {
         let server = self.compute.server_row(scope, server_id).await?;
         let ids: Vec<Value> = serde_json::from_str(&server.volumes).unwrap_or_default();
         let mut out = Vec::new();
@@ -265,7 +262,7 @@ impl VolumeService {
     pub async fn create_attachment(
         &self,
         actor: &Actor,
-        scope: Option<&str>,
+        scope: &Scope,
         volume_id: &str,
         instance: Option<&str>,
         connector: Option<Value>,
@@ -342,12 +339,12 @@ impl VolumeService {
         Ok(row)
     }
 
-    pub async fn get_attachment(&self, scope: Option<&str>, id: &str) -> Result<AttachmentRow> {
+    pub async fn get_attachment(&self, scope: &Scope, id: &str) -> Result<AttachmentRow> {
         let a =
             self.store.get_attachment(id).await.map_err(|_| {
                 CoreError::not_found(format!("Attachment {id} could not be found."))
             })?;
-        if scope.is_some_and(|p| p != a.project_id) {
+        if !scope.permits(&a.project_id) {
             return Err(CoreError::not_found(format!(
                 "Attachment {id} could not be found."
             )));
@@ -355,20 +352,15 @@ impl VolumeService {
         Ok(a)
     }
 
-    pub async fn list_attachments(&self, scope: Option<&str>) -> Result<Vec<AttachmentRow>> {
-        Ok(self.store.list_attachments(scope).await?)
+    pub async fn list_attachments(&self, scope: &Scope) -> Result<Vec<AttachmentRow>> {
+        Ok(self.store.list_attachments(scope.project()).await?)
     }
 
     /// `DELETE /attachments/{id}`: removes it in the pod and at the top.
-    pub async fn delete_attachment(
-        &self,
-        actor: &Actor,
-        scope: Option<&str>,
-        id: &str,
-    ) -> Result<()> {
+    pub async fn delete_attachment(&self, actor: &Actor, scope: &Scope, id: &str) -> Result<()> {
         let a = self.get_attachment(scope, id).await?;
         if let Some(server) = &a.server_id
-            && self.compute.server_row(None, server).await.is_ok()
+            && self.compute.server_row(&Scope::Admin, server).await.is_ok()
             && a.bottom_id.is_none()
         {
             // Made through Nova: detach through Nova.
@@ -376,7 +368,7 @@ impl VolumeService {
                 .detach_from_server(actor, scope, server, &a.volume_id)
                 .await;
         }
-        let mut vol = self.volume_row(None, &a.volume_id).await?;
+        let mut vol = self.volume_row(&Scope::Admin, &a.volume_id).await?;
         if let (Some(pod_id), Some(bottom)) = (vol.pod_id.clone(), a.bottom_id.clone()) {
             let client = self.pods.client(&pod_id).await?;
             let token = self.delegation.token_for(actor).await?;

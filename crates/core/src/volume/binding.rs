@@ -14,6 +14,7 @@ use sha2::Digest;
 use super::{VolumeService, json_text};
 use crate::compute::deps::{BoxFuture, VolumeBinding};
 use crate::identity::Actor;
+use crate::identity::Scope;
 use crate::{CoreError, ErrorKind, Result};
 
 pub(crate) struct Binding(pub(crate) Weak<VolumeService>);
@@ -54,7 +55,7 @@ impl VolumeBinding for Binding {
                     ));
                 };
                 let row = service
-                    .volume_row(Some(project_id), id)
+                    .volume_row(&Scope::Project(project_id.to_string()), id)
                     .await
                     .map_err(|_| {
                         CoreError::bad_request(format!(
@@ -102,7 +103,7 @@ impl VolumeBinding for Binding {
                 }
                 let row = if b["source_type"] == "volume" {
                     let id = b["uuid"].as_str().unwrap_or_default();
-                    service.volume_row(Some(&actor.project_id), id).await?
+                    service.volume_row(&actor.scope(), id).await?
                 } else {
                     service
                         .volume_for_server(actor, server_id, pod_id, i, &b)
@@ -188,7 +189,7 @@ impl VolumeService {
                     }
                     "snapshot" => {
                         let sid = uuid.clone().unwrap_or_default();
-                        let s = self.snapshot_row(Some(&actor.project_id), &sid).await?;
+                        let s = self.snapshot_row(&actor.scope(), &sid).await?;
                         size = Some(size.unwrap_or(s.size).max(s.size));
                         snapshot_id = Some(sid);
                     }

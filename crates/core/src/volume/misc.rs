@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use super::{VolumeService, json_text};
 use crate::identity::Actor;
+use crate::identity::Scope;
 use crate::jobs::NewJob;
 use crate::{CoreError, ErrorKind, Result};
 
@@ -55,13 +56,13 @@ pub struct TypeCreate {
 impl VolumeService {
     // ---- snapshots -------------------------------------------------------------------------
 
-    pub async fn snapshot_row(&self, scope: Option<&str>, id: &str) -> Result<SnapshotRow> {
+    pub async fn snapshot_row(&self, scope: &Scope, id: &str) -> Result<SnapshotRow> {
         let missing = || CoreError::not_found(format!("Snapshot {id} could not be found."));
         let s = self.store.get_snapshot(id).await.map_err(|e| match e {
             StoreError::NotFound => missing(),
             other => other.into(),
         })?;
-        if s.deleted || scope.is_some_and(|p| p != s.project_id) {
+        if s.deleted || !scope.permits(&s.project_id) {
             return Err(missing());
         }
         Ok(s)
@@ -70,7 +71,7 @@ impl VolumeService {
     pub async fn create_snapshot(
         &self,
         actor: &Actor,
-        scope: Option<&str>,
+        scope: &Scope,
         req: SnapshotCreate,
     ) -> Result<SnapshotRow> {
         let vol = self.volume_row(scope, &req.volume_id).await?;
@@ -133,13 +134,13 @@ impl VolumeService {
         Ok(())
     }
 
-    pub async fn list_snapshots(&self, scope: Option<&str>) -> Result<Vec<SnapshotRow>> {
-        Ok(self.store.list_snapshots(scope).await?)
+    pub async fn list_snapshots(&self, scope: &Scope) -> Result<Vec<SnapshotRow>> {
+        Ok(self.store.list_snapshots(scope.project()).await?)
     }
 
     pub async fn update_snapshot(
         &self,
-        scope: Option<&str>,
+        scope: &Scope,
         id: &str,
         name: Option<Option<String>>,
         description: Option<Option<String>>,
@@ -156,7 +157,7 @@ impl VolumeService {
         Ok(s)
     }
 
-    pub async fn delete_snapshot(&self, scope: Option<&str>, id: &str) -> Result<()> {
+    pub async fn delete_snapshot(&self, scope: &Scope, id: &str) -> Result<()> {
         let mut s = self.snapshot_row(scope, id).await?;
         if !matches!(s.status.as_str(), "available" | "error") {
             return Err(CoreError::bad_request(format!(

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use super::{POD_MV, VolumeService, json_text, parse_ts, pod_error, tenant_path};
 use crate::identity::Actor;
+use crate::identity::Scope;
 use crate::jobs::NewJob;
 use crate::{CoreError, ErrorKind, Result};
 
@@ -51,7 +52,7 @@ pub struct VolumeView {
 }
 
 /// A list request.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ListQuery {
     pub filter: VolumeFilter,
     /// Metadata pairs that must all match.
@@ -60,8 +61,23 @@ pub struct ListQuery {
     pub sort_dir: Option<String>,
     pub limit: Option<usize>,
     pub marker: Option<String>,
-    /// The caller's project (`None` for an admin listing all tenants).
-    pub scope: Option<String>,
+    /// Whose volumes: the caller's project, or all projects' for an admin's `all_tenants`.
+    pub scope: Scope,
+}
+
+impl ListQuery {
+    /// A list of `scope`'s volumes with no filter.
+    pub fn new(scope: Scope) -> ListQuery {
+        ListQuery {
+            filter: VolumeFilter::default(),
+            metadata: BTreeMap::new(),
+            sort_key: None,
+            sort_dir: None,
+            limit: None,
+            marker: None,
+            scope,
+        }
+    }
 }
 
 /// A page of volumes.
@@ -137,7 +153,7 @@ impl VolumeService {
         let mut image_metadata = Value::Object(Default::default());
         let mut bootable = false;
         if let Some(sid) = &req.snapshot_id {
-            let snap = self.snapshot_row(Some(&actor.project_id), sid).await?;
+            let snap = self.snapshot_row(&actor.scope(), sid).await?;
             if snap.status != "available" {
                 return Err(CoreError::bad_request(format!(
                     "Invalid snapshot: Originating snapshot status must be one of 'available' values (snapshot {sid})."
@@ -157,7 +173,7 @@ impl VolumeService {
         }
         if let Some(vid) = &req.source_volid {
             let src = self
-                .volume_row(Some(&actor.project_id), vid)
+                .volume_row(&actor.scope(), vid)
                 .await
                 .map_err(|_| CoreError::not_found(format!("Volume {vid} could not be found.")))?;
             size = size.or(Some(src.size));
@@ -215,7 +231,7 @@ impl VolumeService {
         if let Some(server) = &req.local_to_instance {
             let s = self
                 .compute
-                .server_row(Some(&actor.project_id), server)
+                .server_row(&actor.scope(), server)
                 .await
                 .map_err(|_| {
                     CoreError::not_found(format!("Instance {server} could not be found."))
@@ -289,12 +305,12 @@ impl VolumeService {
 
     /// The index row of a volume the caller may see (`scope` = the caller's project, `None`
     /// for admins).
-    pub async fn volume_row(&self, scope: Option<&str>, id: &str) -> Result<VolumeRow> {
+    pub async fn volume_row(&self, scope: &Scope, id: &str) -> Result<VolumeRow> {
         let row = self.store.get_volume(id).await.map_err(|e| match e {
             StoreError::NotFound => volume_missing(id),
             other => other.into(),
         })?;
-        if row.deleted || scope.is_some_and(|p| p != row.project_id) {
+        if row.deleted || !scope.permits(&row.project_id) {
             return Err(volume_missing(id));
         }
         Ok(row)
@@ -302,7 +318,7 @@ impl VolumeService {
 
     /// Shows a volume: live from its pod (repairing the index), or from the index marked
     /// unavailable when the pod does not answer in time.
-    pub async fn get_volume(&self, scope: Option<&str>, id: &str) -> Result<VolumeView> {
+    pub async fn get_volume(&self, scope: &Scope, id: &str) -> Result<VolumeView> {
         let mut row = self.volume_row(scope, id).await?;
         let Some(pod_id) = row.pod_id.clone() else {
             return Ok(VolumeView {
@@ -463,7 +479,7 @@ impl VolumeService {
                     .get_volume(m)
                     .await
                     .ok()
-                    .filter(|r| !r.deleted && q.scope.as_deref().is_none_or(|p| p == r.project_id))
+                    .filter(|r| !r.deleted && q.scope.permits(&r.project_id))
                     .ok_or_else(|| {
                         CoreError::bad_request(format!(
                             "Invalid input received: marker [{m}] not found"
@@ -473,7 +489,7 @@ impl VolumeService {
             None => None,
         };
         let mut filter = q.filter.clone();
-        if let Some(scope) = &q.scope {
+        if let Scope::Project(scope) = &q.scope {
             filter.project_id = Some(scope.clone());
         }
         let down = self.unreachable_pods().await?;
@@ -532,7 +548,7 @@ impl VolumeService {
 
     pub async fn update_volume(
         &self,
-        scope: Option<&str>,
+        scope: &Scope,
         id: &str,
         u: VolumeUpdate,
     ) -> Result<VolumeView> {
@@ -564,7 +580,7 @@ impl VolumeService {
 
     pub async fn volume_metadata(
         &self,
-        scope: Option<&str>,
+        scope: &Scope,
         id: &str,
     ) -> Result<BTreeMap<String, String>> {
         let row = self.volume_row(scope, id).await?;
@@ -574,7 +590,7 @@ impl VolumeService {
     /// Replaces (`replace`) or merges metadata; returns the result.
     pub async fn set_volume_metadata(
         &self,
-        scope: Option<&str>,
+        scope: &Scope,
         id: &str,
         items: BTreeMap<String, String>,
         replace: bool,
@@ -594,12 +610,7 @@ impl VolumeService {
         Ok(current)
     }
 
-    pub async fn delete_volume_metadata(
-        &self,
-        scope: Option<&str>,
-        id: &str,
-        key: &str,
-    ) -> Result<()> {
+    pub async fn delete_volume_metadata(&self, scope: &Scope, id: &str, key: &str) -> Result<()> {
         let mut row = self.volume_row(scope, id).await?;
         let mut current: BTreeMap<String, String> =
             serde_json::from_str(&row.metadata).unwrap_or_default();
@@ -618,7 +629,7 @@ impl VolumeService {
 
     /// Starts deleting a volume: checks Cinder's preconditions, marks it `deleting` and
     /// enqueues the delete job.
-    pub async fn delete_volume(&self, scope: Option<&str>, id: &str) -> Result<()> {
+    pub async fn delete_volume(&self, scope: &Scope, id: &str) -> Result<()> {
         let mut row = self.volume_row(scope, id).await?;
         let attached = self.store.volume_attachments(id).await?;
         let status_ok = matches!(
@@ -648,7 +659,7 @@ impl VolumeService {
     pub async fn extend_volume(
         &self,
         actor: &Actor,
-        scope: Option<&str>,
+        scope: &Scope,
         id: &str,
         new_size: i64,
     ) -> Result<()> {
@@ -724,7 +735,7 @@ impl VolumeService {
     }
 
     /// `os-set_bootable` (index and pod).
-    pub async fn set_bootable(&self, scope: Option<&str>, id: &str, bootable: bool) -> Result<()> {
+    pub async fn set_bootable(&self, scope: &Scope, id: &str, bootable: bool) -> Result<()> {
         let mut row = self.volume_row(scope, id).await?;
         row.bootable = bootable;
         row.updated_at = now_micros().max(row.updated_at + 1);
@@ -765,7 +776,7 @@ impl VolumeService {
                 "Invalid input received: Invalid status {status}."
             )));
         }
-        let mut row = self.volume_row(None, id).await?;
+        let mut row = self.volume_row(&Scope::Admin, id).await?;
         row.status = status.to_string();
         row.updated_at = now_micros().max(row.updated_at + 1);
         self.store.update_volume(&row).await?;

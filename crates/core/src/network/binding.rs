@@ -258,9 +258,10 @@ impl NetworkService {
         Ok(out)
     }
 
-    /// Deletes the ports made for a server and unbinds the others.
+    /// Deletes the ports made for a server and unbinds the others (the server's project's
+    /// only: another project's port naming the server is left alone).
     pub async fn release_server(self: &Arc<Self>, project: &str, server: &str) -> NetResult<()> {
-        for row in self.store.net_by_device("port", server).await? {
+        for row in self.device_ports(server, project).await? {
             let mut d = doc_of(&row);
             if d[OWNER_KEY] == json!(server) {
                 self.delete_port_row(project, &row.id, &d).await?;
@@ -291,10 +292,12 @@ impl NetworkService {
         Ok(())
     }
 
-    /// Nova's `addresses` of a server.
-    pub async fn server_addresses(&self, server: &str) -> NetResult<Value> {
+    /// Nova's `addresses` of a server of `project`: only that project's ports count (Nova
+    /// lists a server's ports by `device_id` and `tenant_id`), so a port of another project
+    /// naming the server never shows in its addresses.
+    pub async fn server_addresses(&self, project: &str, server: &str) -> NetResult<Value> {
         let mut out = Map::new();
-        for row in self.store.net_by_device("port", server).await? {
+        for row in self.device_ports(server, project).await? {
             let d = doc_of(&row);
             let net = str_of(&d, "network_id");
             let name = match self.try_load(Kind::Network, net).await? {
@@ -350,8 +353,7 @@ impl NetworkService {
             .id
             .clone();
         let ports = self
-            .store
-            .net_by_device("port", server)
+            .device_ports(server, project)
             .await
             .map_err(CoreError::from)?;
         if ports.is_empty() {
@@ -455,12 +457,12 @@ impl NetworkBinding for Binding {
 
     fn addresses<'a>(
         &'a self,
-        _project_id: &'a str,
+        project_id: &'a str,
         server_id: &'a str,
     ) -> BoxFuture<'a, Result<Value>> {
         Box::pin(async move {
             self.0
-                .server_addresses(server_id)
+                .server_addresses(project_id, server_id)
                 .await
                 .map_err(CoreError::from)
         })

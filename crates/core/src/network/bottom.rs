@@ -1462,7 +1462,8 @@ impl NetworkService {
         Ok(())
     }
 
-    /// Routers with an interface on a network (to re-sync when the network reaches a pod).
+    /// Routers with an interface on a network (to re-sync when the network reaches a pod); a
+    /// port that merely names another project's router is not its interface.
     pub(crate) async fn routers_of_network(
         &self,
         net_id: &str,
@@ -1473,6 +1474,7 @@ impl NetworkService {
             if d["device_owner"] == json!("network:router_interface")
                 && let Some(r) = p.device_id.clone()
                 && !out.iter().any(|(x, _)| *x == r)
+                && self.port_of_its_router(&p).await?
             {
                 out.push((r, p.project_id.clone()));
             }

@@ -138,19 +138,21 @@ pub fn free_addresses(
 ) -> Vec<IpAddr> {
     let mut out = Vec::new();
     for p in pools {
-        let v6 = p.start.is_ipv6();
-        let (mut x, end) = (to_u128(p.start), to_u128(p.end));
-        // Each step yields an address or passes a used one: at most |used| + n + 1 steps.
-        while x <= end && out.len() < n {
-            let ip = from_u128(x, v6);
-            if Some(ip) != skip && !used.contains(&ip) {
-                out.push(ip);
-            }
-            x += 1;
-        }
         if out.len() >= n {
             break;
         }
+        let v6 = p.start.is_ipv6();
+        // An inclusive range never steps past its end, so a pool ending at the top of the
+        // address space (255.255.255.255, ffff:…:ffff) neither overflows nor wraps to `::`.
+        // Each step yields an address or passes a used (or skipped) one: at most
+        // |used| + n + 1 steps.
+        let room = n - out.len();
+        out.extend(
+            (to_u128(p.start)..=to_u128(p.end))
+                .map(|x| from_u128(x, v6))
+                .filter(|ip| Some(*ip) != skip && !used.contains(ip))
+                .take(room),
+        );
     }
     out
 }
@@ -266,6 +268,107 @@ mod tests {
         );
         let all: HashSet<IpAddr> = (2..=6).map(|i| ip(&format!("10.0.0.{i}"))).collect();
         assert!(free_addresses(&pools, &all, None, 1).is_empty());
+    }
+
+    #[test]
+    fn pools_at_the_top_of_the_v6_space_exhaust_without_wrapping() {
+        let top = ip("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff");
+        let pools = [Pool {
+            start: ip("ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffd"),
+            end: top,
+        }];
+        let mut used = HashSet::new();
+        for _ in 0..3 {
+            let got = free_addresses(&pools, &used, None, 8);
+            assert!(!got.is_empty() && got.iter().all(|a| in_pools(&pools, *a)));
+            used.insert(got[0]);
+        }
+        assert!(used.contains(&top));
+        // Exhausted: nothing, and above all not `::` from a wrapped counter.
+        assert!(free_addresses(&pools, &used, None, 8).is_empty());
+        // The subnet at the very top: default pools reach ffff:…:ffff and allocate from it.
+        let c: IpNet = "ffff:ffff:ffff:ffff::/64".parse().unwrap();
+        let gw = ip("ffff:ffff:ffff:ffff::1");
+        let p = default_pools(&c, Some(gw));
+        assert_eq!(p.last().unwrap().end, top);
+        assert!(check_pools(&c, &p, Some(gw)).is_ok());
+        let got = free_addresses(&p, &HashSet::new(), Some(gw), 2);
+        assert_eq!(
+            got,
+            vec![ip("ffff:ffff:ffff:ffff::2"), ip("ffff:ffff:ffff:ffff::3")]
+        );
+        // The gateway at the top of the pool is skipped, not stepped over into `::`.
+        let only = [Pool {
+            start: top,
+            end: top,
+        }];
+        assert!(free_addresses(&only, &HashSet::new(), Some(top), 1).is_empty());
+    }
+
+    #[test]
+    fn pools_at_the_top_of_the_v4_space_exhaust_without_wrapping() {
+        let pools = [Pool {
+            start: ip("255.255.255.254"),
+            end: ip("255.255.255.255"),
+        }];
+        let mut used = HashSet::new();
+        for _ in 0..2 {
+            let got = free_addresses(&pools, &used, None, 4);
+            assert!(got.iter().all(|a| in_pools(&pools, *a)));
+            used.insert(got[0]);
+        }
+        assert!(free_addresses(&pools, &used, None, 4).is_empty());
+        assert_eq!(
+            host_bounds(&"0.0.0.0/0".parse().unwrap()),
+            Some((1, u128::from(u32::MAX) - 1))
+        );
+    }
+
+    /// Property: for random pools anywhere in either address space (biased to its top), the
+    /// addresses handed out are free, in a pool, never the skipped one, distinct, and as many
+    /// as the pools can still give.
+    #[test]
+    fn free_addresses_stay_in_pools_for_random_pools() {
+        let mut rng = rand::rng();
+        for case in 0..2000 {
+            let v6 = case % 2 == 0;
+            let max = if v6 { u128::MAX } else { u128::from(u32::MAX) };
+            let len = rng.random_range(0..6u128);
+            let end = if rng.random_bool(0.5) {
+                max
+            } else {
+                rng.random_range(len..=max)
+            };
+            let start = end - len;
+            let pools = [Pool {
+                start: from_u128(start, v6),
+                end: from_u128(end, v6),
+            }];
+            let all: Vec<IpAddr> = (start..=end).map(|x| from_u128(x, v6)).collect();
+            let used: HashSet<IpAddr> = all
+                .iter()
+                .copied()
+                .filter(|_| rng.random_bool(0.3))
+                .collect();
+            let skip = all.get(rng.random_range(0..all.len() + 1)).copied();
+            let n = rng.random_range(1..8usize);
+            let got = free_addresses(&pools, &used, skip, n);
+            let free = all
+                .iter()
+                .filter(|a| !used.contains(a) && Some(**a) != skip)
+                .count();
+            assert_eq!(
+                got.len(),
+                free.min(n),
+                "{pools:?} used {used:?} skip {skip:?}"
+            );
+            let distinct: HashSet<&IpAddr> = got.iter().collect();
+            assert_eq!(distinct.len(), got.len());
+            assert!(got.iter().all(|a| in_pools(&pools, *a)
+                && !used.contains(a)
+                && Some(*a) != skip
+                && a.is_ipv6() == v6));
+        }
     }
 
     #[test]

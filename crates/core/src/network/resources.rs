@@ -19,6 +19,10 @@ use sha2::{Digest, Sha256};
 
 use super::ipam::{self, Pool, PoolError};
 use super::jobs::NetJob;
+use super::ownership::{
+    INTERFACE_OF, ROUTER_GATEWAY_OWNER, attr_denied, check_chosen_ips, check_device_owner_policy,
+    chosen_addresses,
+};
 use super::query::{ListQuery, Page};
 use super::{
     Caller, Doc, Kind, L2Mode, NetError, NetResult, NetworkService, doc_of, row_of, stamp, str_of,
@@ -1402,6 +1406,20 @@ impl NetworkService {
             None => None,
         };
         let device_owner = opt_str(b, "device_owner")?.unwrap_or("").to_string();
+        check_device_owner_policy(caller, "create_port", &net, &device_owner)?;
+        check_chosen_ips(
+            caller,
+            "create_port",
+            &net,
+            &chosen_addresses(b.get("fixed_ips")),
+        )?;
+        self.check_router_device(
+            caller,
+            &device_owner,
+            opt_str(b, "device_id")?.unwrap_or(""),
+            project,
+        )
+        .await?;
         let port_security = opt_bool(b, "port_security_enabled")?
             .unwrap_or(net["port_security_enabled"] != json!(false));
         let sgs = match str_list(b, "security_groups")? {
@@ -1777,7 +1795,7 @@ impl NetworkService {
             .insert_net_resource(&row_of(Kind::Router, &d, None, None, None), &[], &[])
             .await?;
         if let Some(gw) = b.get("external_gateway_info").filter(|v| !v.is_null()) {
-            match self.set_gateway(caller, &mut d, gw).await {
+            match self.set_gateway(caller, "create_router", &mut d, gw).await {
                 Ok(()) => {
                     self.save(Kind::Router, &d, None, None, None).await?;
                 }
@@ -1797,11 +1815,35 @@ impl NetworkService {
 
     /// Sets (or clears, with `null`/`{}`) a router's external gateway: a gateway port with an
     /// address on the external network.
-    async fn set_gateway(&self, caller: &Caller, router: &mut Doc, gw: &Value) -> NetResult<()> {
+    async fn set_gateway(
+        &self,
+        caller: &Caller,
+        action: &str,
+        router: &mut Doc,
+        gw: &Value,
+    ) -> NetResult<()> {
         let rid = str_of(router, "id").to_string();
-        // Drop any previous gateway port.
-        for p in self.store.net_by_device("port", &rid).await? {
-            if doc_of(&p)["device_owner"] == json!("network:router_gateway") {
+        // Only an administrator chooses the router's address on the external network
+        // (Neutron's `create_router:external_gateway_info:external_fixed_ips`: admin only).
+        if !caller.is_admin
+            && gw
+                .get("external_fixed_ips")
+                .and_then(Value::as_array)
+                .is_some_and(|a| !a.is_empty())
+        {
+            let subs: Vec<String> = ["network_id", "enable_snat", "external_fixed_ips"]
+                .into_iter()
+                .filter(|k| gw.get(*k).is_some())
+                .map(|k| format!("rule:{action}:external_gateway_info:{k}"))
+                .collect();
+            return Err(NetError::forbidden(&format!(
+                "rule:{action} and (rule:{action}:external_gateway_info and ({}))",
+                subs.join(" and ")
+            )));
+        }
+        // Drop any previous gateway port (the router's own, never a port that merely names it).
+        for p in self.router_ports(&rid).await? {
+            if doc_of(&p)["device_owner"] == json!(ROUTER_GATEWAY_OWNER) {
                 self.store.delete_net_resource(&p.id).await?;
             }
         }
@@ -1899,9 +1941,11 @@ impl NetworkService {
     }
 
     /// A router's interface ports with the subnet each one attaches.
+    /// Only the router's own ports count: a port of another project that names the router
+    /// as its device is not one of its interfaces.
     pub(crate) async fn router_interfaces(&self, router_id: &str) -> NetResult<Vec<(Doc, Doc)>> {
         let mut out = Vec::new();
-        for p in self.store.net_by_device("port", router_id).await? {
+        for p in self.router_ports(router_id).await? {
             let p = doc_of(&p);
             if p["device_owner"] != json!("network:router_interface") {
                 continue;
@@ -1956,6 +2000,13 @@ impl NetworkService {
         };
         let port = if let Some(sid) = subnet_id {
             let subnet = self.load_visible(caller, Kind::Subnet, sid).await?;
+            // A globally shared subnet of another project is no router interface for a
+            // tenant (Neutron, LP-1757482).
+            if !caller.is_admin && str_of(&subnet, "project_id") != caller.project_id {
+                return Err(NetError::bad_request(format!(
+                    "Bad router request: Cannot add interface to router because subnet {sid} is not owned by project making the request"
+                )));
+            }
             overlap_check(&subnet)?;
             let Some(gw) = gateway_of(&subnet) else {
                 return Err(NetError::bad_request(format!(
@@ -1970,6 +2021,7 @@ impl NetworkService {
             p.insert("status".into(), json!("ACTIVE"));
             p.insert("device_id".into(), json!(router_id));
             p.insert("device_owner".into(), json!("network:router_interface"));
+            p.insert(INTERFACE_OF.into(), json!(router_id));
             p.insert("allowed_address_pairs".into(), json!([]));
             p.insert("extra_dhcp_opts".into(), json!([]));
             p.insert("security_groups".into(), json!([]));
@@ -2002,12 +2054,22 @@ impl NetworkService {
                     "Bad router request: Router port must have at least one fixed IP.",
                 ));
             }
-            for (sid, _) in &fixed {
+            for (sid, ip) in &fixed {
                 let (_, s) = self.load(Kind::Subnet, sid).await?;
+                // Neutron's `_validate_port_in_range_or_admin`.
+                if !caller.is_admin
+                    && str_of(&s, "project_id") != caller.project_id
+                    && !ipam::in_pools(&pools_of(&s), *ip)
+                {
+                    return Err(NetError::bad_request(format!(
+                        "Bad router request: Cannot add interface to router because specified port {pid} has an IP address out of the allocation pool of subnet {sid}, which is not owned by the project making the request"
+                    )));
+                }
                 overlap_check(&s)?;
             }
             p.insert("device_id".into(), json!(router_id));
             p.insert("device_owner".into(), json!("network:router_interface"));
+            p.insert(INTERFACE_OF.into(), json!(router_id));
             p.insert("status".into(), json!("ACTIVE"));
             stamp(&mut p, false);
             self.save(
@@ -2149,6 +2211,10 @@ impl NetworkService {
         project: &str,
         b: &Doc,
     ) -> NetResult<Doc> {
+        // `create_floatingip:floating_ip_address`: admin only.
+        if b.get("floating_ip_address").is_some_and(|v| !v.is_null()) && !caller.is_admin {
+            return Err(attr_denied("create_floatingip", "floating_ip_address"));
+        }
         let net_id = opt_str(b, "floating_network_id")?.ok_or_else(|| {
             NetError::bad_request(
                 "Failed to parse request. Required attribute 'floating_network_id' not specified",
@@ -2396,7 +2462,8 @@ impl NetworkService {
             }
             Kind::Router => {
                 if let Some(gw) = b.get("external_gateway_info") {
-                    self.set_gateway(caller, &mut d, gw).await?;
+                    self.set_gateway(caller, "update_router", &mut d, gw)
+                        .await?;
                 }
                 if let Some(r) = b.get("routes") {
                     let routes = if r.is_null() {
@@ -2557,12 +2624,36 @@ impl NetworkService {
         if let Some(v) = opt_str(b, "binding:vnic_type")? {
             d.insert("binding:vnic_type".into(), json!(v));
         }
+        let project = str_of(d, "project_id").to_string();
+        // Neutron's `_validate_port_for_update`: a new device owner, or a new device for a
+        // port that has an owner, is checked against the owner's rules.
+        let new_owner = opt_str(b, "device_owner")?;
+        let new_device = opt_str(b, "device_id")?;
+        let owner = new_owner
+            .filter(|o| !o.is_empty())
+            .unwrap_or(str_of(d, "device_owner"))
+            .to_string();
+        let device = new_device
+            .filter(|x| !x.is_empty())
+            .unwrap_or(str_of(d, "device_id"))
+            .to_string();
+        let device_changed = new_device.is_some_and(|x| x != str_of(d, "device_id"));
+        let mut net: Option<Doc> = None;
+        if new_owner.is_some() || b.contains_key("fixed_ips") {
+            net = Some(self.load(Kind::Network, &net_id).await?.1);
+        }
+        if let (Some(o), Some(n)) = (new_owner, &net) {
+            check_device_owner_policy(caller, "update_port", n, o)?;
+        }
+        if new_owner.is_some() || (!owner.is_empty() && device_changed) {
+            self.check_router_device(caller, &owner, &device, &project)
+                .await?;
+        }
         for k in ["device_id", "device_owner", "dns_name"] {
             if let Some(v) = opt_str(b, k)? {
                 d.insert(k.into(), json!(v));
             }
         }
-        let project = str_of(d, "project_id").to_string();
         if let Some(v) = opt_bool(b, "port_security_enabled")? {
             d.insert("port_security_enabled".into(), json!(v));
         }
@@ -2645,6 +2736,14 @@ impl NetworkService {
                     Some(x) => keep.push(x.clone()),
                     None => rest.push(f),
                 }
+            }
+            if let Some(n) = &net {
+                check_chosen_ips(
+                    caller,
+                    "update_port",
+                    n,
+                    &chosen_addresses(Some(&json!(rest))),
+                )?;
             }
             let new = if rest.is_empty() {
                 Vec::new()
@@ -2800,7 +2899,7 @@ impl NetworkService {
                         format!("Router {id} still has ports"),
                     ));
                 }
-                for p in self.store.net_by_device("port", id).await? {
+                for p in self.router_ports(id).await? {
                     self.store.delete_net_resource(&p.id).await?;
                 }
                 for f in self.store.list_net_resources("floatingip", None).await? {

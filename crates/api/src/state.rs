@@ -20,6 +20,8 @@ pub struct AppState {
     pub compute: Arc<cascade_core::compute::Compute>,
     pub network: Arc<cascade_core::network::NetworkService>,
     pub volumes: Arc<cascade_core::volume::VolumeService>,
+    /// Makes the actors of requests whose work continues in jobs.
+    pub delegation: Arc<cascade_core::identity::Delegation>,
     /// The URL clients use to reach this listener (catalog and links point here).
     pub public_url: String,
     /// The region name Cascade publishes in its catalog.

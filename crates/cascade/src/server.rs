@@ -133,7 +133,7 @@ pub(crate) async fn start(
     http_metrics.register(&mut registry);
     let pods = Arc::new(PodRegistry::new(
         store.clone(),
-        sealer,
+        sealer.clone(),
         PodRegistryConfig {
             default_auth_url: Some(default_auth_url),
             call_timeout: config.pod_call_timeout(),
@@ -154,7 +154,7 @@ pub(crate) async fn start(
     let image_service =
         cascade_core::image::ImageService::new(store.clone(), pods.clone(), config.image_config()?);
     image_service.attach_jobs(jobs.clone());
-    let delegation = Arc::new(Delegation::new(identity.clone()));
+    let delegation = Arc::new(Delegation::new(identity.clone(), sealer.clone()));
     // Networking and images plug in through these seams (see `compute::deps`).
     // The central Neutron: its jobs run in the engine; compute binds ports through it.
     let network_service =
@@ -196,6 +196,7 @@ pub(crate) async fn start(
         compute: compute.clone(),
         network: network_service.clone(),
         volumes: volume_service.clone(),
+        delegation: delegation.clone(),
         public_url: public_url.clone(),
         region_name: config.region_name.clone(),
         http_metrics,

@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::IntoResponse;
 use bytes::Bytes;
 use cascade_core::compute::KeypairCreate;
-use cascade_core::identity::{Actor, AuthContext};
+use cascade_core::identity::AuthContext;
 use cascade_model::microversion::Microversion;
 use http::StatusCode;
 use serde_json::json;
@@ -62,7 +62,7 @@ pub(crate) async fn create_keypair(
     let name = k["name"].as_str().ok_or_else(|| {
         bad("Invalid input for field/attribute keypair. 'name' is a required property")
     })?;
-    let actor = Actor::of(&ctx, &state.identity).or_api(SVC)?;
+    let actor = state.delegation.actor(&ctx).await.or_api(SVC)?;
     let mut user = ctx.user.id.clone();
     if let Some(u) = k["user_id"].as_str().filter(|u| *u != ctx.user.id) {
         admin(&ctx)?;

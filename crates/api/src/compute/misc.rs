@@ -8,8 +8,8 @@ use axum::extract::{Path, Query, State};
 use axum::response::IntoResponse;
 use bytes::Bytes;
 use cascade_core::compute::{QuotaSet, default_quotas};
+use cascade_core::identity::AuthContext;
 use cascade_core::identity::Scope;
-use cascade_core::identity::{Actor, AuthContext};
 use cascade_model::microversion::Microversion;
 use cascade_store::compute::{ServerFilter, ServerPage};
 use http::StatusCode;
@@ -236,7 +236,7 @@ pub(crate) async fn create_server_group(
             .map(str::to_string)
     }
     .ok_or_else(|| bad("Invalid input for field/attribute server_group: a policy is required"))?;
-    let actor = Actor::of(&ctx, &state.identity).or_api(SVC)?;
+    let actor = state.delegation.actor(&ctx).await.or_api(SVC)?;
     let row = state
         .compute
         .create_server_group(&actor, name, &policy, g["rules"].clone())

@@ -26,8 +26,8 @@ fn scope(ctx: &AuthContext) -> ApiResult<Scope> {
     ctx.scope().or_api(SVC)
 }
 
-fn actor(state: &AppState, ctx: &AuthContext) -> ApiResult<Actor> {
-    Actor::of(ctx, &state.identity).or_api(SVC)
+async fn actor(state: &AppState, ctx: &AuthContext) -> ApiResult<Actor> {
+    state.delegation.actor(ctx).await.or_api(SVC)
 }
 
 fn bad(message: impl Into<String>) -> ApiError {
@@ -217,7 +217,7 @@ pub(crate) async fn create(
         .cloned()
         .unwrap_or(Value::Null);
     let req = parse_create(server, &hints, mv)?;
-    let actor = actor(&state, &ctx)?;
+    let actor = actor(&state, &ctx).await?;
     let rows = state
         .compute
         .create_servers(&actor, ctx.is_admin(), req)
@@ -500,7 +500,7 @@ pub(crate) async fn action(
         .as_object()
         .and_then(|m| (m.len() == 1).then(|| m.keys().next().cloned()).flatten())
         .ok_or_else(|| bad("Malformed request body"))?;
-    let actor = actor(&state, &ctx)?;
+    let actor = actor(&state, &ctx).await?;
     let outcome = state
         .compute
         .server_action(

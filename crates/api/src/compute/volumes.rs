@@ -6,8 +6,8 @@ use axum::Extension;
 use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use bytes::Bytes;
+use cascade_core::identity::AuthContext;
 use cascade_core::identity::Scope;
-use cascade_core::identity::{Actor, AuthContext};
 use cascade_core::volume::AttachRequest;
 use cascade_model::microversion::Microversion;
 use http::StatusCode;
@@ -116,7 +116,7 @@ pub(crate) async fn attach(
         delete_on_termination: mv.at_least(2, 79)
             && a["delete_on_termination"].as_bool().unwrap_or(false),
     };
-    let actor = Actor::of(&ctx, &state.identity).or_api(SVC)?;
+    let actor = state.delegation.actor(&ctx).await.or_api(SVC)?;
     let entry = state
         .volumes
         .attach_to_server(&actor, &scope(&ctx)?, &id, req)
@@ -130,7 +130,7 @@ pub(crate) async fn detach(
     Auth(ctx): Auth,
     Path((id, volume)): Path<(String, String)>,
 ) -> ApiResult {
-    let actor = Actor::of(&ctx, &state.identity).or_api(SVC)?;
+    let actor = state.delegation.actor(&ctx).await.or_api(SVC)?;
     state
         .volumes
         .detach_from_server(&actor, &scope(&ctx)?, &id, &volume)

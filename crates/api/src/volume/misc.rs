@@ -145,7 +145,7 @@ pub(crate) async fn create_snapshot(
         force: truthy(&s["force"]),
         metadata,
     };
-    let actor = actor(&state, &ctx)?;
+    let actor = actor(&state, &ctx).await?;
     let row = state
         .volumes
         .create_snapshot(&actor, &scope(&ctx)?, req)
@@ -352,7 +352,7 @@ pub(crate) async fn create_attachment(
         return Err(bad("Invalid input for field/attribute mode."));
     }
     let connector = a.get("connector").filter(|c| !c.is_null()).cloned();
-    let actor = actor(&state, &ctx)?;
+    let actor = actor(&state, &ctx).await?;
     let row = state
         .volumes
         .create_attachment(
@@ -392,7 +392,7 @@ pub(crate) async fn delete_attachment(
 ) -> ApiResult {
     check_project(&ctx, &project)?;
     mv_at_least(mv, 27)?;
-    let actor = actor(&state, &ctx)?;
+    let actor = actor(&state, &ctx).await?;
     state
         .volumes
         .delete_attachment(&actor, &scope(&ctx)?, &id)

@@ -20,8 +20,8 @@ use crate::body;
 use crate::error::{ApiError, OrApi};
 use crate::state::AppState;
 
-pub(crate) fn actor(state: &AppState, ctx: &AuthContext) -> ApiResult<Actor> {
-    Actor::of(ctx, &state.identity).or_api(SVC)
+pub(crate) async fn actor(state: &AppState, ctx: &AuthContext) -> ApiResult<Actor> {
+    state.delegation.actor(ctx).await.or_api(SVC)
 }
 
 fn text(v: &Value, k: &str) -> ApiResult<Option<String>> {
@@ -160,7 +160,7 @@ pub(crate) async fn create(
         .cloned()
         .unwrap_or(Value::Null);
     let req = parse_create(v, &hints)?;
-    let actor = actor(&state, &ctx)?;
+    let actor = actor(&state, &ctx).await?;
     let row = state.volumes.create_volume(&actor, req).await.or_api(SVC)?;
     let view = cascade_core::volume::VolumeView {
         row,
@@ -399,7 +399,7 @@ pub(crate) async fn action(
         "os-extend" => {
             let new_size = size_of(&args["new_size"], "new_size")?
                 .ok_or_else(|| bad("Invalid input for field/attribute new_size."))?;
-            let actor = actor(&state, &ctx)?;
+            let actor = actor(&state, &ctx).await?;
             state
                 .volumes
                 .extend_volume(&actor, &scope(&ctx)?, &id, new_size)

@@ -91,12 +91,7 @@ fn status_error(what: &str, status: u16, body: &[u8]) -> JobError {
 
 impl Compute {
     fn actor_of(row: &ServerRow) -> Actor {
-        let request: Value = serde_json::from_str(&row.request).unwrap_or(Value::Null);
-        Actor {
-            user_id: row.user_id.clone(),
-            project_id: row.project_id.clone(),
-            token: request["actor"]["token"].as_str().map(str::to_string),
-        }
+        Actor::from_request(&row.request, &row.user_id, &row.project_id)
     }
 
     /// Looks a bottom server up by its top id (name suffix `@<top id>`), as the pod's admin.

@@ -397,7 +397,7 @@ impl Compute {
                 "networks": networks,
                 "security_groups": req.security_groups,
                 "config_drive": req.config_drive,
-                "actor": {"user_id": actor.user_id, "project_id": actor.project_id, "token": actor.token},
+                "actor": actor,
             });
             let row = ServerRow {
                 id: id.clone(),

@@ -225,9 +225,7 @@ impl VolumeService {
                     snapshot_id,
                     source_volid: None,
                     image_id,
-                    request: json_text(
-                        &json!({"actor": {"user_id": actor.user_id, "project_id": actor.project_id, "token": actor.token}, "server_id": server_id}),
-                    ),
+                    request: json_text(&json!({"actor": actor, "server_id": server_id})),
                     created_at: now,
                     updated_at: now,
                     deleted: false,

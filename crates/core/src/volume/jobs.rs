@@ -108,12 +108,7 @@ fn as_core(e: JobError) -> CoreError {
 }
 
 pub(crate) fn actor_of(project_id: &str, user_id: &str, request: &str) -> Actor {
-    let request: Value = serde_json::from_str(request).unwrap_or(Value::Null);
-    Actor {
-        user_id: user_id.to_string(),
-        project_id: project_id.to_string(),
-        token: request["actor"]["token"].as_str().map(str::to_string),
-    }
+    Actor::from_request(request, user_id, project_id)
 }
 
 impl VolumeService {
@@ -684,7 +679,7 @@ impl VolumeService {
                 let actor = Actor {
                     user_id: snap.user_id.clone(),
                     project_id: snap.project_id.clone(),
-                    token: None,
+                    grant: None,
                 };
                 let token = self.delegation.token_for(&actor).await.ok();
                 let path = tenant_path(&snap.project_id, &format!("/snapshots/{bottom}"));

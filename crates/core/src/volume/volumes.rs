@@ -272,9 +272,7 @@ impl VolumeService {
             snapshot_id: req.snapshot_id.clone(),
             source_volid: req.source_volid.clone(),
             image_id,
-            request: json_text(
-                &json!({"actor": {"user_id": actor.user_id, "project_id": actor.project_id, "token": actor.token}}),
-            ),
+            request: json_text(&json!({"actor": actor})),
             created_at: now,
             updated_at: now,
             deleted: false,
@@ -706,7 +704,7 @@ impl VolumeService {
         let owner = Actor {
             user_id: row.user_id.clone(),
             project_id: row.project_id.clone(),
-            token: actor.token.clone(),
+            grant: actor.grant.clone(),
         };
         let as_owner = if actor.project_id == row.project_id {
             actor.clone()

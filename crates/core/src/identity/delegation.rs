@@ -13,14 +13,24 @@ use tokio::sync::Mutex;
 use super::{AuthContext, Identity};
 use crate::{CoreError, ErrorKind, Result};
 
-/// Who a piece of work is done for.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+/// Who a piece of work is done for. `Debug` never shows the token.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Actor {
     pub user_id: String,
     pub project_id: String,
     /// The caller's token (keystone mode); not serialised into jobs in embedded mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
+}
+
+impl std::fmt::Debug for Actor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Actor")
+            .field("user_id", &self.user_id)
+            .field("project_id", &self.project_id)
+            .field("token", &cascade_model::redact::opt(&self.token))
+            .finish()
+    }
 }
 
 impl Actor {
@@ -91,5 +101,22 @@ impl Delegation {
                 Ok(ctx.token)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn actor_debug_hides_the_token() {
+        let a = super::Actor {
+            user_id: "u".into(),
+            project_id: "p".into(),
+            token: Some("tok-s3cret".into()),
+        };
+        let shown = format!("{a:?}");
+        assert!(
+            !shown.contains("s3cret") && shown.contains("<redacted>"),
+            "{shown}"
+        );
     }
 }

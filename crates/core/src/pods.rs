@@ -569,7 +569,7 @@ impl PodRegistry {
     /// Probes one pod and records its state; returns the observed state.
     async fn check(&self, row: &PodRow) -> PodState {
         let (state, reason) = match self.client(&row.pod_id).await {
-            Err(e) => (PodState::Down, e.message),
+            Err(e) => (PodState::Down, e.full()),
             Ok(client) => {
                 let probe = tokio::time::timeout(self.config.health_timeout, client.probe()).await;
                 match probe {

@@ -38,6 +38,10 @@ impl ApiError {
                 "An unexpected error prevented the server from fulfilling your request.",
             );
         }
+        if let Some(detail) = &err.detail {
+            // Operators find the pod and the transport error in the log; tenants never see it.
+            tracing::warn!(error = %err.message, %detail, "request failed");
+        }
         ApiError::new(service, err.kind.status(), err.message)
     }
 

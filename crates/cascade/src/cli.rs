@@ -107,7 +107,8 @@ pub(crate) struct SimArgs {
 }
 
 /// How operator commands reach and authenticate to Cascade (the `openstack` CLI's variables).
-#[derive(Debug, Args)]
+/// `Debug` never shows the password.
+#[derive(Args)]
 pub(crate) struct OperatorArgs {
     #[arg(long, global = true, env = "OS_AUTH_URL", hide_env_values = true)]
     pub(crate) os_auth_url: Option<String>,
@@ -141,6 +142,22 @@ pub(crate) struct OperatorArgs {
     pub(crate) format: String,
 }
 
+impl std::fmt::Debug for OperatorArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OperatorArgs")
+            .field("os_auth_url", &self.os_auth_url)
+            .field("os_username", &self.os_username)
+            .field(
+                "os_password",
+                &cascade_model::redact::opt(&self.os_password),
+            )
+            .field("os_project_name", &self.os_project_name)
+            .field("cascade_url", &self.cascade_url)
+            .field("format", &self.format)
+            .finish_non_exhaustive()
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum PodCommand {
     /// List pods with their state.
@@ -160,7 +177,8 @@ pub(crate) enum PodCommand {
     },
 }
 
-#[derive(Debug, Args)]
+/// `Debug` never shows the password.
+#[derive(Args)]
 pub(crate) struct PodAddArgs {
     #[arg(long)]
     pub(crate) region_name: String,
@@ -192,6 +210,21 @@ pub(crate) struct PodAddArgs {
     pub(crate) user_domain_name: String,
     #[arg(long, default_value = "Default")]
     pub(crate) project_domain_name: String,
+}
+
+impl std::fmt::Debug for PodAddArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PodAddArgs")
+            .field("region_name", &self.region_name)
+            .field("az_name", &self.az_name)
+            .field("auth_url", &self.auth_url)
+            .field("endpoints", &self.endpoints)
+            .field("username", &self.username)
+            .field("password", &cascade_model::redact::opt(&self.password))
+            .field("password_ref", &self.password_ref)
+            .field("project_name", &self.project_name)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -251,4 +284,30 @@ pub(crate) enum ImageCommand {
         #[arg(long)]
         owner: Option<String>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    #[test]
+    fn debug_of_the_command_line_hides_passwords() {
+        let cli = super::Cli::try_parse_from([
+            "cascade",
+            "--os-password",
+            "os-s3cret",
+            "pod",
+            "add",
+            "--region-name",
+            "R",
+            "--az-name",
+            "az",
+            "--password",
+            "pod-s3cret",
+        ])
+        .unwrap();
+        let shown = format!("{cli:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("<redacted>"));
+    }
 }

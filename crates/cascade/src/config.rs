@@ -7,6 +7,30 @@ use std::time::Duration;
 use anyhow::Context;
 use serde::Deserialize;
 
+/// A secret from the configuration (a key, a password): `Debug` prints `<redacted>`, so a
+/// logged or printed configuration never carries one.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct Secret(String);
+
+impl Secret {
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for Secret {
+    fn from(s: String) -> Secret {
+        Secret(s)
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(cascade_model::redact::REDACTED)
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Config {
@@ -25,7 +49,7 @@ pub(crate) struct Config {
     pub(crate) database_schema: Option<String>,
     /// Base64 of 32 random bytes sealing pod credentials; all instances must share it.
     #[serde(default)]
-    pub(crate) secret_key: Option<String>,
+    pub(crate) secret_key: Option<Secret>,
     /// File holding the key; created with a fresh key when missing (single-instance setups).
     #[serde(default)]
     pub(crate) secret_key_file: Option<PathBuf>,
@@ -197,14 +221,14 @@ pub(crate) struct IdentityConfig {
     pub(crate) token_ttl_secs: u64,
     /// Embedded: password of the bootstrap `admin` user (created on first start).
     #[serde(default)]
-    pub(crate) admin_password: Option<String>,
+    pub(crate) admin_password: Option<Secret>,
     /// Keystone: the external Keystone's base URL.
     #[serde(default)]
     pub(crate) url: Option<String>,
     #[serde(default)]
     pub(crate) service_username: Option<String>,
     #[serde(default)]
-    pub(crate) service_password: Option<String>,
+    pub(crate) service_password: Option<Secret>,
     #[serde(default = "default_service_project")]
     pub(crate) service_project: String,
     #[serde(default = "default_domain")]
@@ -232,6 +256,23 @@ pub(crate) struct PodsConfig {
     pub(crate) breaker_failure_threshold: u32,
     #[serde(default = "default_breaker_open")]
     pub(crate) breaker_open_secs: u64,
+    /// Directories a pod's `password_ref = "file:…"` may name files in (absolute paths;
+    /// `..` and symbolic links leading out of them are refused).
+    #[serde(default = "default_credential_dirs")]
+    pub(crate) credential_dirs: Vec<PathBuf>,
+    /// Prefix of the environment variables a pod's `password_ref = "env:…"` may name.
+    #[serde(default = "default_credential_env_prefix")]
+    pub(crate) credential_env_prefix: String,
+}
+
+impl PodsConfig {
+    /// The limits of pods' `password_ref`.
+    pub(crate) fn credential_refs(&self) -> cascade_core::pods::CredentialRefPolicy {
+        cascade_core::pods::CredentialRefPolicy {
+            dirs: self.credential_dirs.clone(),
+            env_prefix: self.credential_env_prefix.clone(),
+        }
+    }
 }
 
 fn default_listen() -> String {
@@ -282,6 +323,12 @@ fn default_breaker_failures() -> u32 {
 fn default_breaker_open() -> u64 {
     10
 }
+fn default_credential_dirs() -> Vec<PathBuf> {
+    cascade_core::pods::CredentialRefPolicy::default().dirs
+}
+fn default_credential_env_prefix() -> String {
+    cascade_core::pods::CredentialRefPolicy::default().env_prefix
+}
 
 impl Default for IdentityConfig {
     fn default() -> Self {
@@ -327,6 +374,20 @@ impl Config {
         }
         self.network.to_core()?;
         self.policy()?;
+        if let Some(d) = self.pods.credential_dirs.iter().find(|d| !d.is_absolute()) {
+            anyhow::bail!(
+                "pods.credential_dirs must list absolute directories, not {:?}",
+                d.display().to_string()
+            );
+        }
+        if !self
+            .pods
+            .credential_env_prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            anyhow::bail!("pods.credential_env_prefix may hold only letters, digits and _");
+        }
         if !matches!(self.log_format.as_str(), "pretty" | "json") {
             anyhow::bail!("log_format must be \"pretty\" or \"json\"");
         }
@@ -388,5 +449,36 @@ mod tests {
         )
         .unwrap();
         assert_eq!(k.identity.service_project, "service");
+    }
+
+    #[test]
+    fn credential_reference_limits() {
+        let c = Config::from_toml("").unwrap();
+        let p = c.pods.credential_refs();
+        assert_eq!(p.dirs, vec![PathBuf::from("/etc/cascade/credentials")]);
+        assert_eq!(p.env_prefix, "CASCADE_");
+        let c = Config::from_toml(
+            "[pods]\ncredential_dirs = [\"/srv/creds\"]\ncredential_env_prefix = \"POD_\"",
+        )
+        .unwrap();
+        assert_eq!(
+            c.pods.credential_refs().dirs,
+            vec![PathBuf::from("/srv/creds")]
+        );
+        assert!(Config::from_toml("[pods]\ncredential_dirs = [\"creds\"]").is_err());
+        assert!(Config::from_toml("[pods]\ncredential_env_prefix = \"A-B\"").is_err());
+    }
+
+    #[test]
+    fn debug_redacts_every_secret() {
+        let c = Config::from_toml(
+            "secret_key = \"key-s3cret\"\n[identity]\nmode = \"keystone\"\nurl = \"http://k/identity\"\n\
+             service_username = \"c\"\nservice_password = \"pw-s3cret\"\nadmin_password = \"admin-s3cret\"",
+        )
+        .unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("<redacted>"));
+        assert_eq!(c.secret_key.unwrap().expose(), "key-s3cret");
     }
 }

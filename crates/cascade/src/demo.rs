@@ -22,13 +22,20 @@ use crate::cli::DemoArgs;
 use crate::config::Config;
 use crate::server;
 
-/// Generated secrets, kept in the data directory so a `--data-dir` demo keeps its users.
-#[derive(Debug, Serialize, Deserialize)]
+/// Generated secrets, kept in the data directory (readable by the owner only) so a
+/// `--data-dir` demo keeps its users. `Debug` shows none of them.
+#[derive(Serialize, Deserialize)]
 struct DemoSecrets {
     admin_password: String,
     demo_password: String,
     service_password: String,
     secret_key: String,
+}
+
+impl std::fmt::Debug for DemoSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DemoSecrets { <redacted> }")
+    }
 }
 
 fn password() -> String {
@@ -40,6 +47,7 @@ fn password() -> String {
 fn secrets(dir: &Path) -> anyhow::Result<DemoSecrets> {
     let path = dir.join("secrets.json");
     if let Ok(text) = std::fs::read_to_string(&path) {
+        server::warn_if_exposed(&path);
         return serde_json::from_str(&text).with_context(|| format!("corrupt {}", path.display()));
     }
     let s = DemoSecrets {
@@ -48,7 +56,8 @@ fn secrets(dir: &Path) -> anyhow::Result<DemoSecrets> {
         service_password: password(),
         secret_key: Sealer::generate_key(),
     };
-    std::fs::write(&path, serde_json::to_string_pretty(&s)?)?;
+    server::write_private(&path, serde_json::to_string_pretty(&s)?.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(s)
 }
 
@@ -93,10 +102,12 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let mut config = Config::from_toml("")?;
     config.listen = addr.to_string();
     config.database_url = format!("sqlite://{}", dir.join("cascade.db").display());
-    config.secret_key = Some(s.secret_key.clone());
-    config.identity.admin_password = Some(s.admin_password.clone());
+    config.secret_key = Some(s.secret_key.clone().into());
+    config.identity.admin_password = Some(s.admin_password.clone().into());
     config.pods.health_interval_secs = 2;
     config.pods.health_timeout_secs = 2;
+    // Pod passwords given as `file:` references may also live in the demo's data directory.
+    config.pods.credential_dirs.push(dir.clone());
     let users = [
         BootstrapUser {
             name: "demo".into(),

@@ -45,19 +45,58 @@ impl Running {
     }
 }
 
+/// Writes a new file readable and writable by its owner only (mode 0600 on Unix); fails if
+/// the file exists.
+pub(crate) fn write_private(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
+}
+
+/// Warns when a secret file can be read by its group or by everyone.
+pub(crate) fn warn_if_exposed(path: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                tracing::warn!(
+                    path = %path.display(),
+                    mode = format!("{mode:03o}"),
+                    "secret file is readable by group or others; restrict it to its owner (chmod 600)"
+                );
+            }
+        }
+    }
+}
+
 fn secret_key(config: &Config) -> anyhow::Result<Sealer> {
     if let Some(key) = &config.secret_key {
-        return Ok(Sealer::from_base64(key)?);
+        return Ok(Sealer::from_base64(key.expose())?);
     }
     let path = config
         .secret_key_file
         .clone()
         .unwrap_or_else(|| "cascade.key".into());
     if !path.exists() {
-        std::fs::write(&path, Sealer::generate_key())
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        tracing::warn!(path = %path.display(), "generated a new secret key; instances sharing this database need the same key");
+        match write_private(&path, Sealer::generate_key().as_bytes()) {
+            Ok(()) => {
+                tracing::warn!(path = %path.display(), "generated a new secret key; instances sharing this database need the same key")
+            }
+            // Another process created it first: use theirs.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot write {}", path.display()));
+            }
+        }
     }
+    warn_if_exposed(&path);
     let key = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read {}", path.display()))?;
     Ok(Sealer::from_base64(&key)?)
@@ -88,7 +127,11 @@ pub(crate) async fn start(
             let k = KeystoneIdentity::new(KeystoneIdentityConfig {
                 url: url.clone(),
                 service_username: c.service_username.clone().unwrap_or_default(),
-                service_password: c.service_password.clone().unwrap_or_default(),
+                service_password: c
+                    .service_password
+                    .as_ref()
+                    .map(|p| p.expose().to_string())
+                    .unwrap_or_default(),
                 service_project: c.service_project.clone(),
                 service_user_domain: c.service_user_domain.clone(),
                 service_project_domain: c.service_project_domain.clone(),
@@ -110,7 +153,7 @@ pub(crate) async fn start(
                     0,
                     BootstrapUser {
                         name: "admin".into(),
-                        password: pw.clone(),
+                        password: pw.expose().to_string(),
                         project: "admin".into(),
                         role: "admin".into(),
                     },
@@ -145,9 +188,17 @@ pub(crate) async fn start(
             health_interval: Duration::from_secs(config.pods.health_interval_secs),
             health_timeout: Duration::from_secs(config.pods.health_timeout_secs),
             degraded_latency: Duration::from_millis(config.pods.degraded_latency_ms),
+            credential_refs: config.pods.credential_refs(),
         },
         pod_metrics,
     ));
+    for (pod, reason) in pods
+        .credential_ref_violations()
+        .await
+        .context("cannot check the pods' credentials")?
+    {
+        tracing::error!(%pod, %reason, "pod credentials refer outside [pods] credential_dirs / credential_env_prefix; the pod is unusable until its credentials are updated");
+    }
     pods.register_metrics(&mut registry);
     let jobs = Arc::new(JobEngine::new(store.clone(), config.jobs.to_engine()));
     jobs.register_metrics(&mut registry);
@@ -285,4 +336,34 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!("shutting down");
     running.shutdown().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_generated_secret_key_file_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!(
+            "cascade-key-{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("cascade.key");
+        let mut config = Config::from_toml("").unwrap();
+        config.secret_key_file = Some(path.clone());
+        secret_key(&config).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "mode {mode:o}");
+        // Loading again keeps the same key.
+        let key = std::fs::read_to_string(&path).unwrap();
+        secret_key(&config).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), key);
+        // A new file never replaces an existing one.
+        assert!(write_private(&path, b"other").is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -1,5 +1,7 @@
 //! The core's error: a kind that maps to an HTTP status, a message meant for the API caller,
-//! and whether retrying may help. Rendering into each service's wire format happens in
+//! an optional detail meant only for operators (a pod's endpoint, a transport error: logged
+//! and kept in admin views such as jobs and server fault details, never sent to a tenant), and
+//! whether retrying may help. Rendering into each service's wire format happens in
 //! `cascade-api`, in one place.
 
 use cascade_pod::PodError;
@@ -43,6 +45,8 @@ impl ErrorKind {
 pub struct CoreError {
     pub kind: ErrorKind,
     pub message: String,
+    /// What only operators may see (pod endpoints, bottom ids, transport errors).
+    pub detail: Option<String>,
     pub retryable: bool,
 }
 
@@ -51,7 +55,15 @@ impl CoreError {
         CoreError {
             kind,
             message: message.into(),
+            detail: None,
             retryable: matches!(kind, ErrorKind::Unavailable),
+        }
+    }
+    /// The message with the operator-only detail, for logs and admin views.
+    pub fn full(&self) -> String {
+        match &self.detail {
+            Some(d) => format!("{}: {d}", self.message),
+            None => self.message.clone(),
         }
     }
     pub fn bad_request(message: impl Into<String>) -> CoreError {
@@ -91,10 +103,37 @@ impl From<StoreError> for CoreError {
     }
 }
 
+/// What a tenant reads when a pod call fails: Nova's and Cinder's answer when a backend is
+/// unreachable names neither the backend nor the transport error.
+pub(crate) const POD_UNAVAILABLE: &str =
+    "The service is unavailable in the requested availability zone; please try again later.";
+
 impl From<PodError> for CoreError {
+    /// The pod, its endpoint and the transport error go to the detail only.
     fn from(err: PodError) -> Self {
-        let mut e = CoreError::new(ErrorKind::Unavailable, err.to_string());
+        let mut e = CoreError::new(ErrorKind::Unavailable, POD_UNAVAILABLE);
+        e.detail = Some(err.to_string());
         e.retryable = err.is_retryable();
         e
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pod_errors_keep_their_endpoint_in_the_detail_only() {
+        let pod = PodError {
+            region: "Pod1".into(),
+            kind: cascade_pod::PodErrorKind::Connect,
+            message: "cannot connect: error sending request for url (http://127.0.0.1:9/compute/v2.1/servers)".into(),
+            body: None,
+        };
+        let e = CoreError::from(pod);
+        assert!(!e.message.contains("127.0.0.1") && !e.message.contains("Pod1"));
+        assert!(!e.to_string().contains("127.0.0.1"));
+        assert!(e.full().contains("http://127.0.0.1:9"));
+        assert!(e.retryable);
     }
 }

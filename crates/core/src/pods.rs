@@ -4,6 +4,7 @@
 //! `down`; `maintenance` belongs to operators and is never overridden).
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -46,6 +47,133 @@ pub struct PodRegistryConfig {
     pub health_timeout: Duration,
     /// A probe slower than this marks the pod `degraded`.
     pub degraded_latency: Duration,
+    /// Where `password_ref` references may point.
+    pub credential_refs: CredentialRefPolicy,
+}
+
+/// The limits of `password_ref`: a `file:` reference must name a file inside one of `dirs`
+/// (after resolving `..` and symbolic links), an `env:` reference a variable whose name starts
+/// with `env_prefix`. So an operator API call cannot make Cascade read an arbitrary file or
+/// environment variable of its host and send it to a pod's Keystone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialRefPolicy {
+    /// Absolute directories.
+    pub dirs: Vec<PathBuf>,
+    pub env_prefix: String,
+}
+
+impl Default for CredentialRefPolicy {
+    fn default() -> Self {
+        CredentialRefPolicy {
+            dirs: vec![PathBuf::from("/etc/cascade/credentials")],
+            env_prefix: "CASCADE_".into(),
+        }
+    }
+}
+
+/// A checked `password_ref`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PasswordRef {
+    Env(String),
+    File(PathBuf),
+}
+
+impl CredentialRefPolicy {
+    fn dirs_text(&self) -> String {
+        self.dirs
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Whether `path` (absolute, without `..`) lies in an allowed directory, comparing both
+    /// as given and with symbolic links resolved.
+    fn inside(&self, path: &Path) -> bool {
+        self.dirs.iter().any(|d| {
+            path.starts_with(d)
+                || std::fs::canonicalize(d).is_ok_and(|canonical| path.starts_with(canonical))
+        })
+    }
+
+    /// Checks the form of a reference and that it stays inside the limits. A file that exists
+    /// must also stay inside them once its symbolic links are resolved.
+    fn check(&self, r: &str) -> Result<PasswordRef> {
+        if let Some(var) = r.strip_prefix("env:") {
+            if var.is_empty() || !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(CoreError::bad_request(
+                    "password_ref env:VARIABLE needs a variable name of letters, digits and _",
+                ));
+            }
+            if !var.starts_with(&self.env_prefix) {
+                return Err(CoreError::bad_request(format!(
+                    "password_ref env:{var} is not allowed: variables must start with {:?} ([pods] credential_env_prefix)",
+                    self.env_prefix
+                )));
+            }
+            return Ok(PasswordRef::Env(var.to_string()));
+        }
+        let Some(file) = r.strip_prefix("file:") else {
+            return Err(CoreError::bad_request(
+                "password_ref must be env:VARIABLE or file:/path",
+            ));
+        };
+        let path = PathBuf::from(file);
+        let outside = || {
+            CoreError::bad_request(format!(
+                "password_ref file:{file} is not allowed: files must lie inside {} ([pods] credential_dirs)",
+                self.dirs_text()
+            ))
+        };
+        if !path.is_absolute() || path.components().any(|c| c == Component::ParentDir) {
+            return Err(CoreError::bad_request(format!(
+                "password_ref file:{file} must be an absolute path without .."
+            )));
+        }
+        if !self.inside(&path) {
+            return Err(outside());
+        }
+        match std::fs::canonicalize(&path) {
+            Ok(real) if !self.inside(&real) => Err(outside()),
+            _ => Ok(PasswordRef::File(path)),
+        }
+    }
+
+    /// Reads the password a reference names, checking the limits again at use time (the file
+    /// is read through its resolved path, so a link swapped in since registration is caught).
+    fn resolve(&self, r: &str) -> Result<String> {
+        let unavailable = |e: CoreError| CoreError::new(ErrorKind::Unavailable, e.message);
+        match self.check(r).map_err(unavailable)? {
+            PasswordRef::Env(var) => std::env::var(&var).map_err(|_| {
+                CoreError::new(
+                    ErrorKind::Unavailable,
+                    format!("environment variable {var} is not set"),
+                )
+            }),
+            PasswordRef::File(path) => {
+                let cannot = |e: std::io::Error| {
+                    CoreError::new(
+                        ErrorKind::Unavailable,
+                        format!("cannot read password file {}: {e}", path.display()),
+                    )
+                };
+                let real = std::fs::canonicalize(&path).map_err(cannot)?;
+                if !self.inside(&real) {
+                    return Err(CoreError::new(
+                        ErrorKind::Unavailable,
+                        format!(
+                            "password file {} resolves outside {}",
+                            path.display(),
+                            self.dirs_text()
+                        ),
+                    ));
+                }
+                std::fs::read_to_string(&real)
+                    .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
+                    .map_err(cannot)
+            }
+        }
+    }
 }
 
 impl Default for PodRegistryConfig {
@@ -58,12 +186,13 @@ impl Default for PodRegistryConfig {
             health_interval: Duration::from_secs(10),
             health_timeout: Duration::from_secs(5),
             degraded_latency: Duration::from_secs(2),
+            credential_refs: CredentialRefPolicy::default(),
         }
     }
 }
 
-/// The sealed form of pod credentials.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// The sealed form of pod credentials. `Debug` never shows the password.
+#[derive(Clone, Serialize, Deserialize)]
 struct StoredCredentials {
     username: String,
     password: Option<String>,
@@ -71,6 +200,17 @@ struct StoredCredentials {
     project_name: String,
     user_domain_name: String,
     project_domain_name: String,
+}
+
+impl std::fmt::Debug for StoredCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredCredentials")
+            .field("username", &self.username)
+            .field("password", &cascade_model::redact::opt(&self.password))
+            .field("password_ref", &self.password_ref)
+            .field("project_name", &self.project_name)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -92,30 +232,6 @@ pub struct PodRegistry {
 
 fn parse_map(json: &str) -> BTreeMap<String, String> {
     serde_json::from_str(json).unwrap_or_default()
-}
-
-fn resolve_password_ref(r: &str) -> Result<String> {
-    if let Some(var) = r.strip_prefix("env:") {
-        std::env::var(var).map_err(|_| {
-            CoreError::new(
-                ErrorKind::Unavailable,
-                format!("environment variable {var} is not set"),
-            )
-        })
-    } else if let Some(path) = r.strip_prefix("file:") {
-        std::fs::read_to_string(path)
-            .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
-            .map_err(|e| {
-                CoreError::new(
-                    ErrorKind::Unavailable,
-                    format!("cannot read password file {path}: {e}"),
-                )
-            })
-    } else {
-        Err(CoreError::bad_request(
-            "password_ref must be env:VARIABLE or file:/path",
-        ))
-    }
 }
 
 impl PodRegistry {
@@ -190,7 +306,7 @@ impl PodRegistry {
         Ok(())
     }
 
-    fn validate_credentials(c: &PodCredentials) -> Result<()> {
+    fn validate_credentials(&self, c: &PodCredentials) -> Result<()> {
         if c.username.is_empty() || c.project_name.is_empty() {
             return Err(CoreError::bad_request(
                 "credentials need username and project_name",
@@ -198,17 +314,14 @@ impl PodRegistry {
         }
         match (&c.password, &c.password_ref) {
             (Some(_), None) => Ok(()),
-            (None, Some(r)) if r.starts_with("env:") || r.starts_with("file:") => Ok(()),
-            (None, Some(_)) => Err(CoreError::bad_request(
-                "password_ref must be env:VARIABLE or file:/path",
-            )),
+            (None, Some(r)) => self.config.credential_refs.check(r).map(|_| ()),
             _ => Err(CoreError::bad_request(
                 "credentials need exactly one of password or password_ref",
             )),
         }
     }
 
-    fn validate(req: &PodCreate) -> Result<()> {
+    fn validate(&self, req: &PodCreate) -> Result<()> {
         if req.region_name.trim().is_empty() {
             return Err(CoreError::new(
                 ErrorKind::Unprocessable,
@@ -232,7 +345,7 @@ impl PodRegistry {
         }
         Self::validate_endpoints(&req.endpoints)?;
         if let Some(c) = &req.credentials {
-            Self::validate_credentials(c)?;
+            self.validate_credentials(c)?;
         }
         if req.auth_url.is_none() && req.endpoints.is_empty() && req.credentials.is_none() {
             return Err(CoreError::bad_request(
@@ -263,7 +376,7 @@ impl PodRegistry {
 
     /// `POST /v1.0/pods`.
     pub async fn create(&self, req: PodCreate) -> Result<Pod> {
-        Self::validate(&req)?;
+        self.validate(&req)?;
         let now = now_micros();
         let row = PodRow {
             pod_id: uuid::Uuid::new_v4().to_string(),
@@ -333,7 +446,7 @@ impl PodRegistry {
             row.endpoints = serde_json::to_string(&endpoints).unwrap_or_else(|_| "{}".into());
         }
         if let Some(c) = req.credentials {
-            Self::validate_credentials(&c)?;
+            self.validate_credentials(&c)?;
             row.credentials = Some(self.seal(&c)?);
         }
         match req.state {
@@ -391,7 +504,7 @@ impl PodRegistry {
                     .map_err(|e| CoreError::internal(format!("credentials: {e}")))?;
                 let password = match (&c.password, &c.password_ref) {
                     (Some(p), _) => p.clone(),
-                    (None, Some(r)) => resolve_password_ref(r)?,
+                    (None, Some(r)) => self.config.credential_refs.resolve(r)?,
                     (None, None) => String::new(),
                 };
                 Some(Credentials {
@@ -416,6 +529,27 @@ impl PodRegistry {
         Ok(PodClient::new(config, self.metrics.clone()))
     }
 
+    /// Registered pods whose `password_ref` lies outside the configured limits (e.g. after the
+    /// limits changed), as `(region name, reason)`: such a pod cannot be reached until its
+    /// credentials are updated. Run at start so the operator learns it at once.
+    pub async fn credential_ref_violations(&self) -> Result<Vec<(String, String)>> {
+        let mut out = Vec::new();
+        for row in self.store.list_pods().await? {
+            let Some(sealed) = &row.credentials else {
+                continue;
+            };
+            let plain = self.sealer.open(sealed)?;
+            let c: StoredCredentials = serde_json::from_slice(&plain)
+                .map_err(|e| CoreError::internal(format!("credentials: {e}")))?;
+            if let (None, Some(r)) = (&c.password, &c.password_ref)
+                && let Err(e) = self.config.credential_refs.check(r)
+            {
+                out.push((row.region_name.clone(), e.message));
+            }
+        }
+        Ok(out)
+    }
+
     /// The client of a pod, built on first use.
     pub async fn client(&self, pod_id: &str) -> Result<Arc<PodClient>> {
         if let Some(c) = self
@@ -435,7 +569,7 @@ impl PodRegistry {
     /// Probes one pod and records its state; returns the observed state.
     async fn check(&self, row: &PodRow) -> PodState {
         let (state, reason) = match self.client(&row.pod_id).await {
-            Err(e) => (PodState::Down, e.message),
+            Err(e) => (PodState::Down, e.full()),
             Ok(client) => {
                 let probe = tokio::time::timeout(self.config.health_timeout, client.probe()).await;
                 match probe {
@@ -502,5 +636,115 @@ impl PodRegistry {
                 _ = tokio::time::sleep(self.config.health_interval) => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cascade_store::testing::TestDb;
+
+    use super::*;
+
+    fn temp_dir() -> PathBuf {
+        let d = std::env::temp_dir().join(format!("cascade-cred-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn password_refs_stay_inside_the_directory_and_prefix() {
+        let root = temp_dir();
+        let allowed = root.join("credentials");
+        std::fs::create_dir_all(&allowed).unwrap();
+        std::fs::write(allowed.join("pod1"), "pw-inside\n").unwrap();
+        std::fs::write(root.join("outside"), "pw-outside").unwrap();
+        let policy = CredentialRefPolicy {
+            dirs: vec![allowed.clone()],
+            env_prefix: "CASCADE_".into(),
+        };
+        let inside = format!("file:{}", allowed.join("pod1").display());
+        assert_eq!(policy.resolve(&inside).unwrap(), "pw-inside");
+        // `..` escapes, relative paths and files elsewhere are refused.
+        for bad in [
+            format!("file:{}/../outside", allowed.display()),
+            format!("file:{}", root.join("outside").display()),
+            "file:credentials/pod1".to_string(),
+            "file:/etc/passwd".to_string(),
+        ] {
+            let e = policy.check(&bad).unwrap_err();
+            assert_eq!(e.kind, ErrorKind::BadRequest, "{bad}");
+            assert!(policy.resolve(&bad).is_err(), "{bad}");
+        }
+        // A symbolic link inside the directory pointing out of it is refused too.
+        #[cfg(unix)]
+        {
+            let link = allowed.join("link");
+            std::os::unix::fs::symlink(root.join("outside"), &link).unwrap();
+            let r = format!("file:{}", link.display());
+            assert!(policy.check(&r).is_err());
+            assert!(policy.resolve(&r).is_err());
+        }
+        // Environment variables need the prefix.
+        assert!(policy.check("env:CASCADE_POD1_PASSWORD").is_ok());
+        for bad in [
+            "env:HOME",
+            "env:AWS_SECRET_ACCESS_KEY",
+            "env:",
+            "env:CASCADE_X=1",
+        ] {
+            assert_eq!(
+                policy.check(bad).unwrap_err().kind,
+                ErrorKind::BadRequest,
+                "{bad}"
+            );
+        }
+        assert!(policy.check("ftp:x").is_err());
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[tokio::test]
+    async fn registration_refuses_references_outside_the_limits() {
+        let db = TestDb::sqlite().await.unwrap();
+        let sealer = Sealer::from_base64(&Sealer::generate_key()).unwrap();
+        let registry = PodRegistry::new(
+            db.store.clone(),
+            sealer,
+            PodRegistryConfig::default(),
+            PodMetrics::default(),
+        );
+        let pod = |r: &str| PodCreate {
+            region_name: format!("R-{}", r.len()),
+            az_name: "az".into(),
+            pod_az_name: String::new(),
+            dc_name: String::new(),
+            auth_url: Some("http://127.0.0.1:1/identity".into()),
+            endpoints: BTreeMap::new(),
+            capabilities: BTreeMap::new(),
+            credentials: Some(PodCredentials {
+                username: "svc".into(),
+                password: None,
+                password_ref: Some(r.into()),
+                project_name: "service".into(),
+                user_domain_name: None,
+                project_domain_name: None,
+            }),
+        };
+        let e = registry.create(pod("file:/etc/shadow")).await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::BadRequest);
+        assert!(e.message.contains("credential_dirs"), "{}", e.message);
+        let e = registry.create(pod("env:DATABASE_URL")).await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::BadRequest);
+        registry
+            .create(pod("env:CASCADE_POD_PASSWORD"))
+            .await
+            .unwrap();
+        assert!(
+            registry
+                .credential_ref_violations()
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        db.cleanup().await;
     }
 }

@@ -46,8 +46,9 @@ impl PodState {
 }
 
 /// How Cascade authenticates to a pod. The password is either given inline (then stored
-/// encrypted) or as a reference resolved at use time: `env:VAR` or `file:/path`.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// encrypted) or as a reference resolved at use time: `env:VAR` or `file:/path`. `Debug`
+/// never shows the password (the reference, which names no secret, is shown).
+#[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PodCredentials {
     pub username: String,
@@ -60,6 +61,19 @@ pub struct PodCredentials {
     pub user_domain_name: Option<String>,
     #[serde(default)]
     pub project_domain_name: Option<String>,
+}
+
+impl std::fmt::Debug for PodCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PodCredentials")
+            .field("username", &self.username)
+            .field("password", &crate::redact::opt(&self.password))
+            .field("password_ref", &self.password_ref)
+            .field("project_name", &self.project_name)
+            .field("user_domain_name", &self.user_domain_name)
+            .field("project_domain_name", &self.project_domain_name)
+            .finish()
+    }
 }
 
 /// Body of `POST /v1.0/pods` (`{"pod": {...}}`).
@@ -151,6 +165,20 @@ mod tests {
         let ok: PodCreate =
             serde_json::from_str(r#"{"region_name": "r", "az_name": "az1"}"#).unwrap();
         assert_eq!(ok.az_name, "az1");
+    }
+
+    #[test]
+    fn credentials_debug_hides_the_password() {
+        let c: PodCredentials = serde_json::from_str(
+            r#"{"username": "svc", "password": "pw-s3cret", "project_name": "service"}"#,
+        )
+        .unwrap();
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("s3cret") && shown.contains("<redacted>"),
+            "{shown}"
+        );
+        assert!(shown.contains("svc"));
     }
 
     #[test]

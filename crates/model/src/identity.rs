@@ -33,7 +33,7 @@ pub struct PasswordMethod {
     pub user: PasswordUser,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 pub struct PasswordUser {
     #[serde(default)]
     pub id: Option<String>,
@@ -44,9 +44,28 @@ pub struct PasswordUser {
     pub password: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+impl std::fmt::Debug for PasswordUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordUser")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("domain", &self.domain)
+            .field("password", &crate::redact::REDACTED)
+            .finish()
+    }
+}
+
+#[derive(Clone, Deserialize)]
 pub struct TokenMethod {
     pub id: String,
+}
+
+impl std::fmt::Debug for TokenMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenMethod")
+            .field("id", &crate::redact::REDACTED)
+            .finish()
+    }
 }
 
 /// A reference by id, or by name (+ domain for projects).
@@ -220,8 +239,8 @@ pub struct ProjectUpdate {
     pub tags: Option<Vec<String>>,
 }
 
-/// Body of `POST /v3/users`.
-#[derive(Debug, Clone, Deserialize)]
+/// Body of `POST /v3/users`. `Debug` never shows the password.
+#[derive(Clone, Deserialize)]
 pub struct UserCreate {
     pub name: String,
     #[serde(default)]
@@ -238,8 +257,8 @@ pub struct UserCreate {
     pub email: Option<String>,
 }
 
-/// Body of `PATCH /v3/users/{id}`.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// Body of `PATCH /v3/users/{id}`. `Debug` never shows the password.
+#[derive(Clone, Default, Deserialize)]
 pub struct UserUpdate {
     #[serde(default)]
     pub name: Option<String>,
@@ -253,6 +272,33 @@ pub struct UserUpdate {
     pub description: Option<String>,
     #[serde(default)]
     pub email: Option<String>,
+}
+
+impl std::fmt::Debug for UserCreate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserCreate")
+            .field("name", &self.name)
+            .field("domain_id", &self.domain_id)
+            .field("password", &crate::redact::opt(&self.password))
+            .field("enabled", &self.enabled)
+            .field("default_project_id", &self.default_project_id)
+            .field("description", &self.description)
+            .field("email", &self.email)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for UserUpdate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserUpdate")
+            .field("name", &self.name)
+            .field("password", &crate::redact::opt(&self.password))
+            .field("enabled", &self.enabled)
+            .field("default_project_id", &self.default_project_id)
+            .field("description", &self.description)
+            .field("email", &self.email)
+            .finish()
+    }
 }
 
 /// Body of `POST /v3/roles`.
@@ -275,6 +321,24 @@ mod tests {
         assert_eq!(user.name.as_deref(), Some("demo"));
         assert_eq!(user.domain.unwrap().name.as_deref(), Some("Default"));
         assert!(req.auth.scope.unwrap().get("project").is_some());
+    }
+
+    #[test]
+    fn debug_never_shows_passwords_or_tokens() {
+        let body = r#"{"auth":{"identity":{"methods":["password","token"],"password":{"user":{"name":"demo","password":"pw-s3cret"}},"token":{"id":"tok-s3cret"}}}}"#;
+        let req: AuthRequest = serde_json::from_str(body).unwrap();
+        let shown = format!("{req:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("<redacted>") && shown.contains("demo"));
+        let create: UserCreate =
+            serde_json::from_str(r#"{"name":"u","password":"pw-s3cret"}"#).unwrap();
+        let update: UserUpdate = serde_json::from_str(r#"{"password":"pw-s3cret"}"#).unwrap();
+        for shown in [format!("{create:?}"), format!("{update:?}")] {
+            assert!(
+                !shown.contains("s3cret") && shown.contains("<redacted>"),
+                "{shown}"
+            );
+        }
     }
 
     #[test]

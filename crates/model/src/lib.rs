@@ -5,5 +5,6 @@ pub mod admin;
 pub mod fault;
 pub mod identity;
 pub mod microversion;
+pub mod redact;
 pub mod request_id;
 pub mod time;

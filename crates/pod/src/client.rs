@@ -30,7 +30,7 @@ impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Credentials")
             .field("username", &self.username)
-            .field("password", &"<redacted>")
+            .field("password", &cascade_model::redact::REDACTED)
             .field("project_name", &self.project_name)
             .finish()
     }
@@ -98,11 +98,22 @@ pub struct Probe {
     pub error: Option<PodError>,
 }
 
-#[derive(Debug, Clone)]
+/// The pod's service token and catalog. `Debug` never shows the token.
+#[derive(Clone)]
 pub(crate) struct Session {
     pub(crate) token: String,
     expires_at: DateTime<Utc>,
     endpoints: BTreeMap<String, String>,
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("token", &cascade_model::redact::REDACTED)
+            .field("expires_at", &self.expires_at)
+            .field("endpoints", &self.endpoints)
+            .finish()
+    }
 }
 
 /// The client for one pod.
@@ -543,7 +554,28 @@ pub(crate) fn join_url(base: &str, path: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::join_url;
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_token_or_password() {
+        let session = Session {
+            token: "tok-s3cret".into(),
+            expires_at: Utc::now(),
+            endpoints: BTreeMap::new(),
+        };
+        let mut config = PodClientConfig::new("R");
+        config.credentials = Some(Credentials {
+            username: "svc".into(),
+            password: "pw-s3cret".into(),
+            project_name: "service".into(),
+            user_domain_name: "Default".into(),
+            project_domain_name: "Default".into(),
+        });
+        for shown in [format!("{session:?}"), format!("{config:?}")] {
+            assert!(!shown.contains("s3cret"), "{shown}");
+            assert!(shown.contains("<redacted>"), "{shown}");
+        }
+    }
 
     #[test]
     fn paths_join_under_the_endpoint() {

@@ -76,6 +76,10 @@ pub struct FaultSpec {
     pub build_time_ms: Option<u64>,
     /// The hypervisors report no free capacity: new servers go to ERROR.
     pub capacity_exhausted: bool,
+    /// Server and volume lists (`GET …/servers[/detail]`, `…/volumes[/detail]`) answer an
+    /// empty list, as a region whose service user lost its admin role answers `all_tenants`
+    /// (single reads by id still answer).
+    pub empty_lists: bool,
 }
 
 impl FaultSpec {
@@ -147,6 +151,20 @@ pub(crate) async fn fault_layer(State(ctx): State<Ctx>, req: Request, next: Next
     let spec = ctx.region.faults.borrow().clone();
     if let Some(lat) = spec.latency {
         tokio::time::sleep(lat.sample()).await;
+    }
+    if spec.empty_lists && req.method() == axum::http::Method::GET {
+        let collection = if path.ends_with("/servers") || path.ends_with("/servers/detail") {
+            Some("servers")
+        } else if path.ends_with("/volumes") || path.ends_with("/volumes/detail") {
+            Some("volumes")
+        } else {
+            None
+        };
+        if let Some(key) = collection {
+            return axum::response::IntoResponse::into_response(axum::Json(
+                serde_json::json!({ key: [] }),
+            ));
+        }
     }
     if let Some(rule) = spec.errors.iter().find(|r| path.starts_with(&r.prefix))
         && crate::util::rand_f64() < rule.rate

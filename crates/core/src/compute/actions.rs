@@ -145,6 +145,16 @@ impl Compute {
                 &[("OpenStack-API-Version", "compute 2.73")],
             )
             .await?;
+        if r.status >= 500 {
+            // The pod's own failure: its text is for operators only.
+            let mut e = CoreError::new(ErrorKind::Unavailable, crate::error::POD_UNAVAILABLE);
+            e.detail = Some(format!(
+                "pod answered {}: {}",
+                r.status,
+                String::from_utf8_lossy(&r.body)
+            ));
+            return Err(e);
+        }
         if r.status >= 400 {
             let message = scrub(&pod_message(&r.body), Some(&bottom), id);
             return Err(CoreError::new(

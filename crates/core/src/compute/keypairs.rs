@@ -1,6 +1,11 @@
 //! Keypairs: top-authoritative per user; imported public keys only (clients ≥ 2.92 generate
 //! keys themselves). Copied into a pod, as the tenant, under the same name when a server
-//! there uses one.
+//! there uses one (a copy whose public key no longer matches the top's is replaced). Deleting
+//! a keypair enqueues a `keypair_delete` job per pod holding a copy, which deletes the copy as
+//! the pod's admin and drops its routing row, so a key re-imported under the same name is the
+//! one new servers get everywhere.
+
+use std::sync::{Arc, Weak};
 
 use base64::Engine;
 use cascade_store::compute::KeypairRow;
@@ -11,8 +16,60 @@ use serde_json::json;
 
 use super::Compute;
 use crate::identity::Actor;
-use crate::routing_lock::{BottomKey, ensure_bottom};
-use crate::{CoreError, Result};
+use crate::jobs::{BoxFuture, Job, JobContext, JobError, JobHandler, NewJob};
+use crate::routing_lock::{BottomKey, ensure_bottom, forget};
+use crate::{CoreError, ErrorKind, Result};
+
+/// The job deleting one pod's copy of a deleted keypair.
+pub(crate) const DELETE: &str = "keypair_delete";
+
+/// The routing top id of a user's keypair.
+fn top_id(user_id: &str, name: &str) -> String {
+    format!("keypair:{user_id}:{name}")
+}
+
+/// Nova microversion of bottom keypair calls (`user_id` on delete needs 2.10).
+const POD_MV: (&str, &str) = ("OpenStack-API-Version", "compute 2.10");
+
+pub(crate) fn register(compute: &Arc<Compute>) {
+    compute.jobs.register(Arc::new(KeypairJobs {
+        compute: Arc::downgrade(compute),
+    }));
+}
+
+struct KeypairJobs {
+    compute: Weak<Compute>,
+}
+
+/// What a `keypair_delete` job works on.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct DeleteCopy {
+    user_id: String,
+    name: String,
+    pod_id: String,
+}
+
+impl JobHandler for KeypairJobs {
+    fn job_type(&self) -> &'static str {
+        DELETE
+    }
+
+    fn run<'a>(
+        &'a self,
+        job: &'a Job,
+        _ctx: &'a JobContext,
+    ) -> BoxFuture<'a, Result<(), JobError>> {
+        Box::pin(async move {
+            let compute = self
+                .compute
+                .upgrade()
+                .ok_or_else(|| JobError::Retry("shutting down".into()))?;
+            let copy: DeleteCopy = serde_json::from_value(job.payload.clone())
+                .map_err(|e| JobError::Fail(format!("bad payload: {e}")))?;
+            compute.run_delete_copy(&copy).await
+        })
+    }
+}
 
 /// `POST /os-keypairs`.
 #[derive(Debug, Clone)]
@@ -119,7 +176,30 @@ impl Compute {
         Ok(self.store.list_keypairs(user_id).await?)
     }
 
+    /// Deletes the keypair, and (as jobs) every pod's copy of it. The jobs are enqueued first:
+    /// a crash in between leaves a key whose pod copies are gone (they are made again on use),
+    /// never a deleted key whose copies stay behind.
     pub async fn delete_keypair(&self, user_id: &str, name: &str) -> Result<()> {
+        let kp = self.get_keypair(user_id, name).await?;
+        let top = top_id(user_id, name);
+        for r in self.store.routings_of(&top, "keypair").await? {
+            self.jobs
+                .enqueue(NewJob {
+                    job_type: DELETE.into(),
+                    resource_id: format!("{}:{top}", r.pod_id),
+                    project_id: kp.project_id.clone(),
+                    pod_id: Some(r.pod_id.clone()),
+                    payload: serde_json::to_value(DeleteCopy {
+                        user_id: user_id.to_string(),
+                        name: name.to_string(),
+                        pod_id: r.pod_id.clone(),
+                    })
+                    .map_err(|e| CoreError::internal(e.to_string()))?,
+                    max_attempts: None,
+                    delay: None,
+                })
+                .await?;
+        }
         self.store
             .delete_keypair(user_id, name)
             .await
@@ -129,7 +209,67 @@ impl Compute {
             })
     }
 
-    /// Copies the keypair into the pod as the tenant (same name). Idempotent.
+    /// `keypair_delete`: deletes the pod's copy as the pod's admin, then drops the routing row.
+    async fn run_delete_copy(&self, copy: &DeleteCopy) -> Result<(), JobError> {
+        let top = top_id(&copy.user_id, &copy.name);
+        let key = BottomKey {
+            top_id: &top,
+            pod_id: &copy.pod_id,
+            project_id: "",
+            resource_type: "keypair",
+        };
+        if self
+            .store
+            .find_routing(&top, &copy.pod_id, "keypair")
+            .await
+            .map_err(CoreError::from)?
+            .is_none()
+        {
+            return Ok(());
+        }
+        if self
+            .store
+            .get_keypair(&copy.user_id, &copy.name)
+            .await
+            .is_ok()
+        {
+            // Re-imported since: the copy is checked against it when next used.
+            return Ok(());
+        }
+        let client = self.pods.client(&copy.pod_id).await?;
+        let r = client
+            .send(
+                Method::DELETE,
+                "compute",
+                &format!(
+                    "/os-keypairs/{}?user_id={}",
+                    url_encode(&copy.name),
+                    url_encode(&copy.user_id)
+                ),
+                None,
+                &[POD_MV],
+            )
+            .await?;
+        match r.status {
+            202 | 204 | 404 => {}
+            s if s >= 500 || s == 429 || s == 401 => {
+                return Err(JobError::Retry(format!("keypair delete: pod answered {s}")));
+            }
+            s => {
+                return Err(JobError::Fail(format!(
+                    "keypair delete: pod answered {s}: {}",
+                    String::from_utf8_lossy(&r.body)
+                )));
+            }
+        }
+        forget(&self.store, &key).await?;
+        tracing::info!(keypair = %copy.name, user = %copy.user_id, pod = %copy.pod_id, "pod copy of a deleted keypair removed");
+        Ok(())
+    }
+
+    /// Copies the keypair into the pod as the tenant (same name). Idempotent. A copy whose
+    /// public key differs from the top's (a key deleted and re-imported under the same name
+    /// before the pod's copy was removed) is replaced.
     pub(crate) async fn ensure_keypair_in_pod(
         &self,
         actor: &Actor,
@@ -137,16 +277,73 @@ impl Compute {
         pod_id: &str,
     ) -> Result<String> {
         let kp = self.get_keypair(&actor.user_id, name).await?;
+        for _ in 0..2 {
+            let bottom = self.ensure_keypair_copy(actor, &kp, pod_id).await?;
+            let client = self.pods.client(pod_id).await?;
+            let token = self.delegation.token_for(actor).await?;
+            let path = format!("/os-keypairs/{}", url_encode(name));
+            let r = client
+                .send_as(Some(&token), Method::GET, "compute", &path, None, &[])
+                .await?;
+            let current = r.status == 200
+                && r.json().ok().is_some_and(|v| {
+                    v["keypair"]["public_key"].as_str().map(str::trim) == Some(kp.public_key.trim())
+                });
+            if current {
+                return Ok(bottom);
+            }
+            if r.status == 200 {
+                tracing::info!(keypair = %name, pod = %pod_id, "pod copy of a keypair is stale; replacing it");
+                let d = client
+                    .send_as(Some(&token), Method::DELETE, "compute", &path, None, &[])
+                    .await?;
+                if !matches!(d.status, 202 | 204 | 404) {
+                    return Err(CoreError::new(
+                        ErrorKind::Unavailable,
+                        format!("pod refused to delete a stale keypair {name}: {}", d.status),
+                    ));
+                }
+            } else if r.status != 404 {
+                return Err(CoreError::new(
+                    ErrorKind::Unavailable,
+                    format!("reading keypair {name} in the pod answered {}", r.status),
+                ));
+            }
+            let top = top_id(&actor.user_id, name);
+            forget(
+                &self.store,
+                &BottomKey {
+                    top_id: &top,
+                    pod_id,
+                    project_id: &actor.project_id,
+                    resource_type: "keypair",
+                },
+            )
+            .await?;
+        }
+        Err(CoreError::new(
+            ErrorKind::Unavailable,
+            format!("keypair {name} could not be brought up to date in the pod"),
+        ))
+    }
+
+    async fn ensure_keypair_copy(
+        &self,
+        actor: &Actor,
+        kp: &KeypairRow,
+        pod_id: &str,
+    ) -> Result<String> {
+        let name = kp.name.as_str();
         let client = self.pods.client(pod_id).await?;
         let token = self.delegation.token_for(actor).await?;
-        let top_id = format!("keypair:{}:{}", actor.user_id, name);
+        let top_id = top_id(&actor.user_id, name);
         let key = BottomKey {
             top_id: &top_id,
             pod_id,
             project_id: &actor.project_id,
             resource_type: "keypair",
         };
-        let path = format!("/os-keypairs/{name}");
+        let path = format!("/os-keypairs/{}", url_encode(name));
         ensure_bottom(
             &self.store,
             &key,
@@ -173,6 +370,13 @@ impl Compute {
         )
         .await
     }
+}
+
+/// A path or query segment, percent-encoded (keypair names may hold spaces and `@`).
+fn url_encode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20")
 }
 
 #[cfg(test)]

@@ -114,6 +114,7 @@ impl Compute {
             capacity: Default::default(),
         });
         saga::register(&compute);
+        keypairs::register(&compute);
         compute
     }
 

@@ -89,6 +89,19 @@ fn status_error(what: &str, status: u16, body: &[u8]) -> JobError {
     }
 }
 
+/// The fault of a server whose build failed for good, as Nova records a `BuildAbortException`:
+/// code 500, a message that names only the top server (what tenants see), and the job's error
+/// (pod, endpoint, bottom ids, the pod's answer) in `details`, which Nova shows only to admins
+/// for code 500.
+pub(crate) fn build_fault(server_id: &str, error: &str) -> Value {
+    json!({
+        "code": 500,
+        "message": format!("Build of instance {server_id} aborted: Failed to create the server in its availability zone."),
+        "details": error,
+        "created": cascade_model::time::iso_seconds(chrono::Utc::now()),
+    })
+}
+
 impl Compute {
     fn actor_of(row: &ServerRow) -> Actor {
         Actor::from_request(&row.request, &row.user_id, &row.project_id)
@@ -370,9 +383,7 @@ impl Compute {
         row.vm_state = "error".into();
         row.task_state = None;
         row.bottom_id = None;
-        row.fault = Some(
-            json!({"code": 500, "message": error, "created": cascade_model::time::iso_seconds(chrono::Utc::now())}).to_string(),
-        );
+        row.fault = Some(build_fault(server_id, error).to_string());
         row.updated_at = now_micros();
         if let Err(e) = self.store.update_server(&row).await {
             tracing::error!(server = %server_id, error = %e, "cannot record build failure");

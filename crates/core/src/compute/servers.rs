@@ -170,7 +170,11 @@ pub(crate) fn apply_bottom(row: &mut ServerRow, b: &Value) {
     if b.get("locked_reason").is_some() {
         row.locked_reason = b["locked_reason"].as_str().map(str::to_string);
     }
-    row.fault = b.get("fault").filter(|f| f.is_object()).map(json_text);
+    // The pod's fault, with the bottom server's id replaced by the top id.
+    row.fault = b
+        .get("fault")
+        .filter(|f| f.is_object())
+        .map(|f| scrub(&json_text(f), b["id"].as_str(), &row.id));
     if let Some(t) = parse_ts(&b["OS-SRV-USG:launched_at"]) {
         row.launched_at = Some(t);
     }

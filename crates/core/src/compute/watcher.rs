@@ -90,9 +90,22 @@ impl Compute {
         if row.deleted || row.task_state.as_deref() == Some("deleting") {
             return Ok(false);
         }
-        if row.bottom_id.is_none() {
+        match row.bottom_id.as_deref() {
             // The build is still recording it; the saga owns this row for now.
-            return Ok(false);
+            None => return Ok(false),
+            Some(routed) if routed != bottom_id => {
+                // It claims the top id (name or metadata) but is not the server the routing
+                // names: never adopt it over the routed one.
+                tracing::warn!(
+                    server = %row.id,
+                    pod = %pod_id,
+                    routed = %routed,
+                    claimant = %bottom_id,
+                    "a pod server claims a top server it is not routed to; ignored"
+                );
+                return Ok(false);
+            }
+            Some(_) => {}
         }
         if b["status"] == "DELETED" {
             row.status = "ERROR".into();

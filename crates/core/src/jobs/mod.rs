@@ -117,11 +117,12 @@ pub enum JobError {
 
 impl From<CoreError> for JobError {
     /// Retryable core errors (pod or database unavailable) retry; the others fail the job.
+    /// Jobs are seen by operators only, so they keep the error's detail.
     fn from(err: CoreError) -> Self {
         if err.retryable {
-            JobError::Retry(err.message)
+            JobError::Retry(err.full())
         } else {
-            JobError::Fail(err.message)
+            JobError::Fail(err.full())
         }
     }
 }

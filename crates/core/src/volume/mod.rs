@@ -159,6 +159,15 @@ pub(crate) fn pod_message(body: &[u8]) -> String {
 
 /// A pod's 4xx as our error (bottom ids replaced by the top id); 5xx as unavailable.
 pub(crate) fn pod_error(status: u16, body: &[u8], bottom: Option<&str>, top: &str) -> CoreError {
+    if status >= 500 || !(400..500).contains(&status) {
+        // The pod's own failure: its text is for operators only.
+        let mut e = CoreError::new(ErrorKind::Unavailable, crate::error::POD_UNAVAILABLE);
+        e.detail = Some(format!(
+            "pod answered {status}: {}",
+            String::from_utf8_lossy(body)
+        ));
+        return e;
+    }
     let mut message = pod_message(body);
     if let Some(b) = bottom.filter(|b| !b.is_empty()) {
         message = message.replace(b, top);

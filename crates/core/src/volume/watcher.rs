@@ -2,7 +2,8 @@
 //! the others) for the volumes changed since its watermark (`changes-since`), and what changed
 //! is copied into the index (status, size, attachments translated to top server ids). Every
 //! few rounds a sweep lists the pod's volume ids and marks index rows whose bottom volume is
-//! gone as deleted (Cinder's `changes-since` does not report deleted volumes; a server deleted
+//! gone as deleted, each only once the pod answers 404 for it (an empty or short list proves
+//! nothing) (Cinder's `changes-since` does not report deleted volumes; a server deleted
 //! with `delete_on_termination` takes its volume with it), and a reconcile re-enqueues the jobs
 //! of volumes stuck `creating` or `deleting` (a crash between the row and its job).
 
@@ -81,6 +82,20 @@ impl VolumeService {
         if row.deleted || matches!(row.status.as_str(), "deleting" | "creating") {
             return Ok(false); // a job owns the row for now
         }
+        if let Some(routed) = row.bottom_id.as_deref()
+            && routed != bottom_id
+        {
+            // It claims the top id in its metadata but is not the volume the routing names:
+            // never adopt it over the routed one.
+            tracing::warn!(
+                volume = %row.id,
+                pod = %pod_id,
+                routed = %routed,
+                claimant = %bottom_id,
+                "a pod volume claims a top volume it is not routed to; ignored"
+            );
+            return Ok(false);
+        }
         if self.refresh_from_bottom(&mut row, b).await {
             self.store.update_volume(&row).await?;
             return Ok(true);
@@ -129,6 +144,28 @@ impl VolumeService {
                 || now - row.updated_at < SWEEP_GRACE_US
             {
                 continue;
+            }
+            // A list can be empty or short (paging, a lost admin role that makes the pod
+            // ignore all_tenants): only the pod's 404 for this very volume means it is gone.
+            let confirm = client
+                .send(
+                    Method::GET,
+                    "volumev3",
+                    &format!("/volumes/{b}"),
+                    None,
+                    &[POD_MV],
+                )
+                .await?;
+            match confirm.status {
+                404 => {}
+                200 => {
+                    tracing::warn!(volume = %row.id, pod = %pod_id, bottom = %b, "the pod's volume list omitted a volume that exists; not marked deleted");
+                    continue;
+                }
+                other => {
+                    tracing::debug!(volume = %row.id, pod = %pod_id, status = other, "cannot confirm a volume is gone; kept");
+                    continue;
+                }
             }
             tracing::info!(volume = %row.id, pod = %pod_id, "volume gone from its pod");
             self.mark_deleted(&mut row).await?;

@@ -83,14 +83,21 @@ impl Actor {
 /// (user, project) → (token, expiry).
 type TokenCache = HashMap<(String, String), (String, DateTime<Utc>)>;
 
-/// Hands out actors for requests, and tokens to act for them later.
-#[derive(Debug)]
+/// Hands out actors for requests, and tokens to act for them later. `Debug` shows no token.
 pub struct Delegation {
     identity: Identity,
     sealer: Sealer,
     cache: Mutex<TokenCache>,
     /// (user, project) → trust id (external Keystone).
     trusts: Mutex<HashMap<(String, String), String>>,
+}
+
+impl std::fmt::Debug for Delegation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Delegation")
+            .field("identity", &self.identity)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Delegation {
@@ -209,6 +216,24 @@ mod tests {
         // A row of another project never inherits the grant.
         assert_eq!(Actor::from_request(&request, "u", "p2").grant, None);
         // Rows written before grants existed read as grant-less actors.
+        let d = Delegation::new(
+            Identity::Keystone(std::sync::Arc::new(super::super::KeystoneIdentity::new(
+                super::super::KeystoneIdentityConfig {
+                    url: "http://127.0.0.1:1/identity".into(),
+                    service_username: "cascade".into(),
+                    service_password: "pw-s3cret".into(),
+                    service_project: "service".into(),
+                    service_user_domain: "Default".into(),
+                    service_project_domain: "Default".into(),
+                    cache_ttl: std::time::Duration::from_secs(1),
+                    cache_size: 1,
+                    timeout: std::time::Duration::from_secs(1),
+                },
+            ))),
+            sealer,
+        );
+        let shown = format!("{d:?}");
+        assert!(!shown.contains("s3cret") && !shown.contains("Sealer {"), "{shown}");
         let old = r#"{"actor": {"user_id": "u", "project_id": "p", "token": "plain"}}"#;
         assert_eq!(Actor::from_request(old, "u", "p").grant, None);
     }

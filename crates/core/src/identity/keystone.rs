@@ -43,8 +43,8 @@ struct TrustDoc {
     trust: Trust,
 }
 
-/// How to reach and use the external Keystone.
-#[derive(Debug, Clone)]
+/// How to reach and use the external Keystone. `Debug` never shows the password.
+#[derive(Clone)]
 pub struct KeystoneIdentityConfig {
     /// Base URL, e.g. `http://127.0.0.1/identity` (without `/v3`).
     pub url: String,
@@ -58,20 +58,40 @@ pub struct KeystoneIdentityConfig {
     pub timeout: Duration,
 }
 
+impl std::fmt::Debug for KeystoneIdentityConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeystoneIdentityConfig")
+            .field("url", &self.url)
+            .field("service_username", &self.service_username)
+            .field("service_password", &cascade_model::redact::REDACTED)
+            .field("service_project", &self.service_project)
+            .field("cache_ttl", &self.cache_ttl)
+            .finish_non_exhaustive()
+    }
+}
+
 #[derive(Debug)]
 struct Cached {
     at: Instant,
     ctx: AuthContext,
 }
 
-/// Validates tokens against an external Keystone.
-#[derive(Debug)]
+/// Validates tokens against an external Keystone. `Debug` shows neither the service token nor
+/// the cached tokens.
 pub struct KeystoneIdentity {
     config: KeystoneIdentityConfig,
     http: reqwest::Client,
     /// (token, expiry, the service user's id).
     service_token: Mutex<Option<(String, chrono::DateTime<Utc>, String)>>,
     cache: Mutex<HashMap<String, Cached>>,
+}
+
+impl std::fmt::Debug for KeystoneIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeystoneIdentity")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
 }
 
 impl KeystoneIdentity {

@@ -110,6 +110,22 @@ check "server create --wait in az2 reaches ACTIVE" "$osc" server create --flavor
 vm1_id="$("$osc" server show e2e-vm1 -f value -c id)"
 check "the server is in az2 with an address on e2e-cnet" bash -c "'$osc' server show e2e-vm1 -f value -c OS-EXT-AZ:availability_zone -c addresses | tr '\n' ' ' | grep -q \"az2.*e2e-cnet.*10.20.0.\""
 check "the bottom server is in Pod2, carrying the top id" bash -c "OS_AUTH_URL='$pod2_auth' OS_REGION_NAME=Pod2 '$osc' server list -f value -c Name | grep -qx 'e2e-vm1@$vm1_id'"
+# Isolation (the policy layer): another project's member, a reader and a user with no role.
+eu() { env OS_USERNAME=e2e-user OS_PASSWORD=e2e-secret OS_PROJECT_NAME=e2e-project "$osc" "$@"; }
+expect_fail "another project's member cannot show the admin's server" eu server show "$vm1_id"
+check "--all-projects by a member lists only its own project" bash -c "! OS_USERNAME=e2e-user OS_PASSWORD=e2e-secret OS_PROJECT_NAME=e2e-project '$osc' server list --all-projects -f value -c Name | grep -q e2e-vm1"
+expect_fail "another project's member cannot rename the admin's server" eu server set --name pwned "$vm1_id"
+check "the admin's server keeps its name" bash -c "'$osc' server show '$vm1_id' -f value -c name | grep -qx e2e-vm1"
+check "user create e2e-reader" "$osc" user create --password e2e-secret --project e2e-project e2e-reader
+check "role add reader" "$osc" role add --project e2e-project --user e2e-reader reader
+check "a reader lists servers" env OS_USERNAME=e2e-reader OS_PASSWORD=e2e-secret OS_PROJECT_NAME=e2e-project "$osc" server list
+check "a reader cannot create a network (403 by policy)" bash -c "OS_USERNAME=e2e-reader OS_PASSWORD=e2e-secret OS_PROJECT_NAME=e2e-project '$osc' network create nope 2>&1 | grep -q 'disallowed by policy'"
+check "user create e2e-norole (no role anywhere)" "$osc" user create --password e2e-secret e2e-norole
+expect_fail "a user with no role cannot scope a token" env OS_USERNAME=e2e-norole OS_PASSWORD=e2e-secret OS_PROJECT_NAME=e2e-project "$osc" token issue
+unscoped="$(curl -s -D - -o /dev/null -H 'content-type: application/json' -d '{"auth":{"identity":{"methods":["password"],"password":{"user":{"name":"e2e-norole","domain":{"name":"Default"},"password":"e2e-secret"}}}}}' "${OS_AUTH_URL}/auth/tokens" | tr -d '\r' | awk 'tolower($1)=="x-subject-token:"{print $2}')"
+check "an unscoped token lists no servers (403)" bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' -H 'X-Auth-Token: $unscoped' '${OS_AUTH_URL%/identity/v3}/compute/v2.1/servers')\" = 403 ]"
+check "an unscoped token renames no server (403)" bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' -X PUT -H 'content-type: application/json' -d '{\"server\":{\"name\":\"x\"}}' -H 'X-Auth-Token: $unscoped' '${OS_AUTH_URL%/identity/v3}/compute/v2.1/servers/$vm1_id')\" = 403 ]"
+check "cascade policy list shows every route's rule" bash -c "'$cascade' policy list | grep 'os_compute_api:servers:index' | grep -q project_reader"
 # Pod1 (az1) was put into maintenance above: no new placements there.
 expect_fail "no placement in az1 while Pod1 is in maintenance" "$osc" server create --flavor m1.e2e --image e2e-cimg --network e2e-cnet --availability-zone az1 --wait e2e-nohost
 check "the refused server is ERROR with Nova's fault" bash -c "'$osc' server show e2e-nohost -f value -c status | grep -qx ERROR"

@@ -205,7 +205,101 @@ macro_rules! both_backends {
     };
 }
 
-both_backends!(volumes_across_pods);
+both_backends!(volumes_across_pods, bootable_flag_reaches_the_pod);
+
+/// `os-set_bootable` by a tenant changes the pod's volume (as the owner: Cinder refuses a URL
+/// project that is not the token's), and a pod's refusal is the tenant's answer.
+async fn bootable_flag_reaches_the_pod(db: &Db) {
+    let e = env(db).await;
+    let v3 = format!("{}/identity/v3", e.c.url);
+    let id_of = |r: &Reply, k: &str| r.body[k]["id"].as_str().unwrap().to_string();
+    let p = call(
+        Method::POST,
+        &format!("{v3}/projects"),
+        Some(&e.admin),
+        Some(json!({"project": {"name": "vt"}})),
+        &[],
+    )
+    .await;
+    let project = id_of(&p, "project");
+    let u = call(
+        Method::POST,
+        &format!("{v3}/users"),
+        Some(&e.admin),
+        Some(json!({"user": {"name": "vu", "password": "pw", "default_project_id": project}})),
+        &[],
+    )
+    .await;
+    let user = id_of(&u, "user");
+    let roles = call(
+        Method::GET,
+        &format!("{v3}/roles?name=member"),
+        Some(&e.admin),
+        None,
+        &[],
+    )
+    .await;
+    let member = roles.body["roles"][0]["id"].as_str().unwrap().to_string();
+    call(
+        Method::PUT,
+        &format!("{v3}/projects/{project}/users/{user}/roles/{member}"),
+        Some(&e.admin),
+        None,
+        &[],
+    )
+    .await;
+    let (t, _) = token(&e.c.url, "vu", "pw", Some("vt")).await;
+    let tenant = |m: Method, path: &str, body: Option<Value>| {
+        let url = format!("{}/volume/v3/{project}{path}", e.c.url);
+        let t = t.clone();
+        async move {
+            call(
+                m,
+                &url,
+                Some(&t),
+                body,
+                &[("OpenStack-API-Version", "volume 3.71")],
+            )
+            .await
+        }
+    };
+    let r = tenant(
+        Method::POST,
+        "/volumes",
+        Some(json!({"volume": {"size": 1, "name": "bv", "availability_zone": "az1"}})),
+    )
+    .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let id = id_of(&r, "volume");
+    assert!(wait_volume(&e, &id, "available").await);
+    let r = tenant(
+        Method::POST,
+        &format!("/volumes/{id}/action"),
+        Some(json!({"os-set_bootable": {"bootable": true}})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let bottom = bottom_volumes(&e, "Pod1")
+        .await
+        .into_iter()
+        .find(|v| v["name"] == format!("bv@{id}"))
+        .unwrap();
+    assert_eq!(bottom["bootable"], "true", "{bottom}");
+    assert_eq!(volume(&e, &id).await["bootable"], "true");
+    // The pod refuses (down): the tenant hears it, and the index keeps the old value.
+    e.sim
+        .set_faults("Pod1", cascade_sim::FaultSpec::down())
+        .await
+        .unwrap();
+    let r = tenant(
+        Method::POST,
+        &format!("/volumes/{id}/action"),
+        Some(json!({"os-set_bootable": {"bootable": false}})),
+    )
+    .await;
+    assert!(r.status >= 500, "{} {}", r.status, r.text);
+    assert_eq!(volume(&e, &id).await["bootable"], "true");
+}
 
 async fn volumes_across_pods(db: &Db) {
     let e = env(db).await;

@@ -233,7 +233,10 @@ mod tests {
             sealer,
         );
         let shown = format!("{d:?}");
-        assert!(!shown.contains("s3cret") && !shown.contains("Sealer {"), "{shown}");
+        assert!(
+            !shown.contains("s3cret") && !shown.contains("Sealer {"),
+            "{shown}"
+        );
         let old = r#"{"actor": {"user_id": "u", "project_id": "p", "token": "plain"}}"#;
         assert_eq!(Actor::from_request(old, "u", "p").grant, None);
     }

@@ -732,24 +732,31 @@ impl VolumeService {
         Ok(())
     }
 
-    /// `os-set_bootable` (index and pod).
+    /// `os-set_bootable`: the pod first, as the volume's owner (Cinder refuses a project in the
+    /// URL that is not the token's), then the index; a pod's refusal is the caller's answer.
     pub async fn set_bootable(&self, scope: &Scope, id: &str, bootable: bool) -> Result<()> {
         let mut row = self.volume_row(scope, id).await?;
-        row.bootable = bootable;
-        row.updated_at = now_micros().max(row.updated_at + 1);
-        self.store.update_volume(&row).await?;
         if let (Some(pod_id), Some(bottom)) = (row.pod_id.clone(), row.bottom_id.clone()) {
             let client = self.pods.client(&pod_id).await?;
-            let _ = client
-                .send(
+            let owner = Actor::from_request(&row.request, &row.user_id, &row.project_id);
+            let token = self.delegation.token_for(&owner).await?;
+            let r = client
+                .send_as(
+                    Some(&token),
                     Method::POST,
                     "volumev3",
                     &tenant_path(&row.project_id, &format!("/volumes/{bottom}/action")),
                     Some(&json!({"os-set_bootable": {"bootable": bootable}})),
                     &[POD_MV],
                 )
-                .await;
+                .await?;
+            if r.status >= 400 {
+                return Err(pod_error(r.status, &r.body, Some(&bottom), id));
+            }
         }
+        row.bootable = bootable;
+        row.updated_at = now_micros().max(row.updated_at + 1);
+        self.store.update_volume(&row).await?;
         Ok(())
     }
 

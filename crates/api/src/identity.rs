@@ -104,7 +104,7 @@ fn v3_doc(state: &AppState) -> Value {
     })
 }
 
-async fn versions(State(state): State<AppState>) -> Response {
+pub(crate) async fn versions(State(state): State<AppState>) -> Response {
     (
         StatusCode::MULTIPLE_CHOICES,
         Json(json!({"versions": {"values": [v3_doc(&state)]}})),

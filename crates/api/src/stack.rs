@@ -9,6 +9,7 @@ use std::time::Duration;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use axum::{Extension, Router};
 use cascade_model::fault::Service;
 use cascade_model::request_id::{is_valid_request_id, new_request_id};
@@ -30,10 +31,12 @@ use crate::{admin, compute, health, identity, image, network, volume};
 pub fn routes(embedded_identity: bool) -> Router<AppState> {
     let mut app = Router::new();
     if embedded_identity {
-        app = app.nest(
-            "/identity",
-            identity::router().layer(Extension(Service::Identity)),
-        );
+        app = app
+            .nest(
+                "/identity",
+                identity::router().layer(Extension(Service::Identity)),
+            )
+            .route("/identity/", get(identity::versions));
     }
     app.nest(
         "/compute",
@@ -48,7 +51,11 @@ pub fn routes(embedded_identity: bool) -> Router<AppState> {
         "/volume",
         volume::router().layer(Extension(Service::Volume)),
     )
-    .route("/volume/", axum::routing::get(volume::versions))
+    // Version discovery with the trailing slash clients also use (`/compute/`, …).
+    .route("/compute/", get(compute::versions))
+    .route("/image/", get(image::versions))
+    .route("/network/", get(network::versions))
+    .route("/volume/", get(volume::versions))
     .nest("/v1.0", admin::router().layer(Extension(Service::Admin)))
     .merge(health::router())
 }

@@ -153,7 +153,7 @@ fn version_doc(state: &AppState, v21: bool) -> Value {
     }
 }
 
-async fn versions(State(state): State<AppState>) -> Response {
+pub(crate) async fn versions(State(state): State<AppState>) -> Response {
     Json(json!({"versions": [version_doc(&state, false), version_doc(&state, true)]}))
         .into_response()
 }

@@ -96,6 +96,7 @@ macro_rules! admin_api {
 pub static DEFAULT_RULES: &[RouteRule] = &[
     // ---- Keystone ------------------------------------------------------------------------------
     keystone!(GET, "", "identity:versions", Public),
+    keystone!(GET, "/", "identity:versions", Public),
     keystone!(GET, "/v3", "identity:version", Public),
     keystone!(GET, "/v3/", "identity:version", Public),
     keystone!(POST, "/v3/auth/tokens", "identity:authenticate", Public),
@@ -232,6 +233,7 @@ pub static DEFAULT_RULES: &[RouteRule] = &[
     ),
     // ---- Nova ----------------------------------------------------------------------------------
     r(GET, "/compute", "os_compute_api:versions", Public, Nobody),
+    r(GET, "/compute/", "os_compute_api:versions", Public, Nobody),
     nova!(GET, "", "os_compute_api:versions", Public),
     nova!(
         GET,
@@ -559,6 +561,7 @@ pub static DEFAULT_RULES: &[RouteRule] = &[
     ),
     // ---- Neutron -------------------------------------------------------------------------------
     r(GET, "/network", "network:versions", Public, Nobody),
+    r(GET, "/network/", "network:versions", Public, Nobody),
     r(GET, "/network/v2.0", "network:version", Public, Nobody),
     r(GET, "/network/v2.0/", "network:version", Public, Nobody),
     // Visibility (own, shared, external, admin) is filtered by the central Neutron.
@@ -685,6 +688,7 @@ pub static DEFAULT_RULES: &[RouteRule] = &[
     ),
     // ---- Glance --------------------------------------------------------------------------------
     glance!(GET, "", "versions", Public),
+    glance!(GET, "/", "versions", Public),
     glance!(GET, "/v2", "versions", Public),
     glance!(GET, "/v2/", "versions", Public),
     glance!(GET, "/v2/images", "get_images", ProjectReader),

@@ -84,7 +84,11 @@ pub fn neutron_default_type(status: u16) -> &'static str {
         401 => "HTTPUnauthorized",
         403 => "HTTPForbidden",
         404 => "HTTPNotFound",
+        405 => "HTTPMethodNotAllowed",
+        406 => "HTTPNotAcceptable",
         409 => "HTTPConflict",
+        413 => "HTTPRequestEntityTooLarge",
+        415 => "HTTPUnsupportedMediaType",
         503 => "ServiceUnavailable",
         _ => "HTTPInternalServerError",
     }
@@ -152,6 +156,14 @@ mod tests {
             body(Service::Volume, 500, None),
             json!({"computeFault": {"code": 500, "message": "boom"}})
         );
+    }
+
+    #[test]
+    fn neutron_types_for_framework_statuses() {
+        // A 405 or 413 once fell through to HTTPInternalServerError.
+        assert_eq!(neutron_default_type(405), "HTTPMethodNotAllowed");
+        assert_eq!(neutron_default_type(413), "HTTPRequestEntityTooLarge");
+        assert_eq!(neutron_default_type(415), "HTTPUnsupportedMediaType");
     }
 
     #[test]

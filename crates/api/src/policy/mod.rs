@@ -382,6 +382,16 @@ pub(crate) fn forbidden(service: Service, action: &str) -> ApiError {
     }
 }
 
+/// The answer to a path whose parameters are not UTF-8 once percent-decoded (axum's own
+/// rejection is a plain-text page in no service's envelope).
+pub(crate) fn bad_path(service: Service) -> ApiError {
+    ApiError::new(
+        service,
+        400,
+        "Invalid URL: a path segment is not valid UTF-8 once percent-decoded.",
+    )
+}
+
 /// keystonemiddleware's 401 (Keystone's envelope, Glance's own page), with the identity URL.
 pub(crate) fn unauthenticated(service: Service, public_url: &str) -> ApiError {
     let envelope = if service == Service::Image {
@@ -438,15 +448,21 @@ pub(crate) async fn enforce(
         return next.run(req).await;
     };
     let service = service_for_path(&route);
-    let params: HashMap<String, String> = match req.extract_parts::<RawPathParams>().await {
-        Ok(p) => p
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        Err(_) => HashMap::new(),
-    };
+    // `None`: a path parameter is not UTF-8 once percent-decoded (`%FF`); refused with the
+    // service's own 400 below, after authentication as keystonemiddleware would.
+    let params: Option<HashMap<String, String>> =
+        req.extract_parts::<RawPathParams>().await.ok().map(|p| {
+            p.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        });
     let method = req.method().clone();
-    let Some(decision) = state.policy.decide(&method, &route, &params) else {
+    let no_params = HashMap::new();
+    let Some(decision) =
+        state
+            .policy
+            .decide(&method, &route, params.as_ref().unwrap_or(&no_params))
+    else {
         if state.policy.is_routed(&method, &route) {
             tracing::error!(%method, %route, "route without a policy rule: refused");
             return forbidden(service, &format!("{method} {route}")).into_response();
@@ -457,11 +473,17 @@ pub(crate) async fn enforce(
     if decision.rule == Rule::Public
         || (decision.rule == Rule::Monitor && state.policy.monitor_token_matches(&req))
     {
-        return next.run(req).await;
+        return match params {
+            Some(_) => next.run(req).await,
+            None => bad_path(service).into_response(),
+        };
     }
     let ctx = match authenticate(&state, service, req.headers()).await {
         Ok(ctx) => ctx,
         Err(e) => return e.into_response(),
+    };
+    let Some(params) = params else {
+        return bad_path(service).into_response();
     };
     match authorize(decision.rule, decision.target, Some(&ctx), &params) {
         Ok(()) => {

@@ -137,6 +137,11 @@ impl Cascade {
 }
 
 impl Cascade {
+    /// Whether the process is still running (it has not exited or been killed).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// Kills the process with SIGKILL (no clean shutdown).
     pub fn kill9(&mut self) {
         let _ = self.child.kill();

@@ -238,6 +238,17 @@ pub trait VolumeBinding: Send + Sync + 'static {
         bdms: &'a [Value],
     ) -> BoxFuture<'a, Result<Option<String>>>;
 
+    /// At server create (before 202): the volumes that `servers` servers with these BDMs
+    /// would make (`destination_type: volume` from an image, a snapshot or blank) must fit
+    /// the project's volume quota, as a `POST /volumes` would; over quota is Nova's 403
+    /// `Volume resource quota exceeded`.
+    fn check_quota<'a>(
+        &'a self,
+        project_id: &'a str,
+        bdms: &'a [Value],
+        servers: i64,
+    ) -> BoxFuture<'a, Result<()>>;
+
     /// In the build job: the BDMs as the pod must see them. Existing volumes get their bottom
     /// ids; volumes to be made from an image or blank (`destination_type: volume`) are created
     /// first as top volumes in the server's pod (idempotently, ids derived from the server) and

@@ -297,6 +297,8 @@ impl Compute {
         let ram = flavor["ram"].as_i64().unwrap_or(0);
         self.check_quota(&actor.project_id, count, vcpus, ram)
             .await?;
+        self.check_bdm_quota(&actor.project_id, &req.block_device_mapping_v2, count)
+            .await?;
 
         let group = match &req.hints.group {
             Some(g) => {

@@ -49,6 +49,20 @@ impl Compute {
         Ok(Some(pod_id))
     }
 
+    /// At server create: the volumes the BDMs of `servers` servers would make fit the
+    /// project's volume quota.
+    pub(crate) async fn check_bdm_quota(
+        &self,
+        project_id: &str,
+        bdms: &[Value],
+        servers: i64,
+    ) -> Result<()> {
+        match self.volumes.get() {
+            Some(binding) => binding.check_quota(project_id, bdms, servers).await,
+            None => Ok(()),
+        }
+    }
+
     /// In the build saga: the BDMs as the pod must see them.
     pub(crate) async fn prepare_volumes(
         &self,

@@ -86,6 +86,18 @@ impl VolumeBinding for Binding {
         })
     }
 
+    fn check_quota<'a>(
+        &'a self,
+        project_id: &'a str,
+        bdms: &'a [Value],
+        servers: i64,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            let service = self.0.upgrade().ok_or_else(gone)?;
+            service.check_bdm_quota(project_id, bdms, servers).await
+        })
+    }
+
     fn prepare<'a>(
         &'a self,
         actor: &'a Actor,
@@ -151,7 +163,111 @@ impl VolumeBinding for Binding {
     }
 }
 
+/// What a BDM that makes a volume (image, snapshot or blank source) will make.
+struct PlannedVolume {
+    size: i64,
+    bootable: bool,
+    image_id: Option<String>,
+    snapshot_id: Option<String>,
+    image_metadata: Value,
+}
+
+/// Whether a BDM makes a new volume (rather than naming an existing one).
+fn makes_volume(b: &Value) -> bool {
+    b["destination_type"] == "volume" && b["source_type"] != "volume"
+}
+
 impl VolumeService {
+    /// The size and origin of the volume a BDM makes for `project_id`: an image's volume is
+    /// at least the image (its `min_disk` and its bytes, rounded up to GiB), a snapshot's at
+    /// least the snapshot; a blank one needs `volume_size`.
+    async fn planned_volume(&self, project_id: &str, b: &Value) -> Result<PlannedVolume> {
+        let source = b["source_type"].as_str().unwrap_or("blank");
+        let uuid = b["uuid"].as_str().map(str::to_string);
+        let mut size = b["volume_size"]
+            .as_i64()
+            .or_else(|| b["volume_size"].as_str()?.parse().ok());
+        let mut planned = PlannedVolume {
+            size: 0,
+            bootable: false,
+            image_id: None,
+            snapshot_id: None,
+            image_metadata: json!({}),
+        };
+        match source {
+            "image" => {
+                let image = uuid.unwrap_or_default();
+                let info = self.images.resolve(project_id, &image).await?;
+                let gib = 1u64 << 30;
+                let need = info
+                    .min_disk
+                    .max(info.size.unwrap_or(0).div_ceil(gib))
+                    .max(1);
+                let need = i64::try_from(need).unwrap_or(i64::MAX);
+                size = Some(size.unwrap_or(need).max(need));
+                planned.image_metadata = json!({"image_id": info.id, "image_name": info.name});
+                planned.image_id = Some(info.id);
+                planned.bootable = true;
+            }
+            "snapshot" => {
+                let sid = uuid.unwrap_or_default();
+                let s = self
+                    .snapshot_row(&Scope::Project(project_id.to_string()), &sid)
+                    .await?;
+                size = Some(size.unwrap_or(s.size).max(s.size));
+                planned.snapshot_id = Some(sid);
+            }
+            _ => {}
+        }
+        planned.size = size.filter(|s| *s > 0).ok_or_else(|| {
+            CoreError::bad_request("Block Device Mapping is Invalid: volume_size is required.")
+        })?;
+        Ok(planned)
+    }
+
+    /// At server create: the volumes `servers` servers with these BDMs would make must fit
+    /// the project's Cinder quota (`volumes`, `gigabytes`, `per_volume_gigabytes`), as a
+    /// `POST /volumes` of each would. Over quota is Nova's `VolumeLimitExceeded` (403).
+    async fn check_bdm_quota(&self, project_id: &str, bdms: &[Value], servers: i64) -> Result<()> {
+        let (mut count, mut gigs, mut largest) = (0i64, 0i64, 0i64);
+        for b in bdms.iter().filter(|b| makes_volume(b)) {
+            let size = self
+                .planned_volume(project_id, b)
+                .await
+                .map_err(|e| match e.kind {
+                    ErrorKind::NotFound => CoreError::bad_request(format!(
+                        "Block Device Mapping is Invalid: {}",
+                        e.message
+                    )),
+                    _ => e,
+                })?
+                .size;
+            count += 1;
+            gigs = gigs.saturating_add(size);
+            largest = largest.max(size);
+        }
+        if count == 0 {
+            return Ok(());
+        }
+        let over = |e: CoreError| match e.kind {
+            ErrorKind::OverLimit => {
+                CoreError::forbidden(format!("Volume resource quota exceeded: {}", e.message))
+            }
+            _ => e,
+        };
+        // The per-volume limit applies to each volume; the totals to all of them.
+        let q = self.volume_quotas(project_id).await?;
+        super::misc::check_volume_size(&q, largest).map_err(over)?;
+        self.check_volume_totals(
+            project_id,
+            &q,
+            count.saturating_mul(servers),
+            gigs.saturating_mul(servers),
+        )
+        .await
+        .map_err(over)
+    }
+
     /// The top volume made for a server's BDM (image, snapshot or blank source), created in
     /// the server's pod and waited for.
     async fn volume_for_server(
@@ -166,40 +282,7 @@ impl VolumeService {
         let row = match self.store.get_volume(&id).await {
             Ok(row) => row,
             Err(_) => {
-                let source = b["source_type"].as_str().unwrap_or("blank");
-                let uuid = b["uuid"].as_str().map(str::to_string);
-                let mut size = b["volume_size"]
-                    .as_i64()
-                    .or_else(|| b["volume_size"].as_str()?.parse().ok());
-                let (mut image_id, mut snapshot_id, mut bootable, mut image_metadata) =
-                    (None, None, false, json!({}));
-                match source {
-                    "image" => {
-                        let image = uuid.clone().unwrap_or_default();
-                        let info = self.images.resolve(&actor.project_id, &image).await?;
-                        let gib = 1u64 << 30;
-                        let need = info
-                            .min_disk
-                            .max(info.size.unwrap_or(0).div_ceil(gib))
-                            .max(1);
-                        size = Some(size.unwrap_or(need as i64).max(need as i64));
-                        image_metadata = json!({"image_id": info.id, "image_name": info.name});
-                        image_id = Some(info.id);
-                        bootable = true;
-                    }
-                    "snapshot" => {
-                        let sid = uuid.clone().unwrap_or_default();
-                        let s = self.snapshot_row(&actor.scope(), &sid).await?;
-                        size = Some(size.unwrap_or(s.size).max(s.size));
-                        snapshot_id = Some(sid);
-                    }
-                    _ => {}
-                }
-                let size = size.filter(|s| *s > 0).ok_or_else(|| {
-                    CoreError::bad_request(
-                        "Block Device Mapping is Invalid: volume_size is required.",
-                    )
-                })?;
+                let planned = self.planned_volume(&actor.project_id, b).await?;
                 let pod = self.pods.get(pod_id).await?;
                 let now = now_micros();
                 let row = VolumeRow {
@@ -208,7 +291,7 @@ impl VolumeService {
                     user_id: actor.user_id.clone(),
                     name: Some(String::new()),
                     description: None,
-                    size,
+                    size: planned.size,
                     status: "creating".into(),
                     az: pod.az_name.clone(),
                     pod_id: Some(pod_id.to_string()),
@@ -217,14 +300,14 @@ impl VolumeService {
                         .as_str()
                         .unwrap_or("__DEFAULT__")
                         .to_string(),
-                    bootable,
+                    bootable: planned.bootable,
                     multiattach: false,
                     attachments: "[]".into(),
                     metadata: "{}".into(),
-                    image_metadata: json_text(&image_metadata),
-                    snapshot_id,
+                    image_metadata: json_text(&planned.image_metadata),
+                    snapshot_id: planned.snapshot_id,
                     source_volid: None,
-                    image_id,
+                    image_id: planned.image_id,
                     request: json_text(&json!({"actor": actor, "server_id": server_id})),
                     created_at: now,
                     updated_at: now,

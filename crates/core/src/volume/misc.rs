@@ -53,6 +53,20 @@ pub struct TypeCreate {
     pub extra_specs: BTreeMap<String, String>,
 }
 
+/// One volume of `gigs` GiB must fit `per_volume_gigabytes`.
+pub(crate) fn check_volume_size(q: &QuotaSet, gigs: i64) -> Result<()> {
+    let per = q.get("per_volume_gigabytes").copied().unwrap_or(-1);
+    if per >= 0 && gigs > per {
+        return Err(CoreError::new(
+            ErrorKind::OverLimit,
+            format!(
+                "VolumeSizeExceedsLimit: Requested volume size {gigs}G is larger than maximum allowed limit {per}G."
+            ),
+        ));
+    }
+    Ok(())
+}
+
 impl VolumeService {
     // ---- snapshots -------------------------------------------------------------------------
 
@@ -285,18 +299,22 @@ impl VolumeService {
         gigs: i64,
     ) -> Result<()> {
         let q = self.volume_quotas(project_id).await?;
-        let per = q.get("per_volume_gigabytes").copied().unwrap_or(-1);
-        if per >= 0 && gigs > per {
-            return Err(CoreError::new(
-                ErrorKind::OverLimit,
-                format!(
-                    "VolumeSizeExceedsLimit: Requested volume size {gigs}G is larger than maximum allowed limit {per}G."
-                ),
-            ));
-        }
+        check_volume_size(&q, gigs)?;
+        self.check_volume_totals(project_id, &q, count, gigs).await
+    }
+
+    /// The totals half of [`Self::check_volume_quota`]: `count` more volumes and `gigs` more
+    /// GiB must fit `volumes` and `gigabytes` (`q` is the project's quota set).
+    pub(crate) async fn check_volume_totals(
+        &self,
+        project_id: &str,
+        q: &QuotaSet,
+        count: i64,
+        gigs: i64,
+    ) -> Result<()> {
         let (used_n, used_g, _) = self.volume_usage(project_id).await?;
         let limit_n = q.get("volumes").copied().unwrap_or(-1);
-        if count > 0 && limit_n >= 0 && used_n + count > limit_n {
+        if count > 0 && limit_n >= 0 && used_n.saturating_add(count) > limit_n {
             return Err(CoreError::new(
                 ErrorKind::OverLimit,
                 format!(
@@ -305,7 +323,7 @@ impl VolumeService {
             ));
         }
         let limit_g = q.get("gigabytes").copied().unwrap_or(-1);
-        if limit_g >= 0 && used_g + gigs > limit_g {
+        if limit_g >= 0 && used_g.saturating_add(gigs) > limit_g {
             return Err(CoreError::new(
                 ErrorKind::OverLimit,
                 format!(

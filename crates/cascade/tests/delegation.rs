@@ -76,45 +76,8 @@ async fn keystone_mode_jobs_act_for_the_tenant_without_storing_its_token() {
         .await
     );
     // A tenant of the shared identity.
-    let v3 = format!("{}/identity/v3", a.url);
-    let p = call(
-        Method::POST,
-        &format!("{v3}/projects"),
-        Some(&admin),
-        Some(json!({"project": {"name": "t1"}})),
-        &[],
-    )
-    .await;
-    let project = p.body["project"]["id"].as_str().unwrap().to_string();
-    let u = call(
-        Method::POST,
-        &format!("{v3}/users"),
-        Some(&admin),
-        Some(json!({"user": {"name": "tina", "password": "pw", "default_project_id": project}})),
-        &[],
-    )
-    .await;
-    let user = u.body["user"]["id"].as_str().unwrap().to_string();
-    let roles = call(
-        Method::GET,
-        &format!("{v3}/roles?name=member"),
-        Some(&admin),
-        None,
-        &[],
-    )
-    .await;
-    let member = roles.body["roles"][0]["id"].as_str().unwrap().to_string();
-    let g = call(
-        Method::PUT,
-        &format!("{v3}/projects/{project}/users/{user}/roles/{member}"),
-        Some(&admin),
-        None,
-        &[],
-    )
-    .await;
-    assert_eq!(g.status, 204);
-    let (tenant, r) = token(&a.url, "tina", "pw", Some("t1")).await;
-    assert_eq!(r.status, 201);
+    let t1 = tenant(&a.url, &admin, "t1", "tina", Some("member")).await;
+    let (project, tenant) = (t1.project_id, t1.token);
 
     let nova = |m: Method, path: &str, t: &str, body: Option<serde_json::Value>| {
         let url = format!("{}/compute/v2.1{path}", b.url);

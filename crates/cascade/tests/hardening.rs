@@ -476,44 +476,9 @@ async fn pod_internals_never_reach_a_tenant() {
     let e = env(&db).await;
     let image = flavor_and_image(&e).await;
     // A tenant: eve, member of "other".
-    let v3 = format!("{}/identity/v3", e.c.url);
-    let r = call(
-        Method::POST,
-        &format!("{v3}/projects"),
-        Some(&e.admin),
-        Some(json!({"project": {"name": "other"}})),
-        &[],
-    )
-    .await;
-    let other = r.body["project"]["id"].as_str().unwrap().to_string();
-    let r = call(
-        Method::POST,
-        &format!("{v3}/users"),
-        Some(&e.admin),
-        Some(json!({"user": {"name": "eve", "password": "pw", "default_project_id": other}})),
-        &[],
-    )
-    .await;
-    let eve = r.body["user"]["id"].as_str().unwrap().to_string();
-    let r = call(
-        Method::GET,
-        &format!("{v3}/roles?name=member"),
-        Some(&e.admin),
-        None,
-        &[],
-    )
-    .await;
-    let member = r.body["roles"][0]["id"].as_str().unwrap().to_string();
-    call(
-        Method::PUT,
-        &format!("{v3}/projects/{other}/users/{eve}/roles/{member}"),
-        Some(&e.admin),
-        None,
-        &[],
-    )
-    .await;
-    let (tenant, r) = token(&e.c.url, "eve", "pw", Some("other")).await;
-    assert_eq!(r.status, 201, "{}", r.text);
+    let tenant = support::tenant(&e.c.url, &e.admin, "other", "eve", Some("member"))
+        .await
+        .token;
     let leaks = |text: &str| -> Vec<&'static str> {
         [
             "127.0.0.1",

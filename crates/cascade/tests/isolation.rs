@@ -83,31 +83,6 @@ fn id_of(v: &Value, key: &str) -> String {
         .to_string()
 }
 
-async fn user(w_url: &str, admin: &str, name: &str, project: &str) -> String {
-    let r = call(
-        Method::POST,
-        &format!("{w_url}/identity/v3/users"),
-        Some(admin),
-        Some(json!({"user": {"name": name, "password": "pw", "default_project_id": project}})),
-        &[],
-    )
-    .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    r.body["user"]["id"].as_str().unwrap().to_string()
-}
-
-async fn grant(url: &str, admin: &str, project: &str, user: &str, role: &str) {
-    let r = call(
-        Method::PUT,
-        &format!("{url}/identity/v3/projects/{project}/users/{user}/roles/{role}"),
-        Some(admin),
-        None,
-        &[],
-    )
-    .await;
-    assert_eq!(r.status, 204, "{}", r.text);
-}
-
 async fn role_id(url: &str, admin: &str, name: &str) -> String {
     let r = call(
         Method::GET,
@@ -118,19 +93,6 @@ async fn role_id(url: &str, admin: &str, name: &str) -> String {
     )
     .await;
     r.body["roles"][0]["id"].as_str().unwrap().to_string()
-}
-
-async fn project(url: &str, admin: &str, name: &str) -> String {
-    let r = call(
-        Method::POST,
-        &format!("{url}/identity/v3/projects"),
-        Some(admin),
-        Some(json!({"project": {"name": name}})),
-        &[],
-    )
-    .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    r.body["project"]["id"].as_str().unwrap().to_string()
 }
 
 async fn scoped(url: &str, user: &str, project: &str) -> String {
@@ -171,17 +133,14 @@ async fn world(db: &Db) -> World {
         assert_eq!(resp.status, 200, "{}", resp.text);
     }
     let url = c.url.clone();
-    let pa = project(&url, &admin, "tenant-a").await;
-    let pb = project(&url, &admin, "tenant-b").await;
+    let pa = tenant(&url, &admin, "tenant-a", "alice", Some("member"))
+        .await
+        .project_id;
+    let bob_tenant = tenant(&url, &admin, "tenant-b", "bob", Some("member")).await;
+    let (pb, bob) = (bob_tenant.project_id, bob_tenant.user_id);
+    tenant(&url, &admin, "tenant-a", "dave", Some("reader")).await;
+    tenant(&url, &admin, "tenant-a", "carol", None).await;
     let member_role = role_id(&url, &admin, "member").await;
-    let reader = role_id(&url, &admin, "reader").await;
-    let alice = user(&url, &admin, "alice", &pa).await;
-    let bob = user(&url, &admin, "bob", &pb).await;
-    let dave = user(&url, &admin, "dave", &pa).await;
-    user(&url, &admin, "carol", &pa).await;
-    grant(&url, &admin, &pa, &alice, &member_role).await;
-    grant(&url, &admin, &pb, &bob, &member_role).await;
-    grant(&url, &admin, &pa, &dave, &reader).await;
     let t = admin.clone();
     assert!(
         eventually(Duration::from_secs(20), || {

@@ -211,44 +211,9 @@ both_backends!(volumes_across_pods, bootable_flag_reaches_the_pod);
 /// project that is not the token's), and a pod's refusal is the tenant's answer.
 async fn bootable_flag_reaches_the_pod(db: &Db) {
     let e = env(db).await;
-    let v3 = format!("{}/identity/v3", e.c.url);
+    let vt = support::tenant(&e.c.url, &e.admin, "vt", "vu", Some("member")).await;
+    let (project, t) = (vt.project_id, vt.token);
     let id_of = |r: &Reply, k: &str| r.body[k]["id"].as_str().unwrap().to_string();
-    let p = call(
-        Method::POST,
-        &format!("{v3}/projects"),
-        Some(&e.admin),
-        Some(json!({"project": {"name": "vt"}})),
-        &[],
-    )
-    .await;
-    let project = id_of(&p, "project");
-    let u = call(
-        Method::POST,
-        &format!("{v3}/users"),
-        Some(&e.admin),
-        Some(json!({"user": {"name": "vu", "password": "pw", "default_project_id": project}})),
-        &[],
-    )
-    .await;
-    let user = id_of(&u, "user");
-    let roles = call(
-        Method::GET,
-        &format!("{v3}/roles?name=member"),
-        Some(&e.admin),
-        None,
-        &[],
-    )
-    .await;
-    let member = roles.body["roles"][0]["id"].as_str().unwrap().to_string();
-    call(
-        Method::PUT,
-        &format!("{v3}/projects/{project}/users/{user}/roles/{member}"),
-        Some(&e.admin),
-        None,
-        &[],
-    )
-    .await;
-    let (t, _) = token(&e.c.url, "vu", "pw", Some("vt")).await;
     let tenant = |m: Method, path: &str, body: Option<Value>| {
         let url = format!("{}/volume/v3/{project}{path}", e.c.url);
         let t = t.clone();

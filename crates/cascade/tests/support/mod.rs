@@ -252,3 +252,88 @@ where
     }
     false
 }
+
+/// A user of the embedded identity with one role on its own project.
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    pub project_id: String,
+    pub user_id: String,
+    /// A token scoped to the project (empty when the role gives none, e.g. no role at all).
+    pub token: String,
+}
+
+/// Creates project `project` (if new), user `user` (password `pw`) whose default project it
+/// is, grants `role` there (none when `role` is `None`) and issues the user's scoped token.
+pub async fn tenant(
+    base: &str,
+    admin: &str,
+    project: &str,
+    user: &str,
+    role: Option<&str>,
+) -> Tenant {
+    let v3 = format!("{base}/identity/v3");
+    let r = call(
+        reqwest::Method::POST,
+        &format!("{v3}/projects"),
+        Some(admin),
+        Some(json!({"project": {"name": project}})),
+        &[],
+    )
+    .await;
+    let project_id = match r.body["project"]["id"].as_str() {
+        Some(id) => id.to_string(),
+        None => {
+            let r = call(
+                reqwest::Method::GET,
+                &format!("{v3}/projects?name={project}"),
+                Some(admin),
+                None,
+                &[],
+            )
+            .await;
+            r.body["projects"][0]["id"]
+                .as_str()
+                .expect("project")
+                .to_string()
+        }
+    };
+    let r = call(
+        reqwest::Method::POST,
+        &format!("{v3}/users"),
+        Some(admin),
+        Some(json!({"user": {"name": user, "password": "pw", "default_project_id": project_id}})),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 201, "user {user}: {}", r.text);
+    let user_id = r.body["user"]["id"].as_str().unwrap().to_string();
+    let mut token_str = String::new();
+    if let Some(role) = role {
+        let r = call(
+            reqwest::Method::GET,
+            &format!("{v3}/roles?name={role}"),
+            Some(admin),
+            None,
+            &[],
+        )
+        .await;
+        let role_id = r.body["roles"][0]["id"].as_str().expect("role").to_string();
+        let r = call(
+            reqwest::Method::PUT,
+            &format!("{v3}/projects/{project_id}/users/{user_id}/roles/{role_id}"),
+            Some(admin),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(r.status, 204, "grant {role}: {}", r.text);
+        let (t, r) = token(base, user, "pw", Some(project)).await;
+        assert_eq!(r.status, 201, "{user}@{project}: {}", r.text);
+        token_str = t;
+    }
+    Tenant {
+        project_id,
+        user_id,
+        token: token_str,
+    }
+}

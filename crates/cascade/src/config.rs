@@ -57,6 +57,8 @@ pub(crate) struct Config {
     #[serde(default = "default_log_format")]
     pub(crate) log_format: String,
     #[serde(default)]
+    pub(crate) server: ServerSection,
+    #[serde(default)]
     pub(crate) identity: IdentityConfig,
     #[serde(default)]
     pub(crate) pods: PodsConfig,
@@ -90,6 +92,42 @@ impl std::fmt::Debug for MonitoringSection {
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .finish()
     }
+}
+
+/// `[server]`: server-side bounds on every client connection.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ServerSection {
+    /// Seconds a client has to send a request's headers; an idle keep-alive connection is also
+    /// closed after it (default 30).
+    #[serde(default = "default_header_timeout")]
+    pub(crate) header_timeout_secs: u64,
+    /// Seconds a request body may go without a byte arriving (default 60). An idle, not a total,
+    /// timeout: a long streamed image upload that keeps sending is never cut off.
+    #[serde(default = "default_body_idle_timeout")]
+    pub(crate) body_idle_timeout_secs: u64,
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        toml::from_str("").unwrap_or_else(|_| unreachable!("every server field has a default"))
+    }
+}
+
+impl ServerSection {
+    pub(crate) fn limits(&self) -> crate::listener::ConnectionLimits {
+        crate::listener::ConnectionLimits {
+            header_timeout: Duration::from_secs(self.header_timeout_secs.max(1)),
+            body_idle_timeout: Duration::from_secs(self.body_idle_timeout_secs.max(1)),
+        }
+    }
+}
+
+fn default_header_timeout() -> u64 {
+    30
+}
+fn default_body_idle_timeout() -> u64 {
+    60
 }
 
 /// `[jobs]`: the durable job engine of this process. Every field is optional.
@@ -442,6 +480,8 @@ mod tests {
         assert_eq!(c.listen, "127.0.0.1:5000");
         assert_eq!(c.identity.mode, "embedded");
         assert_eq!(c.pods.max_in_flight, 64);
+        assert_eq!(c.server.limits().header_timeout, Duration::from_secs(30));
+        assert_eq!(c.server.limits().body_idle_timeout, Duration::from_secs(60));
         assert!(Config::from_toml("[identity]\nmode = \"keystone\"").is_err());
         assert!(Config::from_toml("bogus = 1").is_err());
         let k = Config::from_toml(

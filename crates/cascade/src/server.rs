@@ -279,14 +279,12 @@ pub(crate) async fn start(
     }
     let app = cascade_api::router(state.clone());
     let shutdown = cancel.clone();
-    tasks.push(tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await;
-        if let Err(e) = served {
-            tracing::error!(error = %e, "HTTP server failed");
-        }
-    }));
+    tasks.push(tokio::spawn(crate::listener::serve(
+        listener,
+        app,
+        config.server.limits(),
+        shutdown,
+    )));
     tracing::info!(%public_url, identity = identity.mode(), backend = ?store.backend(), "Cascade is serving");
     Ok(Running {
         public_url,

@@ -275,6 +275,32 @@ pub(crate) struct IdentityConfig {
     pub(crate) service_project_domain: String,
     #[serde(default = "default_cache_ttl")]
     pub(crate) cache_ttl_secs: u64,
+    /// Embedded: password checks that may wait for an Argon2 slot; more are refused with 503.
+    #[serde(default = "default_password_queue")]
+    pub(crate) password_queue: usize,
+    /// Embedded: how long a password check may wait for a slot before a 503.
+    #[serde(default = "default_password_queue_timeout")]
+    pub(crate) password_queue_timeout_ms: u64,
+    /// Password authentications (`POST /identity/v3/auth/tokens`) one client address may make
+    /// per second, sustained; 0 turns the limit off.
+    #[serde(default = "default_auth_rate")]
+    pub(crate) auth_rate_per_sec: f64,
+    /// How many it may make in a burst.
+    #[serde(default = "default_auth_burst")]
+    pub(crate) auth_burst: u32,
+}
+
+fn default_password_queue() -> usize {
+    64
+}
+fn default_password_queue_timeout() -> u64 {
+    5000
+}
+fn default_auth_rate() -> f64 {
+    10.0
+}
+fn default_auth_burst() -> u32 {
+    100
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -83,3 +83,41 @@ async fn a_stalled_body_is_cut_off() {
     drop(c);
     db.cleanup().await;
 }
+
+#[tokio::test]
+async fn password_auth_is_rate_limited_per_source() {
+    let db = Db::sqlite();
+    let c = Cascade::start(
+        &db,
+        &format!(
+            "[identity]\nadmin_password = \"{ADMIN_PASSWORD}\"\nauth_rate_per_sec = 0.05\nauth_burst = 3\n"
+        ),
+    )
+    .await;
+    // The burst is served (right or wrong password alike) ...
+    let (_, r) = token(&c.url, "admin", ADMIN_PASSWORD, Some("admin")).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    for _ in 0..2 {
+        let (_, r) = token(&c.url, "admin", "wrong", Some("admin")).await;
+        assert_eq!(r.status, 401, "{}", r.text);
+    }
+    // ... and the next one is refused in Keystone's envelope, with when to retry.
+    let (_, r) = token(&c.url, "admin", ADMIN_PASSWORD, Some("admin")).await;
+    assert_eq!(r.status, 429, "{}", r.text);
+    assert_eq!(r.body["error"]["code"], 429);
+    assert_eq!(r.body["error"]["title"], "Too Many Requests");
+    let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=20).contains(&retry), "{retry}");
+    // Other identity calls are not limited.
+    let r = call(
+        Method::GET,
+        &format!("{}/identity/v3", c.url),
+        None,
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    drop(c);
+    db.cleanup().await;
+}

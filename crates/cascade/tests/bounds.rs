@@ -121,3 +121,33 @@ async fn password_auth_is_rate_limited_per_source() {
     drop(c);
     db.cleanup().await;
 }
+
+#[tokio::test]
+async fn server_name_filters_are_bounded() {
+    let db = Db::sqlite();
+    let c = Cascade::start(&db, "").await;
+    let t = admin_token(&c.url).await;
+    let list = |name: String| {
+        let url = format!("{}/compute/v2.1/servers/detail", c.url);
+        let t = t.clone();
+        async move {
+            let u = reqwest::Url::parse_with_params(
+                &url,
+                &[("name", name), ("all_tenants", "1".into())],
+            )
+            .unwrap();
+            call(Method::GET, u.as_str(), Some(&t), None, &[]).await
+        }
+    };
+    let r = list("^web-[0-9]+$".into()).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let started = Instant::now();
+    let r = list("a".repeat(256)).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.body["badRequest"]["code"], 400, "{}", r.text);
+    let r = list("((a{100}){100}){100}".into()).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    drop(c);
+    db.cleanup().await;
+}

@@ -247,6 +247,12 @@ pub(crate) struct ImagesConfig {
     /// Seconds a copier may go without progress before another takes over (default 30).
     #[serde(default)]
     pub(crate) copy_lease_secs: Option<u64>,
+    /// Largest image upload in bytes, Glance's `image_size_cap` (default 1 TiB); more is a 413.
+    #[serde(default)]
+    pub(crate) max_size_bytes: Option<u64>,
+    /// Image uploads and downloads one project may run at once (default 4); more is a 413.
+    #[serde(default)]
+    pub(crate) max_transfers_per_project: Option<usize>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -491,6 +497,12 @@ impl Config {
         }
         if let Some(s) = i.copy_lease_secs {
             c.copy_lease = Duration::from_secs(s.max(2));
+        }
+        if let Some(n) = i.max_size_bytes {
+            c.max_size_bytes = n;
+        }
+        if let Some(n) = i.max_transfers_per_project {
+            c.max_transfers_per_project = n.max(1);
         }
         Ok(c)
     }

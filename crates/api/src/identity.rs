@@ -4,11 +4,12 @@
 //! reads of oneself are open, everything else needs the `admin` role.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use bytes::Bytes;
 use cascade_core::catalog;
 use cascade_core::identity::{AuthContext, EmbeddedIdentity};
@@ -22,6 +23,7 @@ use serde_json::{Value, json};
 use crate::auth::Auth;
 use crate::body;
 use crate::error::{ApiError, OrApi};
+use crate::ratelimit::AuthRateLimit;
 use crate::state::AppState;
 
 const SVC: Service = Service::Identity;
@@ -146,7 +148,19 @@ fn unauthorized_with_uri(state: &AppState, e: ApiError) -> ApiError {
     e
 }
 
-async fn issue_token(State(state): State<AppState>, Query(q): Params, body: Bytes) -> ApiResult {
+async fn issue_token(
+    State(state): State<AppState>,
+    limit: Option<Extension<AuthRateLimit>>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    Query(q): Params,
+    body: Bytes,
+) -> ApiResult {
+    if let (Some(Extension(limit)), Some(Extension(ConnectInfo(peer)))) = (limit, peer)
+        && let Err(wait) = limit.check(peer.ip())
+    {
+        tracing::warn!(%peer, "authentication rate limit exceeded");
+        return Ok(crate::ratelimit::too_many_requests(wait));
+    }
     let id = embedded(&state)?;
     let req: AuthRequest = body::wrapped::<Value>(SVC, &body, "auth")
         .and_then(|auth| body::typed(SVC, json!({"auth": auth}), "auth"))?;

@@ -18,10 +18,12 @@ mod jobs;
 mod metrics;
 mod network;
 pub mod policy;
+mod ratelimit;
 mod stack;
 mod state;
 mod volume;
 
 pub use metrics::HttpMetrics;
+pub use ratelimit::AuthRateLimit;
 pub use stack::{policy, router, routes};
 pub use state::AppState;

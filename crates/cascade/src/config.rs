@@ -57,6 +57,8 @@ pub(crate) struct Config {
     #[serde(default = "default_log_format")]
     pub(crate) log_format: String,
     #[serde(default)]
+    pub(crate) server: ServerSection,
+    #[serde(default)]
     pub(crate) identity: IdentityConfig,
     #[serde(default)]
     pub(crate) pods: PodsConfig,
@@ -90,6 +92,42 @@ impl std::fmt::Debug for MonitoringSection {
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .finish()
     }
+}
+
+/// `[server]`: server-side bounds on every client connection.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ServerSection {
+    /// Seconds a client has to send a request's headers; an idle keep-alive connection is also
+    /// closed after it (default 30).
+    #[serde(default = "default_header_timeout")]
+    pub(crate) header_timeout_secs: u64,
+    /// Seconds a request body may go without a byte arriving (default 60). An idle, not a total,
+    /// timeout: a long streamed image upload that keeps sending is never cut off.
+    #[serde(default = "default_body_idle_timeout")]
+    pub(crate) body_idle_timeout_secs: u64,
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        toml::from_str("").unwrap_or_else(|_| unreachable!("every server field has a default"))
+    }
+}
+
+impl ServerSection {
+    pub(crate) fn limits(&self) -> crate::listener::ConnectionLimits {
+        crate::listener::ConnectionLimits {
+            header_timeout: Duration::from_secs(self.header_timeout_secs.max(1)),
+            body_idle_timeout: Duration::from_secs(self.body_idle_timeout_secs.max(1)),
+        }
+    }
+}
+
+fn default_header_timeout() -> u64 {
+    30
+}
+fn default_body_idle_timeout() -> u64 {
+    60
 }
 
 /// `[jobs]`: the durable job engine of this process. Every field is optional.
@@ -209,6 +247,12 @@ pub(crate) struct ImagesConfig {
     /// Seconds a copier may go without progress before another takes over (default 30).
     #[serde(default)]
     pub(crate) copy_lease_secs: Option<u64>,
+    /// Largest image upload in bytes, Glance's `image_size_cap` (default 1 TiB); more is a 413.
+    #[serde(default)]
+    pub(crate) max_size_bytes: Option<u64>,
+    /// Image uploads and downloads one project may run at once (default 4); more is a 413.
+    #[serde(default)]
+    pub(crate) max_transfers_per_project: Option<usize>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -237,6 +281,32 @@ pub(crate) struct IdentityConfig {
     pub(crate) service_project_domain: String,
     #[serde(default = "default_cache_ttl")]
     pub(crate) cache_ttl_secs: u64,
+    /// Embedded: password checks that may wait for an Argon2 slot; more are refused with 503.
+    #[serde(default = "default_password_queue")]
+    pub(crate) password_queue: usize,
+    /// Embedded: how long a password check may wait for a slot before a 503.
+    #[serde(default = "default_password_queue_timeout")]
+    pub(crate) password_queue_timeout_ms: u64,
+    /// Password authentications (`POST /identity/v3/auth/tokens`) one client address may make
+    /// per second, sustained; 0 turns the limit off.
+    #[serde(default = "default_auth_rate")]
+    pub(crate) auth_rate_per_sec: f64,
+    /// How many it may make in a burst.
+    #[serde(default = "default_auth_burst")]
+    pub(crate) auth_burst: u32,
+}
+
+fn default_password_queue() -> usize {
+    64
+}
+fn default_password_queue_timeout() -> u64 {
+    5000
+}
+fn default_auth_rate() -> f64 {
+    10.0
+}
+fn default_auth_burst() -> u32 {
+    100
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -428,6 +498,12 @@ impl Config {
         if let Some(s) = i.copy_lease_secs {
             c.copy_lease = Duration::from_secs(s.max(2));
         }
+        if let Some(n) = i.max_size_bytes {
+            c.max_size_bytes = n;
+        }
+        if let Some(n) = i.max_transfers_per_project {
+            c.max_transfers_per_project = n.max(1);
+        }
         Ok(c)
     }
 }
@@ -442,6 +518,8 @@ mod tests {
         assert_eq!(c.listen, "127.0.0.1:5000");
         assert_eq!(c.identity.mode, "embedded");
         assert_eq!(c.pods.max_in_flight, 64);
+        assert_eq!(c.server.limits().header_timeout, Duration::from_secs(30));
+        assert_eq!(c.server.limits().body_idle_timeout, Duration::from_secs(60));
         assert!(Config::from_toml("[identity]\nmode = \"keystone\"").is_err());
         assert!(Config::from_toml("bogus = 1").is_err());
         let k = Config::from_toml(

@@ -6,6 +6,7 @@ mod cli;
 mod config;
 mod demo;
 mod image_cli;
+mod listener;
 mod operator;
 mod server;
 mod sim;

@@ -12,6 +12,7 @@ use cascade_core::compute::{Compute, ComputeConfig};
 use cascade_core::identity::Delegation;
 use cascade_core::identity::{
     BootstrapUser, EmbeddedIdentity, Identity, KeystoneIdentity, KeystoneIdentityConfig,
+    PasswordLimits,
 };
 use cascade_core::jobs::JobEngine;
 use cascade_core::network::{Binding, EngineSink, NetJobHandler, NetworkService};
@@ -146,7 +147,11 @@ pub(crate) async fn start(
                 store.clone(),
                 Duration::from_secs(config.identity.token_ttl_secs),
                 &public_url,
-            );
+            )
+            .with_password_limits(PasswordLimits {
+                queue: config.identity.password_queue,
+                queue_timeout: Duration::from_millis(config.identity.password_queue_timeout_ms),
+            });
             let mut users = bootstrap.to_vec();
             if let Some(pw) = &config.identity.admin_password {
                 users.insert(
@@ -277,16 +282,18 @@ pub(crate) async fn start(
             }
         }));
     }
-    let app = cascade_api::router(state.clone());
+    let app =
+        cascade_api::router(state.clone()).layer(axum::Extension(cascade_api::AuthRateLimit::new(
+            config.identity.auth_rate_per_sec,
+            config.identity.auth_burst,
+        )));
     let shutdown = cancel.clone();
-    tasks.push(tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await;
-        if let Err(e) = served {
-            tracing::error!(error = %e, "HTTP server failed");
-        }
-    }));
+    tasks.push(tokio::spawn(crate::listener::serve(
+        listener,
+        app,
+        config.server.limits(),
+        shutdown,
+    )));
     tracing::info!(%public_url, identity = identity.mode(), backend = ?store.backend(), "Cascade is serving");
     Ok(Running {
         public_url,

@@ -41,7 +41,8 @@ both_backends!(upload_download_and_lazy_copies);
 sqlite_only!(
     eager_policy_and_bad_input,
     register_and_visibility,
-    interrupted_transfers_leave_no_half_image
+    interrupted_transfers_leave_no_half_image,
+    size_cap_and_transfers_per_project
 );
 
 /// Cascade, a simulator with three regions registered as pods, and an admin token.
@@ -55,7 +56,12 @@ struct Env {
 }
 
 async fn env(db: &Db, caps: [Value; 3]) -> Env {
-    let c = Cascade::start(db, FAST).await;
+    env_with(db, caps, "").await
+}
+
+/// [`env`] with more `[images]` settings.
+async fn env_with(db: &Db, caps: [Value; 3], images: &str) -> Env {
+    let c = Cascade::start(db, &format!("{FAST}{images}")).await;
     let regions = vec![
         RegionSpec::new("Pod1", "az1").instant(),
         RegionSpec::new("Pod2", "az2").instant(),
@@ -833,4 +839,107 @@ async fn svc_store(e: &Env) -> cascade_store::Store {
             .await
             .unwrap(),
     }
+}
+
+/// `[images] max_size_bytes` (Glance's `image_size_cap`): too large by `Content-Length` or by
+/// the bytes streamed is a 413 leaving nothing in the pod; `max_transfers_per_project`: one
+/// project's transfers beyond it are refused while another project's go through.
+async fn size_cap_and_transfers_per_project(db: &Db) {
+    let e = env_with(
+        db,
+        no_caps(),
+        "max_size_bytes = 1000000
+max_transfers_per_project = 1
+",
+    )
+    .await;
+    let mk = |name: &'static str| {
+        let e = &e;
+        async move {
+            let r = e
+                .create(json!({"name": name, "disk_format": "raw", "container_format": "bare"}))
+                .await;
+            assert_eq!(r.status, 201, "{}", r.text);
+            r.body["id"].as_str().unwrap().to_string()
+        }
+    };
+    let id = mk("capped").await;
+
+    // Announced too large: refused before a byte moves.
+    let (status, text) = e.upload(&id, data(1_000_001, 1)).await;
+    assert_eq!(status, 413, "{text}");
+    assert!(text.contains("Image exceeds the storage quota"), "{text}");
+    assert_eq!(e.show(&id).await.body["status"], "queued");
+
+    // Streamed without a length: cut off past the cap, nothing left in the pod.
+    let chunks: Vec<Result<bytes::Bytes, std::io::Error>> = (0..8)
+        .map(|i| Ok(bytes::Bytes::from(data(200_000, i))))
+        .collect();
+    let resp = reqwest::Client::new()
+        .put(e.image(&format!("/v2/images/{id}/file")))
+        .header("x-auth-token", &e.admin)
+        .header("content-type", "application/octet-stream")
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 413);
+    let clean = eventually(Duration::from_secs(10), || async {
+        e.show(&id).await.body["status"] == "queued" && e.bottoms("Pod1", &id).await.is_empty()
+    })
+    .await;
+    assert!(clean, "bottoms {:?}", e.bottoms("Pod1", &id).await);
+    // Within the cap it works.
+    assert_eq!(e.upload(&id, data(1_000_000, 2)).await.0, 204);
+
+    // One transfer at a time per project: a slow upload holds the only slot.
+    let slow_id = mk("slow").await;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(1);
+    let url = e.image(&format!("/v2/images/{slow_id}/file"));
+    let admin = e.admin.clone();
+    let slow =
+        tokio::spawn(async move {
+            let body = futures_util::stream::unfold(rx, |mut rx| async move {
+                rx.recv().await.map(|c| (c, rx))
+            });
+            reqwest::Client::new()
+                .put(url)
+                .header("x-auth-token", admin)
+                .header("content-type", "application/octet-stream")
+                .body(reqwest::Body::wrap_stream(body))
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        });
+    tx.send(Ok(bytes::Bytes::from(data(1000, 3))))
+        .await
+        .unwrap();
+    let busy = eventually(Duration::from_secs(10), || async {
+        e.show(&slow_id).await.body["status"] == "saving"
+    })
+    .await;
+    assert!(busy, "the slow upload started");
+    let r = call(
+        Method::GET,
+        &e.image(&format!("/v2/images/{id}/file")),
+        Some(&e.admin),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 413, "{}", r.text);
+    assert!(r.text.contains("over a limit"), "{}", r.text);
+    drop(tx);
+    assert_eq!(slow.await.unwrap().unwrap(), 204);
+    // The slot is back.
+    let r = reqwest::Client::new()
+        .get(e.image(&format!("/v2/images/{id}/file")))
+        .header("x-auth-token", &e.admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.bytes().await.unwrap().len(), 1_000_000);
 }

@@ -11,6 +11,7 @@ mod flavors;
 mod groups;
 mod keypairs;
 mod metadata;
+mod name_filter;
 mod quotas;
 mod saga;
 mod scheduler;
@@ -46,6 +47,9 @@ pub struct ComputeConfig {
     pub watch_interval: Duration,
     /// Largest page a list returns (Nova's `max_limit`).
     pub max_limit: usize,
+    /// Most index rows one filtered list scans; a page that reaches it ends early, with a
+    /// next marker where the scan stopped.
+    pub max_scan_rows: usize,
 }
 
 impl Default for ComputeConfig {
@@ -54,6 +58,7 @@ impl Default for ComputeConfig {
             live_timeout: Duration::from_secs(3),
             watch_interval: Duration::from_secs(2),
             max_limit: 1000,
+            max_scan_rows: 10_000,
         }
     }
 }

@@ -654,13 +654,12 @@ impl Compute {
             ),
             None => None,
         };
-        let name_re = match &q.name {
-            Some(n) => Some(
-                regex_lite::Regex::new(n)
-                    .map_err(|_| CoreError::bad_request(format!("Invalid name filter {n}")))?,
-            ),
-            None => None,
-        };
+        let name_re = q
+            .name
+            .as_deref()
+            .map(super::name_filter::NameFilter::parse)
+            .transpose()?;
+        let mut scanned = 0usize;
         let mut filter = q.filter.clone();
         if let Scope::Project(scope) = &q.scope {
             filter.project_id = Some(scope.clone());
@@ -700,9 +699,17 @@ impl Compute {
                 )
                 .await?;
             let exhausted = (batch.len() as i64) < (limit as i64).max(100);
-            for row in batch {
+            scanned += batch.len();
+            let named = match &name_re {
+                Some(re) => Some(
+                    re.matches(batch.iter().map(|r| r.name.clone()).collect())
+                        .await?,
+                ),
+                None => None,
+            };
+            for (i, row) in batch.into_iter().enumerate() {
                 after = Some(row.clone());
-                if name_re.as_ref().is_some_and(|re| !re.is_match(&row.name)) {
+                if named.as_ref().is_some_and(|m| !m[i]) {
                     continue;
                 }
                 let tags: Vec<String> = serde_json::from_str(&row.tags).unwrap_or_default();
@@ -735,6 +742,13 @@ impl Compute {
                 return Ok(ServerList {
                     servers: out,
                     next_marker: None,
+                });
+            }
+            if scanned >= self.config.max_scan_rows {
+                // Filters left most rows out: a short page, continued where the scan stopped.
+                return Ok(ServerList {
+                    servers: out,
+                    next_marker: after.map(|r| r.id),
                 });
             }
         }

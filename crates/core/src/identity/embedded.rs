@@ -23,7 +23,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::context::AuthContext;
-use super::password;
+use super::password::{PasswordGate, PasswordLimits};
 use crate::{CoreError, Result};
 
 const DEFAULT_DOMAIN_ID: &str = "default";
@@ -53,6 +53,7 @@ pub struct EmbeddedIdentity {
     store: Store,
     token_ttl: Duration,
     public_url: String,
+    passwords: PasswordGate,
 }
 
 fn new_id() -> String {
@@ -116,7 +117,14 @@ impl EmbeddedIdentity {
             store,
             token_ttl,
             public_url: public_url.into().trim_end_matches('/').to_string(),
+            passwords: PasswordGate::new(PasswordLimits::default()),
         }
+    }
+
+    /// Bounds the queue of password checks (default [`PasswordLimits::default`]).
+    pub fn with_password_limits(mut self, limits: PasswordLimits) -> EmbeddedIdentity {
+        self.passwords = PasswordGate::new(limits);
+        self
     }
 
     fn link(&self, collection: &str, id: &str) -> SelfLink {
@@ -257,18 +265,19 @@ impl EmbeddedIdentity {
                 "Expecting to find user id or name in the request.",
             ));
         };
-        let user = found.map_err(|e| match e {
-            StoreError::NotFound => CoreError::unauthorized(AUTH_REQUIRED),
-            other => other.into(),
-        })?;
-        let ok = match user.password_hash.as_deref() {
-            Some(h) => password::verify_async(&pw.user.password, h).await,
-            None => false,
+        // An unknown user costs the same Argon2 work as a wrong password, so the answer's
+        // timing does not tell which users exist.
+        let user = match found {
+            Ok(user) => Some(user),
+            Err(StoreError::NotFound) => None,
+            Err(other) => return Err(other.into()),
         };
-        if !ok {
-            return Err(CoreError::unauthorized(AUTH_REQUIRED));
+        let phc = user.as_ref().and_then(|u| u.password_hash.as_deref());
+        let ok = self.passwords.verify(&pw.user.password, phc).await?;
+        match user {
+            Some(user) if ok => Ok(user),
+            _ => Err(CoreError::unauthorized(AUTH_REQUIRED)),
         }
-        Ok(user)
     }
 
     /// `POST /v3/auth/tokens`: returns the new token and its context.
@@ -807,7 +816,7 @@ impl EmbeddedIdentity {
                 .map_err(not_found("project", pid))?;
         }
         let password_hash = match &req.password {
-            Some(p) => Some(password::hash_async(p).await?),
+            Some(p) => Some(self.passwords.hash(p).await?),
             None => None,
         };
         let row = UserRow {
@@ -864,7 +873,7 @@ impl EmbeddedIdentity {
             row.name = name;
         }
         if let Some(p) = req.password {
-            row.password_hash = Some(password::hash_async(&p).await?);
+            row.password_hash = Some(self.passwords.hash(&p).await?);
             drop_tokens = true;
         }
         if let Some(e) = req.enabled {
@@ -1122,5 +1131,57 @@ impl EmbeddedIdentity {
                 domain_id: (a.target_kind == TargetKind::Domain).then_some(a.target_id),
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use cascade_model::identity::AuthRequest;
+    use cascade_store::testing::TestDb;
+
+    use super::*;
+    use crate::ErrorKind;
+
+    fn password_auth(user: &str, password: &str) -> AuthRequest {
+        serde_json::from_value(serde_json::json!({"auth": {"identity": {
+            "methods": ["password"],
+            "password": {"user": {"name": user, "domain": {"id": "default"}, "password": password}}
+        }}}))
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_unknown_user_costs_the_same_argon2_work() {
+        let db = TestDb::sqlite().await.unwrap();
+        let id = EmbeddedIdentity::new(db.store.clone(), Duration::from_secs(60), "http://x");
+        id.bootstrap(&[BootstrapUser {
+            name: "alice".into(),
+            password: "right".into(),
+            project: "p".into(),
+            role: "member".into(),
+        }])
+        .await
+        .unwrap();
+        let before = id.passwords.verifies();
+        let e = id
+            .authenticate(&password_auth("alice", "wrong"))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Unauthorized);
+        assert_eq!(id.passwords.verifies(), before + 1);
+        let e = id
+            .authenticate(&password_auth("nobody", "wrong"))
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Unauthorized);
+        assert_eq!(e.message, AUTH_REQUIRED);
+        assert_eq!(
+            id.passwords.verifies(),
+            before + 2,
+            "an unknown user must be verified against the dummy hash"
+        );
+        db.cleanup().await;
     }
 }

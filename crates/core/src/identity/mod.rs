@@ -13,6 +13,7 @@ pub use context::{AuthContext, Scope};
 pub use delegation::{Actor, Delegation};
 pub use embedded::{BootstrapUser, EmbeddedIdentity, RoleAssignment};
 pub use keystone::{KeystoneIdentity, KeystoneIdentityConfig};
+pub use password::PasswordLimits;
 
 use crate::Result;
 

@@ -457,6 +457,13 @@ impl ImageService {
                 "Properties disk_format, container_format must be set prior to saving data.",
             ));
         }
+        if req
+            .content_length
+            .is_some_and(|l| l > self.config.max_size_bytes)
+        {
+            return Err(super::limits::too_large());
+        }
+        let _slot = self.transfers.acquire(&caller.project_id)?;
         let (policy, pods) = self.placement(&img).await?;
         let home = pods.first().cloned().ok_or_else(|| {
             CoreError::new(
@@ -561,7 +568,9 @@ impl ImageService {
         let want_sha256 = img
             .properties
             .contains_key("owner_specified.openstack.sha256");
-        let (body, meter) = Digesting::new(req.body, want_sha256);
+        let capped = super::limits::Capped::new(req.body, self.config.max_size_bytes);
+        let over_cap = capped.over.clone();
+        let (body, meter) = Digesting::new(capped, want_sha256);
         let sent = self
             .with_progress(
                 &img.id,
@@ -581,6 +590,9 @@ impl ImageService {
             )
             .await;
         let verdict: Result<Digests> = async {
+            if over_cap.load(std::sync::atomic::Ordering::Relaxed) {
+                return Err(super::limits::too_large());
+            }
             let resp = sent?;
             if meter.source_failed.load(std::sync::atomic::Ordering::Relaxed) {
                 return Err(CoreError::bad_request(
@@ -726,8 +738,16 @@ impl ImageService {
                 body: None,
             });
         }
+        let slot = self.transfers.acquire(&caller.project_id)?;
         let src = self.open_source(&img, None).await?;
-        let body = src.body.map(|c| c.map_err(io_error)).boxed();
+        // The slot is held until the client has the whole body (or goes away).
+        let body = src
+            .body
+            .map(move |c| {
+                let _held = &slot;
+                c.map_err(io_error)
+            })
+            .boxed();
         Ok(Download {
             size: img.size,
             checksum: img.checksum.clone(),

@@ -20,6 +20,7 @@
 
 mod data;
 pub mod digest;
+mod limits;
 pub mod model;
 pub mod policy;
 mod registry;
@@ -59,6 +60,10 @@ pub struct ImageConfig {
     pub copy_attempts: u32,
     /// How often the background loop deletes orphaned pod copies and resumes eager copies.
     pub sweep_interval: Duration,
+    /// Largest image data accepted (Glance's `image_size_cap`); more is a 413.
+    pub max_size_bytes: u64,
+    /// Uploads and downloads one project may run at once; more is a 413.
+    pub max_transfers_per_project: usize,
 }
 
 impl Default for ImageConfig {
@@ -69,6 +74,8 @@ impl Default for ImageConfig {
             copy_lease: Duration::from_secs(30),
             copy_attempts: 3,
             sweep_interval: Duration::from_secs(15),
+            max_size_bytes: 1 << 40,
+            max_transfers_per_project: 4,
         }
     }
 }
@@ -82,6 +89,8 @@ pub struct ImageService {
     /// The lease owner of copies made by this process.
     owner: String,
     jobs: OnceLock<Arc<JobEngine>>,
+    /// Uploads and downloads running per project.
+    transfers: limits::TransferSlots,
 }
 
 impl ImageService {
@@ -89,6 +98,7 @@ impl ImageService {
         Arc::new(ImageService {
             store,
             pods,
+            transfers: limits::TransferSlots::new(config.max_transfers_per_project),
             config,
             owner: format!("images-{}", uuid::Uuid::new_v4().simple()),
             jobs: OnceLock::new(),

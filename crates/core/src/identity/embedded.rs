@@ -29,13 +29,24 @@ use crate::{CoreError, Result};
 const DEFAULT_DOMAIN_ID: &str = "default";
 const AUTH_REQUIRED: &str = "The request you have made requires authentication.";
 
-/// A user to create at bootstrap, with a role on a project.
-#[derive(Debug, Clone)]
+/// A user to create at bootstrap, with a role on a project. `Debug` never shows the password.
+#[derive(Clone)]
 pub struct BootstrapUser {
     pub name: String,
     pub password: String,
     pub project: String,
     pub role: String,
+}
+
+impl std::fmt::Debug for BootstrapUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BootstrapUser")
+            .field("name", &self.name)
+            .field("password", &cascade_model::redact::REDACTED)
+            .field("project", &self.project)
+            .field("role", &self.role)
+            .finish()
+    }
 }
 
 /// One role assignment, as `/v3/role_assignments` shows it.
@@ -1143,6 +1154,21 @@ mod tests {
 
     use super::*;
     use crate::ErrorKind;
+
+    #[test]
+    fn bootstrap_user_debug_hides_the_password() {
+        let u = BootstrapUser {
+            name: "admin".into(),
+            password: "pw-s3cret".into(),
+            project: "admin".into(),
+            role: "admin".into(),
+        };
+        let shown = format!("{u:?}");
+        assert!(
+            !shown.contains("s3cret") && shown.contains("<redacted>"),
+            "{shown}"
+        );
+    }
 
     fn password_auth(user: &str, password: &str) -> AuthRequest {
         serde_json::from_value(serde_json::json!({"auth": {"identity": {

@@ -446,19 +446,24 @@ async fn upload_download_and_lazy_copies(db: &Db) {
     })
     .await;
     assert!(gone, "pod copies are deleted");
-    let r = call(
-        Method::GET,
-        &format!("{}/v1.0/routings?resource_type=image&top_id={id}", e.c.url),
-        Some(&e.admin),
-        None,
-        &[],
-    )
+    // The routing rows go right after each pod's delete answers.
+    let routings = || async {
+        call(
+            Method::GET,
+            &format!("{}/v1.0/routings?resource_type=image&top_id={id}", e.c.url),
+            Some(&e.admin),
+            None,
+            &[],
+        )
+        .await
+    };
+    let cleared = eventually(Duration::from_secs(10), || async {
+        routings().await.body["routings"]
+            .as_array()
+            .is_some_and(|r| r.is_empty())
+    })
     .await;
-    assert!(
-        r.body["routings"].as_array().unwrap().is_empty(),
-        "{}",
-        r.text
-    );
+    assert!(cleared, "{}", routings().await.text);
     e.sim.shutdown().await;
 }
 

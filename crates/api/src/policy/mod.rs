@@ -1,5 +1,5 @@
 //! The policy layer: every route of every service has a rule, declared in one table
-//! ([`rules::DEFAULT_RULES`]), checked by one middleware ([`enforce`]) after routing and before
+//! ([`rules::default_rules`], a file per service), checked by one middleware ([`enforce`]) after routing and before
 //! any handler runs. Rules follow OpenStack's default personas (`admin_only`, `project_member`,
 //! `project_reader`, `owner`); an operator overrides them by action name, as with `policy.yaml`.
 //!
@@ -27,7 +27,7 @@ use http::Method;
 
 use crate::error::ApiError;
 use crate::state::AppState;
-pub use rules::{DEFAULT_RULES, RouteRule};
+pub use rules::{RouteRule, default_rules};
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -200,7 +200,7 @@ impl Policy {
         monitor_token: Option<String>,
     ) -> Result<Policy, PolicyError> {
         let mut rules = HashMap::new();
-        for r in DEFAULT_RULES {
+        for r in default_rules() {
             if rules.insert((r.method.clone(), r.path), r).is_some() {
                 return Err(PolicyError(format!(
                     "two rules for {} {}",
@@ -289,8 +289,7 @@ impl Policy {
 
     /// The effective rules, one line per (method, route) the table declares, sorted.
     pub fn effective(&self) -> Vec<(String, String, String, &'static str, bool)> {
-        let mut out: Vec<_> = DEFAULT_RULES
-            .iter()
+        let mut out: Vec<_> = default_rules()
             .map(|r| {
                 let rule = self.overrides.get(r.action).copied().unwrap_or(r.rule);
                 (

@@ -1,0 +1,132 @@
+//! The default rules of Neutron v2.0 at `/network`; `{coll}` actions are named per collection.
+
+use super::*;
+
+pub(super) static NETWORK: &[RouteRule] = &[
+    r(GET, "/network", "network:versions", Public, Nobody),
+    r(GET, "/network/", "network:versions", Public, Nobody),
+    r(GET, "/network/v2.0", "network:version", Public, Nobody),
+    r(GET, "/network/v2.0/", "network:version", Public, Nobody),
+    // Visibility (own, shared, external, admin) is filtered by the central Neutron.
+    r(
+        GET,
+        "/network/v2.0/{coll}",
+        "get_{coll}",
+        ProjectReader,
+        Nobody,
+    ),
+    r(
+        POST,
+        "/network/v2.0/{coll}",
+        "create_{coll}",
+        ProjectMember,
+        Nobody,
+    ),
+    r(
+        GET,
+        "/network/v2.0/{coll}/{id}",
+        "get_{coll}",
+        ProjectReader,
+        Nobody,
+    ),
+    r(
+        PUT,
+        "/network/v2.0/{coll}/{id}",
+        "update_{coll}",
+        ProjectMember,
+        Nobody,
+    ),
+    r(
+        DELETE,
+        "/network/v2.0/{coll}/{id}",
+        "delete_{coll}",
+        ProjectMember,
+        Nobody,
+    ),
+    r(
+        GET,
+        "/network/v2.0/{coll}/{id}/{sub}",
+        "get_{coll}",
+        ProjectReader,
+        Nobody,
+    ),
+    r(
+        PUT,
+        "/network/v2.0/{coll}/{id}/{sub}",
+        "update_{coll}",
+        ProjectMember,
+        Nobody,
+    ),
+    r(
+        DELETE,
+        "/network/v2.0/{coll}/{id}/{sub}",
+        "update_{coll}",
+        ProjectMember,
+        Nobody,
+    ),
+    r(
+        GET,
+        "/network/v2.0/{coll}/{id}/{sub}/{tag}",
+        "get_{coll}_tags",
+        ProjectReader,
+        Nobody,
+    ),
+    r(
+        PUT,
+        "/network/v2.0/{coll}/{id}/{sub}/{tag}",
+        "update_{coll}_tags",
+        ProjectMember,
+        Nobody,
+    ),
+    r(
+        DELETE,
+        "/network/v2.0/{coll}/{id}/{sub}/{tag}",
+        "delete_{coll}_tags",
+        ProjectMember,
+        Nobody,
+    ),
+    // Quotas: `{id}` is the target project.
+    r(GET, "/network/v2.0/quotas", "get_quota", AdminOnly, Nobody),
+    r(
+        GET,
+        "/network/v2.0/quotas/{id}",
+        "get_quota",
+        ProjectReader,
+        Project("id"),
+    ),
+    r(
+        PUT,
+        "/network/v2.0/quotas/{id}",
+        "update_quota",
+        AdminOnly,
+        Nobody,
+    ),
+    r(
+        DELETE,
+        "/network/v2.0/quotas/{id}",
+        "delete_quota",
+        AdminOnly,
+        Nobody,
+    ),
+    r(
+        GET,
+        "/network/v2.0/quotas/{id}/{sub}",
+        "get_quota",
+        ProjectReader,
+        Project("id"),
+    ),
+    r(
+        GET,
+        "/network/v2.0/network-ip-availabilities",
+        "get_network_ip_availability",
+        AdminOnly,
+        Nobody,
+    ),
+    r(
+        GET,
+        "/network/v2.0/network-ip-availabilities/{id}",
+        "get_network_ip_availability",
+        AdminOnly,
+        Nobody,
+    ),
+];

@@ -1,0 +1,157 @@
+//! The default rules of Cinder v3 at `/volume`; the URL names the caller's project.
+
+use super::*;
+
+pub(super) static VOLUME: &[RouteRule] = &[
+    r(GET, "/volume", "volume:versions", Public, Nobody),
+    r(GET, "/volume/", "volume:versions", Public, Nobody),
+    r(GET, "/volume/v3", "volume:version", Public, Nobody),
+    r(GET, "/volume/v3/", "volume:version", Public, Nobody),
+    cinder!(GET, "/volumes", "volume:get_all", ProjectReader),
+    cinder!(POST, "/volumes", "volume:create", ProjectMember),
+    cinder!(GET, "/volumes/detail", "volume:get_all", ProjectReader),
+    cinder!(GET, "/volumes/{id}", "volume:get", ProjectReader),
+    cinder!(PUT, "/volumes/{id}", "volume:update", ProjectMember),
+    cinder!(DELETE, "/volumes/{id}", "volume:delete", ProjectMember),
+    // Admin-only actions (os-reset_status, os-force_delete, …) are refused again by the handler.
+    cinder!(POST, "/volumes/{id}/action", "volume:action", ProjectMember),
+    cinder!(
+        GET,
+        "/volumes/{id}/metadata",
+        "volume:get_volume_metadata",
+        ProjectReader
+    ),
+    cinder!(
+        PUT,
+        "/volumes/{id}/metadata",
+        "volume:update_volume_metadata",
+        ProjectMember
+    ),
+    cinder!(
+        POST,
+        "/volumes/{id}/metadata",
+        "volume:create_volume_metadata",
+        ProjectMember
+    ),
+    cinder!(
+        GET,
+        "/volumes/{id}/metadata/{key}",
+        "volume:get_volume_metadata",
+        ProjectReader
+    ),
+    cinder!(
+        PUT,
+        "/volumes/{id}/metadata/{key}",
+        "volume:update_volume_metadata",
+        ProjectMember
+    ),
+    cinder!(
+        DELETE,
+        "/volumes/{id}/metadata/{key}",
+        "volume:delete_volume_metadata",
+        ProjectMember
+    ),
+    cinder!(GET, "/snapshots", "volume:get_all_snapshots", ProjectReader),
+    cinder!(POST, "/snapshots", "volume:create_snapshot", ProjectMember),
+    cinder!(
+        GET,
+        "/snapshots/detail",
+        "volume:get_all_snapshots",
+        ProjectReader
+    ),
+    cinder!(GET, "/snapshots/{id}", "volume:get_snapshot", ProjectReader),
+    cinder!(
+        PUT,
+        "/snapshots/{id}",
+        "volume:update_snapshot",
+        ProjectMember
+    ),
+    cinder!(
+        DELETE,
+        "/snapshots/{id}",
+        "volume:delete_snapshot",
+        ProjectMember
+    ),
+    cinder!(
+        GET,
+        "/types",
+        "volume_extension:type_get_all",
+        ProjectReader
+    ),
+    cinder!(POST, "/types", "volume_extension:types_manage", AdminOnly),
+    cinder!(
+        GET,
+        "/types/{id}",
+        "volume_extension:type_get",
+        ProjectReader
+    ),
+    cinder!(
+        DELETE,
+        "/types/{id}",
+        "volume_extension:types_manage",
+        AdminOnly
+    ),
+    cinder!(
+        GET,
+        "/attachments",
+        "volume:attachment_get_all",
+        ProjectReader
+    ),
+    cinder!(
+        POST,
+        "/attachments",
+        "volume:attachment_create",
+        ProjectMember
+    ),
+    cinder!(
+        GET,
+        "/attachments/detail",
+        "volume:attachment_get_all",
+        ProjectReader
+    ),
+    cinder!(
+        GET,
+        "/attachments/{id}",
+        "volume:attachment_get",
+        ProjectReader
+    ),
+    cinder!(
+        DELETE,
+        "/attachments/{id}",
+        "volume:attachment_delete",
+        ProjectMember
+    ),
+    // `{target}` is the project whose quotas are read; the URL's project is the caller's.
+    r(
+        GET,
+        "/volume/v3/{project_id}/os-quota-sets/{target}",
+        "volume_extension:quotas:show",
+        ProjectReader,
+        Project("target"),
+    ),
+    r(
+        PUT,
+        "/volume/v3/{project_id}/os-quota-sets/{target}",
+        "volume_extension:quotas:update",
+        AdminOnly,
+        Nobody,
+    ),
+    cinder!(
+        GET,
+        "/os-quota-sets/{target}/defaults",
+        "volume_extension:quotas:show",
+        ProjectReader
+    ),
+    cinder!(
+        GET,
+        "/limits",
+        "limits_extension:used_limits",
+        ProjectReader
+    ),
+    cinder!(
+        GET,
+        "/os-availability-zone",
+        "volume_extension:availability_zone_list",
+        ProjectReader
+    ),
+];

@@ -15,7 +15,7 @@ use cascade_store::compute::{ServerFilter, ServerPage};
 use http::StatusCode;
 use serde_json::{Value, json};
 
-use super::{ApiResult, SVC, views};
+use super::{ApiResult, SVC, scope, views};
 use crate::auth::Auth;
 use crate::body;
 use crate::error::{ApiError, OrApi};
@@ -245,10 +245,6 @@ pub(crate) async fn create_server_group(
     ok(json!({"server_group": views::server_group(&row, &[], mv)}))
 }
 
-fn group_scope(ctx: &AuthContext) -> ApiResult<Scope> {
-    ctx.scope().or_api(SVC)
-}
-
 pub(crate) async fn show_server_group(
     State(state): State<AppState>,
     Auth(ctx): Auth,
@@ -257,7 +253,7 @@ pub(crate) async fn show_server_group(
 ) -> ApiResult {
     let g = state
         .compute
-        .get_server_group(&group_scope(&ctx)?, &id)
+        .get_server_group(&scope(&ctx)?, &id)
         .await
         .or_api(SVC)?;
     let members = state.compute.server_group_members(&id).await.or_api(SVC)?;
@@ -271,7 +267,7 @@ pub(crate) async fn delete_server_group(
 ) -> ApiResult {
     state
         .compute
-        .delete_server_group(&group_scope(&ctx)?, &id)
+        .delete_server_group(&scope(&ctx)?, &id)
         .await
         .or_api(SVC)?;
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -14,12 +14,13 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use cascade_core::identity::{AuthContext, Scope};
 use cascade_model::fault::Service;
 use cascade_model::microversion::{Microversion, MicroversionError, negotiate};
 use http::{HeaderValue, StatusCode};
 use serde_json::{Value, json};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, OrApi};
 use crate::state::AppState;
 
 pub(crate) const MIN: Microversion = Microversion::new(2, 1);
@@ -27,6 +28,11 @@ pub(crate) const MAX: Microversion = Microversion::new(2, 100);
 const SVC: Service = Service::Compute;
 
 pub(crate) type ApiResult<T = Response> = Result<T, ApiError>;
+
+/// What the caller may reach: its project's servers, or every project's for an admin.
+pub(crate) fn scope(ctx: &AuthContext) -> ApiResult<Scope> {
+    ctx.scope().or_api(SVC)
+}
 
 pub(crate) fn router() -> Router<AppState> {
     let api = Router::new()

@@ -10,21 +10,16 @@ use cascade_core::compute::deps::{RequestedNetwork, RequestedNetworks};
 use cascade_core::compute::{
     Action, ActionOutcome, ListQuery, SchedulerHints, ServerCreate, ServerUpdate,
 };
-use cascade_core::identity::Scope;
 use cascade_core::identity::{Actor, AuthContext};
 use cascade_model::microversion::Microversion;
 use http::{HeaderValue, StatusCode};
 use serde_json::{Value, json};
 
-use super::{ApiResult, SVC, accepted, views};
+use super::{ApiResult, SVC, accepted, scope, views};
 use crate::auth::Auth;
 use crate::body;
 use crate::error::{ApiError, OrApi};
 use crate::state::AppState;
-
-fn scope(ctx: &AuthContext) -> ApiResult<Scope> {
-    ctx.scope().or_api(SVC)
-}
 
 async fn actor(state: &AppState, ctx: &AuthContext) -> ApiResult<Actor> {
     state.delegation.actor(ctx).await.or_api(SVC)

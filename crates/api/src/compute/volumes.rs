@@ -6,22 +6,16 @@ use axum::Extension;
 use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use bytes::Bytes;
-use cascade_core::identity::AuthContext;
-use cascade_core::identity::Scope;
 use cascade_core::volume::AttachRequest;
 use cascade_model::microversion::Microversion;
 use http::StatusCode;
 use serde_json::{Value, json};
 
-use super::{ApiResult, SVC};
+use super::{ApiResult, SVC, scope};
 use crate::auth::Auth;
 use crate::body;
 use crate::error::{ApiError, OrApi};
 use crate::state::AppState;
-
-fn scope(ctx: &AuthContext) -> ApiResult<Scope> {
-    ctx.scope().or_api(SVC)
-}
 
 fn bad(message: impl Into<String>) -> ApiError {
     ApiError::new(SVC, 400, message)

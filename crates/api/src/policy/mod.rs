@@ -259,15 +259,7 @@ impl Policy {
     ) -> Option<Decision> {
         // A collection-specific entry (`/network/v2.0/quotas/{id}`) wins over the generic one.
         let coll = params.get("coll");
-        let specific = coll.and_then(|c| {
-            let path = route.replacen("{coll}", c, 1);
-            self.rules
-                .iter()
-                .find(|((m, p), _)| {
-                    (m == method || (method == Method::HEAD && m == Method::GET)) && *p == path
-                })
-                .map(|(_, r)| *r)
-        });
+        let specific = coll.and_then(|c| self.rule_of(method, &route.replacen("{coll}", c, 1)));
         let entry = specific.or_else(|| self.rule_of(method, route))?;
         let action = match coll {
             Some(c) => entry.action.replace("{coll}", &singular(c)),

@@ -48,33 +48,7 @@ async fn keystone_mode_jobs_act_for_the_tenant_without_storing_its_token() {
         .await
         .unwrap();
     let admin = admin_token(&a.url).await;
-    let r = sim.regions()[0].clone();
-    let body = json!({"pod": {"region_name": r.name, "az_name": r.az, "auth_url": r.identity_url,
-        "credentials": {"username": "admin", "password": ADMIN_PASSWORD, "project_name": "admin"}}});
-    let resp = call(
-        Method::POST,
-        &format!("{}/v1.0/pods", b.url),
-        Some(&admin),
-        Some(body),
-        &[],
-    )
-    .await;
-    assert_eq!(resp.status, 200, "{}", resp.text);
-
-    assert!(
-        eventually(Duration::from_secs(20), || async {
-            let r = call(
-                Method::GET,
-                &format!("{}/v1.0/pods", b.url),
-                Some(&admin),
-                None,
-                &[],
-            )
-            .await;
-            r.body["pods"][0]["state"] == "up"
-        })
-        .await
-    );
+    register_pods(&b.url, &admin, &sim).await;
     // A tenant of the shared identity.
     let t1 = tenant(&a.url, &admin, "t1", "tina", Some("member")).await;
     let (project, tenant) = (t1.project_id, t1.token);

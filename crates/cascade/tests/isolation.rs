@@ -119,19 +119,7 @@ async fn world(db: &Db) -> World {
         .await
         .unwrap();
     let admin = admin_token(&c.url).await;
-    for r in sim.regions() {
-        let body = json!({"pod": {"region_name": r.name, "az_name": r.az, "auth_url": r.identity_url,
-            "credentials": {"username": "admin", "password": ADMIN_PASSWORD, "project_name": "admin"}}});
-        let resp = call(
-            Method::POST,
-            &format!("{}/v1.0/pods", c.url),
-            Some(&admin),
-            Some(body),
-            &[],
-        )
-        .await;
-        assert_eq!(resp.status, 200, "{}", resp.text);
-    }
+    register_pods(&c.url, &admin, &sim).await;
     let url = c.url.clone();
     let pa = tenant(&url, &admin, "tenant-a", "alice", Some("member"))
         .await
@@ -141,26 +129,6 @@ async fn world(db: &Db) -> World {
     tenant(&url, &admin, "tenant-a", "dave", Some("reader")).await;
     tenant(&url, &admin, "tenant-a", "carol", None).await;
     let member_role = role_id(&url, &admin, "member").await;
-    let t = admin.clone();
-    assert!(
-        eventually(Duration::from_secs(20), || {
-            let (url, t) = (url.clone(), t.clone());
-            async move {
-                let r = call(
-                    Method::GET,
-                    &format!("{url}/v1.0/pods"),
-                    Some(&t),
-                    None,
-                    &[],
-                )
-                .await;
-                r.body["pods"]
-                    .as_array()
-                    .is_some_and(|p| p.len() == 2 && p.iter().all(|p| p["state"] == "up"))
-            }
-        })
-        .await
-    );
     let mut w = World {
         c,
         _sim: sim,

@@ -34,39 +34,7 @@ async fn env(db: &Db) -> Env {
         .await
         .unwrap();
     let admin = admin_token(&c.url).await;
-    for r in sim.regions() {
-        let body = json!({"pod": {"region_name": r.name, "az_name": r.az, "auth_url": r.identity_url,
-            "credentials": {"username": "admin", "password": ADMIN_PASSWORD, "project_name": "admin"}}});
-        let resp = call(
-            Method::POST,
-            &format!("{}/v1.0/pods", c.url),
-            Some(&admin),
-            Some(body),
-            &[],
-        )
-        .await;
-        assert_eq!(resp.status, 200, "{}", resp.text);
-    }
-    let (url, t) = (c.url.clone(), admin.clone());
-    assert!(
-        eventually(Duration::from_secs(20), || {
-            let (url, t) = (url.clone(), t.clone());
-            async move {
-                let r = call(
-                    Method::GET,
-                    &format!("{url}/v1.0/pods"),
-                    Some(&t),
-                    None,
-                    &[],
-                )
-                .await;
-                r.body["pods"]
-                    .as_array()
-                    .is_some_and(|p| p.len() == 1 && p[0]["state"] == "up")
-            }
-        })
-        .await
-    );
+    register_pods(&c.url, &admin, &sim).await;
     Env {
         c,
         _sim: sim,

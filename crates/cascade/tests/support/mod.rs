@@ -337,3 +337,37 @@ pub async fn tenant(
         token: token_str,
     }
 }
+
+/// Registers every region of `sim` as a pod of the Cascade at `base` (as the simulator's admin)
+/// and waits until all of them are `up`.
+pub async fn register_pods(base: &str, admin: &str, sim: &cascade_sim::SimHandle) {
+    let regions = sim.regions();
+    for r in &regions {
+        let body = json!({"pod": {"region_name": r.name, "az_name": r.az, "auth_url": r.identity_url,
+            "credentials": {"username": "admin", "password": ADMIN_PASSWORD, "project_name": "admin"}}});
+        let resp = call(
+            reqwest::Method::POST,
+            &format!("{base}/v1.0/pods"),
+            Some(admin),
+            Some(body),
+            &[],
+        )
+        .await;
+        assert_eq!(resp.status, 200, "{}", resp.text);
+    }
+    let up = eventually(Duration::from_secs(20), || async {
+        let r = call(
+            reqwest::Method::GET,
+            &format!("{base}/v1.0/pods"),
+            Some(admin),
+            None,
+            &[],
+        )
+        .await;
+        r.body["pods"]
+            .as_array()
+            .is_some_and(|p| p.len() == regions.len() && p.iter().all(|p| p["state"] == "up"))
+    })
+    .await;
+    assert!(up, "the pods did not come up");
+}

@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
-use base64::Engine;
 use cascade_core::identity::BootstrapUser;
 use cascade_core::secrets::Sealer;
 use cascade_model::admin::{PodCreate, PodCredentials, PodUpdate};
@@ -38,10 +37,12 @@ impl std::fmt::Debug for DemoSecrets {
     }
 }
 
+/// A new demo password: hex, so it never starts with `-` (which the CLI would take for an
+/// option) and needs no quoting in a shell.
 fn password() -> String {
-    let mut b = [0u8; 12];
+    let mut b = [0u8; 16];
     rand::rng().fill_bytes(&mut b);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 fn secrets(dir: &Path) -> anyhow::Result<DemoSecrets> {

@@ -71,10 +71,12 @@ fn new_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
+/// A new token id: 32 random bytes in hex, like Keystone's UUID tokens. Never base64: a token
+/// that starts with `-` is taken for an option by `openstack token revoke <token>`.
 fn random_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
+    hex::encode(bytes)
 }
 
 fn audit_id() -> String {
@@ -1154,6 +1156,15 @@ mod tests {
 
     use super::*;
     use crate::ErrorKind;
+
+    #[test]
+    fn tokens_never_look_like_an_option() {
+        // A base64 token starts with `-` once in 64 tries; the CLI then takes it for a flag.
+        for _ in 0..2000 {
+            let t = random_token();
+            assert!(t.bytes().all(|b| b.is_ascii_alphanumeric()), "{t}");
+        }
+    }
 
     #[test]
     fn bootstrap_user_debug_hides_the_password() {

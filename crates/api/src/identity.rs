@@ -1,6 +1,6 @@
 //! The embedded Keystone v3 API at `/identity`: version discovery, tokens (issue, validate,
 //! check, revoke), `/v3/auth/{projects,domains,catalog}`, and the admin CRUD of domains,
-//! projects, users, roles and role assignments. Policy follows Keystone's defaults in spirit:
+//! projects, users, roles and role assignments; application credentials ([`app_creds`]). Policy follows Keystone's defaults in spirit:
 //! reads of oneself are open, everything else needs the `admin` role.
 
 use std::collections::HashMap;
@@ -25,6 +25,8 @@ use crate::body;
 use crate::error::{ApiError, OrApi};
 use crate::ratelimit::AuthRateLimit;
 use crate::state::AppState;
+
+mod app_creds;
 
 const SVC: Service = Service::Identity;
 type ApiResult<T = Response> = Result<T, ApiError>;
@@ -80,6 +82,7 @@ pub(crate) fn router() -> Router<AppState> {
                 .delete(revoke_domain_role),
         )
         .route("/v3/role_assignments", get(role_assignments))
+        .merge(app_creds::router())
 }
 
 fn embedded(state: &AppState) -> ApiResult<&EmbeddedIdentity> {

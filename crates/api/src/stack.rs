@@ -53,6 +53,7 @@ pub fn routes(embedded_identity: bool) -> Router<AppState> {
     )
     // Version discovery with the trailing slash clients also use (`/compute/`, …).
     .route("/compute/", get(compute::versions))
+    .route("/compute/v2.1/", get(compute::version))
     .route("/image/", get(image::versions))
     .route("/network/", get(network::versions))
     .route("/volume/", get(volume::versions))

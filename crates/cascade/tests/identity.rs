@@ -436,7 +436,7 @@ async fn crud_and_role_assignment(db: &Db) {
         .iter()
         .map(|r| r["name"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(names, ["admin", "member", "reader"]);
+    assert_eq!(names, ["admin", "manager", "member", "reader", "service"]);
 }
 
 async fn bad_input_and_policy(db: &Db) {

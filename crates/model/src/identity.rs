@@ -26,6 +26,31 @@ pub struct AuthIdentity {
     pub password: Option<PasswordMethod>,
     #[serde(default)]
     pub token: Option<TokenMethod>,
+    #[serde(default)]
+    pub application_credential: Option<AppCredMethod>,
+}
+
+/// The `application_credential` auth method: the credential by id, or by name with its user.
+#[derive(Clone, Deserialize)]
+pub struct AppCredMethod {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub user: Option<ResourceRef>,
+    pub secret: String,
+}
+
+impl std::fmt::Debug for AppCredMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppCredMethod")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("user", &self.user)
+            .field("secret", &crate::redact::REDACTED)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -125,6 +150,76 @@ pub struct Token {
     pub roles: Option<Vec<IdName>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub catalog: Option<Vec<CatalogService>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_credential: Option<TokenAppCred>,
+}
+
+/// The application credential a token was issued from, as Keystone shows it in the token.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct TokenAppCred {
+    pub id: String,
+    pub name: String,
+    pub restricted: bool,
+}
+
+/// `POST /v3/users/{user_id}/application_credentials`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AppCredCreateRequest {
+    pub application_credential: AppCredCreate,
+}
+
+#[derive(Clone, Deserialize)]
+pub struct AppCredCreate {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub secret: Option<String>,
+    #[serde(default)]
+    pub expires_at: Option<String>,
+    #[serde(default)]
+    pub roles: Option<Vec<ResourceRef>>,
+    #[serde(default)]
+    pub unrestricted: Option<bool>,
+    #[serde(default)]
+    pub access_rules: Option<Vec<serde_json::Value>>,
+}
+
+impl std::fmt::Debug for AppCredCreate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppCredCreate")
+            .field("name", &self.name)
+            .field(
+                "secret",
+                &self.secret.as_ref().map(|_| crate::redact::REDACTED),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// A role as an application credential lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AppCredRole {
+    pub id: String,
+    pub name: String,
+    pub domain_id: Option<String>,
+}
+
+/// Keystone's application credential body. `secret` only in the answer to its creation.
+#[derive(Debug, Clone, Serialize)]
+pub struct AppCredential {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub user_id: String,
+    pub project_id: String,
+    pub roles: Vec<AppCredRole>,
+    pub unrestricted: bool,
+    pub expires_at: Option<String>,
+    pub access_rules: Vec<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    pub links: serde_json::Value,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

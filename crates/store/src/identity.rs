@@ -93,6 +93,8 @@ pub struct TokenRow {
     pub audit_id: String,
     pub issued_at: i64,
     pub expires_at: i64,
+    /// The application credential the token was issued from, if any.
+    pub app_cred_id: Option<String>,
 }
 
 /// A token with everything validation needs, read in one query.
@@ -117,6 +119,7 @@ pub struct TokenContextRow {
     pub project_domain_enabled: Option<i64>,
     pub scope_domain_name: Option<String>,
     pub scope_domain_enabled: Option<i64>,
+    pub app_cred_id: Option<String>,
 }
 
 const PROJECT_COLS: &str = "id, name, domain_id, description, enabled, tags, created_at";
@@ -339,7 +342,7 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes a user with its role assignments and tokens, atomically.
+    /// Deletes a user with its role assignments, tokens and application credentials, atomically.
     pub async fn delete_user(&self, id: &str) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM role_assignments WHERE actor_id = $1")
@@ -347,6 +350,10 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         sqlx::query("DELETE FROM tokens WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM application_credentials WHERE user_id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -499,8 +506,8 @@ impl Store {
 
     pub async fn insert_token(&self, t: &TokenRow) -> Result<()> {
         sqlx::query(
-            "INSERT INTO tokens (id_hash, user_id, project_id, domain_id, methods, audit_id, issued_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO tokens (id_hash, user_id, project_id, domain_id, methods, audit_id, issued_at, expires_at, app_cred_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&t.id_hash)
         .bind(&t.user_id)
@@ -510,6 +517,7 @@ impl Store {
         .bind(&t.audit_id)
         .bind(t.issued_at)
         .bind(t.expires_at)
+        .bind(&t.app_cred_id)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -517,7 +525,7 @@ impl Store {
 
     pub async fn get_token(&self, id_hash: &str) -> Result<TokenRow> {
         Ok(sqlx::query_as(
-            "SELECT id_hash, user_id, project_id, domain_id, methods, audit_id, issued_at, expires_at \
+            "SELECT id_hash, user_id, project_id, domain_id, methods, audit_id, issued_at, expires_at, app_cred_id \
              FROM tokens WHERE id_hash = $1",
         )
         .bind(id_hash)
@@ -533,7 +541,7 @@ impl Store {
                     ud.id AS user_domain_id, ud.name AS user_domain_name, ud.enabled AS user_domain_enabled, \
                     p.name AS project_name, p.enabled AS project_enabled, \
                     pd.id AS project_domain_id, pd.name AS project_domain_name, pd.enabled AS project_domain_enabled, \
-                    sd.name AS scope_domain_name, sd.enabled AS scope_domain_enabled \
+                    sd.name AS scope_domain_name, sd.enabled AS scope_domain_enabled, t.app_cred_id \
              FROM tokens t \
              JOIN users u ON u.id = t.user_id \
              JOIN domains ud ON ud.id = u.domain_id \

@@ -14,6 +14,7 @@ macro_rules! sql {
     ($($t:tt)*) => { sqlx::AssertSqlSafe(format!($($t)*)) };
 }
 
+pub mod app_creds;
 pub mod compute;
 mod error;
 pub mod identity;

@@ -270,6 +270,7 @@ async fn tokens_expire_and_revoke(store: Store) {
         audit_id: audit.into(),
         issued_at: now,
         expires_at,
+        app_cred_id: None,
     };
     store
         .insert_token(&token("h1", "a1", now + 3_600_000_000))
@@ -338,6 +339,7 @@ async fn deletes_cascade(store: Store) {
             audit_id: "a".into(),
             issued_at: now_micros(),
             expires_at: now_micros() + 1_000_000_000,
+            app_cred_id: None,
         })
         .await
         .unwrap();

@@ -164,7 +164,7 @@ pub(crate) async fn versions(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-async fn version(State(state): State<AppState>) -> Response {
+pub(crate) async fn version(State(state): State<AppState>) -> Response {
     Json(json!({"version": version_doc(&state, true)})).into_response()
 }
 

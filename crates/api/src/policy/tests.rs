@@ -157,6 +157,7 @@ fn ctx(project: Option<&str>, roles: &[&str]) -> AuthContext {
         audit_ids: vec![],
         issued_at: now,
         expires_at: now,
+        application_credential: None,
     }
 }
 

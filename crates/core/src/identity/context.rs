@@ -1,6 +1,8 @@
 //! [`AuthContext`]: a validated token — user, scope, roles, expiry — whatever backend issued it.
 
-use cascade_model::identity::{CatalogService, IdName, Token, TokenProject, TokenUser};
+use cascade_model::identity::{
+    CatalogService, IdName, Token, TokenAppCred, TokenProject, TokenUser,
+};
 use chrono::{DateTime, Utc};
 
 use crate::{CoreError, Result};
@@ -50,6 +52,8 @@ pub struct AuthContext {
     pub audit_ids: Vec<String>,
     pub issued_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// The application credential the token was issued from, if any.
+    pub application_credential: Option<TokenAppCred>,
 }
 
 impl std::fmt::Debug for AuthContext {
@@ -129,6 +133,7 @@ impl AuthContext {
             is_domain: self.project.as_ref().map(|_| false),
             roles: scoped.then(|| self.roles.clone()),
             catalog: if scoped { catalog } else { None },
+            application_credential: self.application_credential.clone(),
         }
     }
 
@@ -151,6 +156,7 @@ impl AuthContext {
             roles: doc.roles.unwrap_or_default(),
             methods: doc.methods,
             audit_ids: doc.audit_ids,
+            application_credential: doc.application_credential,
         })
     }
 }

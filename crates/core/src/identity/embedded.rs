@@ -1,5 +1,6 @@
 //! The embedded identity: a Keystone v3 subset on Cascade's own database — password and token
-//! authentication with project, domain or no scope; token validation and revocation; the
+//! and application-credential authentication ([`super::app_creds`]) with project, domain or
+//! no scope; token validation and revocation; the
 //! admin CRUD of domains (the `default` one), projects, users, roles and role assignments.
 //! Tokens are random 256-bit strings stored only as SHA-256 hashes, so they validate on every
 //! Cascade instance sharing the database and can be revoked anywhere. Roles are re-read at
@@ -27,7 +28,7 @@ use super::password::{PasswordGate, PasswordLimits};
 use crate::{CoreError, Result};
 
 const DEFAULT_DOMAIN_ID: &str = "default";
-const AUTH_REQUIRED: &str = "The request you have made requires authentication.";
+pub(super) const AUTH_REQUIRED: &str = "The request you have made requires authentication.";
 
 /// A user to create at bootstrap, with a role on a project. `Debug` never shows the password.
 #[derive(Clone)]
@@ -61,13 +62,13 @@ pub struct RoleAssignment {
 /// The embedded Keystone.
 #[derive(Debug)]
 pub struct EmbeddedIdentity {
-    store: Store,
+    pub(super) store: Store,
     token_ttl: Duration,
-    public_url: String,
-    passwords: PasswordGate,
+    pub(super) public_url: String,
+    pub(super) passwords: PasswordGate,
 }
 
-fn new_id() -> String {
+pub(super) fn new_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
@@ -149,7 +150,7 @@ impl EmbeddedIdentity {
     // ---- bootstrap -----------------------------------------------------------------------
 
     /// Creates what a fresh deployment needs, idempotently: the `default` domain, the roles
-    /// `admin`, `member` and `reader`, and each given user with its project and role. An
+    /// `admin`, `manager`, `member`, `reader` and `service`, and each given user with its project and role. An
     /// existing user keeps its password.
     pub async fn bootstrap(&self, users: &[BootstrapUser]) -> Result<()> {
         match self.store.get_domain(DEFAULT_DOMAIN_ID).await {
@@ -169,7 +170,8 @@ impl EmbeddedIdentity {
             }
             Err(e) => return Err(e.into()),
         }
-        for role in ["admin", "member", "reader"] {
+        // Keystone's own bootstrap creates these five (2024.1 onwards).
+        for role in ["admin", "manager", "member", "reader", "service"] {
             self.ensure_role(role).await?;
         }
         for u in users {
@@ -238,7 +240,7 @@ impl EmbeddedIdentity {
 
     // ---- authentication ------------------------------------------------------------------
 
-    async fn resolve_domain(&self, r: &ResourceRef) -> Result<DomainRow> {
+    pub(super) async fn resolve_domain(&self, r: &ResourceRef) -> Result<DomainRow> {
         let found = if let Some(id) = &r.id {
             self.store.get_domain(id).await
         } else if let Some(name) = &r.name {
@@ -301,12 +303,28 @@ impl EmbeddedIdentity {
                 "Invalid input for field 'identity/methods': [] is too short",
             ));
         }
+        let mut app_cred = None;
         let (user, expires_at, parent_audit) = if methods.iter().any(|m| m == "password") {
             (
                 self.password_user(req).await?,
                 Utc::now() + self.token_ttl,
                 None,
             )
+        } else if methods.iter().any(|m| m == "application_credential") {
+            let Some(m) = &req.auth.identity.application_credential else {
+                return Err(CoreError::bad_request(
+                    "Invalid input for field 'identity': 'application_credential' is a required property",
+                ));
+            };
+            if req.auth.scope.is_some() {
+                return Err(CoreError::unauthorized(
+                    "Application credentials cannot request a scope.",
+                ));
+            }
+            let (user, row) = self.app_cred_login(m).await?;
+            let expires = Self::app_cred_expiry(&row, Utc::now() + self.token_ttl);
+            app_cred = Some(row);
+            (user, expires, None)
         } else if methods.iter().any(|m| m == "token") {
             let Some(t) = &req.auth.identity.token else {
                 return Err(CoreError::bad_request(
@@ -333,7 +351,10 @@ impl EmbeddedIdentity {
             return Err(CoreError::unauthorized(AUTH_REQUIRED));
         }
 
-        let (project_id, domain_id) = self.resolve_scope(req.auth.scope.as_ref(), &user).await?;
+        let (project_id, domain_id) = match &app_cred {
+            Some(a) => (Some(a.project_id.clone()), None),
+            None => self.resolve_scope(req.auth.scope.as_ref(), &user).await?,
+        };
         let row = TokenRow {
             id_hash: String::new(),
             user_id: user.id.clone(),
@@ -343,6 +364,7 @@ impl EmbeddedIdentity {
             audit_id: audit_id(),
             issued_at: now_micros(),
             expires_at: to_micros(expires_at),
+            app_cred_id: app_cred.map(|a| a.id),
         };
         // Check that the scope grants something before minting.
         let mut ctx = self.context_for(&row, String::new()).await?;
@@ -373,6 +395,7 @@ impl EmbeddedIdentity {
             audit_id: audit_id(),
             issued_at: now_micros(),
             expires_at: to_micros(Utc::now() + self.token_ttl),
+            app_cred_id: None,
         };
         let mut ctx = self.context_for(&row, String::new()).await?;
         let token = random_token();
@@ -486,6 +509,7 @@ impl EmbeddedIdentity {
             audit_ids: vec![row.audit_id.clone()],
             issued_at: from_micros(row.issued_at),
             expires_at: from_micros(row.expires_at),
+            application_credential: None,
         };
         let target = if let Some(pid) = &row.project_id {
             let project = self.store.get_project(pid).await.map_err(|_| denied())?;
@@ -527,13 +551,20 @@ impl EmbeddedIdentity {
                     None => format!("User {} has no access to domain {target}", user.id),
                 }));
             }
-            ctx.roles = roles
-                .into_iter()
-                .map(|r| IdName {
-                    id: r.id,
-                    name: r.name,
-                })
-                .collect();
+            ctx.roles = match &row.app_cred_id {
+                Some(id) => {
+                    let (roles, app_cred) = self.app_cred_bound(id, roles).await?;
+                    ctx.application_credential = Some(app_cred);
+                    roles
+                }
+                None => roles
+                    .into_iter()
+                    .map(|r| IdName {
+                        id: r.id,
+                        name: r.name,
+                    })
+                    .collect(),
+            };
         }
         Ok(ctx)
     }
@@ -567,6 +598,7 @@ impl EmbeddedIdentity {
             audit_ids: vec![t.audit_id.clone()],
             issued_at: from_micros(t.issued_at),
             expires_at: from_micros(t.expires_at),
+            application_credential: None,
         };
         let target = if let Some(pid) = &t.project_id {
             let (Some(name), Some(1), Some(did), Some(dname), Some(1)) = (
@@ -605,13 +637,23 @@ impl EmbeddedIdentity {
             if roles.is_empty() {
                 return Err(missing());
             }
-            ctx.roles = roles
-                .into_iter()
-                .map(|r| IdName {
-                    id: r.id,
-                    name: r.name,
-                })
-                .collect();
+            ctx.roles = match &t.app_cred_id {
+                Some(id) => {
+                    let (roles, app_cred) = self
+                        .app_cred_bound(id, roles)
+                        .await
+                        .map_err(|_| missing())?;
+                    ctx.application_credential = Some(app_cred);
+                    roles
+                }
+                None => roles
+                    .into_iter()
+                    .map(|r| IdName {
+                        id: r.id,
+                        name: r.name,
+                    })
+                    .collect(),
+            };
         }
         Ok(ctx)
     }

@@ -3,6 +3,7 @@
 //! `keystone`, a real external Keystone whose tokens Cascade validates and caches
 //! ([`KeystoneIdentity`]). Both produce the same [`AuthContext`].
 
+mod app_creds;
 mod context;
 mod delegation;
 mod embedded;

@@ -6,6 +6,7 @@ pub(super) static COMPUTE: &[RouteRule] = &[
     r(GET, "/compute", "os_compute_api:versions", Public, Nobody),
     r(GET, "/compute/", "os_compute_api:versions", Public, Nobody),
     nova!(GET, "", "os_compute_api:versions", Public),
+    nova!(GET, "/", "os_compute_api:versions", Public),
     nova!(
         GET,
         "/servers",

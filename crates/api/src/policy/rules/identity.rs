@@ -41,7 +41,13 @@ pub(super) static IDENTITY: &[RouteRule] = &[
     ),
     keystone!(GET, "/v3/domains", "identity:list_domains", AdminOnly),
     keystone!(POST, "/v3/domains", "identity:create_domain", AdminOnly),
-    keystone!(GET, "/v3/domains/{id}", "identity:get_domain", AdminOnly),
+    // Keystone lets a user read the domain of its own project or user; the handler checks that.
+    keystone!(
+        GET,
+        "/v3/domains/{id}",
+        "identity:get_domain",
+        Authenticated
+    ),
     keystone!(GET, "/v3/projects", "identity:list_projects", AdminOnly),
     keystone!(POST, "/v3/projects", "identity:create_project", AdminOnly),
     keystone!(
@@ -80,6 +86,34 @@ pub(super) static IDENTITY: &[RouteRule] = &[
         "identity:list_user_projects",
         Owner,
         User("id")
+    ),
+    keystone!(
+        GET,
+        "/v3/users/{user}/application_credentials",
+        "identity:list_application_credentials",
+        Owner,
+        User("user")
+    ),
+    keystone!(
+        POST,
+        "/v3/users/{user}/application_credentials",
+        "identity:create_application_credential",
+        Owner,
+        User("user")
+    ),
+    keystone!(
+        GET,
+        "/v3/users/{user}/application_credentials/{id}",
+        "identity:get_application_credential",
+        Owner,
+        User("user")
+    ),
+    keystone!(
+        DELETE,
+        "/v3/users/{user}/application_credentials/{id}",
+        "identity:delete_application_credential",
+        Owner,
+        User("user")
     ),
     keystone!(GET, "/v3/roles", "identity:list_roles", AdminOnly),
     keystone!(POST, "/v3/roles", "identity:create_role", AdminOnly),

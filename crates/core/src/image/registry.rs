@@ -468,14 +468,15 @@ impl ImageService {
         Ok(())
     }
 
-    /// `POST /v2/images/{id}/actions/deactivate|reactivate` (admin).
+    /// `POST /v2/images/{id}/actions/deactivate|reactivate`: an admin, or a member of the
+    /// owning project (Glance's `ADMIN_OR_PROJECT_MEMBER`).
     pub async fn set_active(&self, caller: &Caller, id: &str, active: bool) -> Result<()> {
-        if !caller.is_admin {
+        let mut img = self.get(caller, id).await?;
+        if !caller.is_admin && img.owner != caller.project_id {
             return Err(CoreError::forbidden(
                 "You are not authorized to complete this action.",
             ));
         }
-        let mut img = self.get(caller, id).await?;
         let (from, to, verb) = if active {
             ("deactivated", "active", "reactivate")
         } else {

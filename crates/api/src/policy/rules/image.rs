@@ -50,13 +50,13 @@ pub(super) static IMAGE: &[RouteRule] = &[
         POST,
         "/v2/images/{id}/actions/deactivate",
         "deactivate",
-        AdminOnly
+        ProjectMember
     ),
     glance!(
         POST,
         "/v2/images/{id}/actions/reactivate",
         "reactivate",
-        AdminOnly
+        ProjectMember
     ),
     glance!(GET, "/v2/schemas/image", "get_schema", ProjectReader),
     glance!(GET, "/v2/schemas/images", "get_schema", ProjectReader),

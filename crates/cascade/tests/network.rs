@@ -1026,3 +1026,100 @@ async fn router_across_pods_and_security_groups() {
     }
     db.cleanup().await;
 }
+
+/// A server on a network with an IPv4 and a SLAAC IPv6 subnet: the top port's EUI-64
+/// address is the one its twin gets in the pod (sent by subnet only, since Neutron refuses
+/// an explicit address in a SLAAC subnet and derives the same one from the MAC), and the
+/// shadow port of the other pod carries both addresses too.
+#[tokio::test]
+async fn dual_stack_slaac_ports_in_pods() {
+    let db = Db::sqlite();
+    let e = env(&db, 2).await;
+    let (_p, t) = tenant(&e, "dave").await;
+    let image = flavor_and_image(&e).await;
+    let net = create(&e, &t, "networks", "network", json!({"name": "dual"})).await;
+    create(
+        &e,
+        &t,
+        "subnets",
+        "subnet",
+        json!({"network_id": id(&net), "cidr": "10.30.0.0/24"}),
+    )
+    .await;
+    create(
+        &e,
+        &t,
+        "subnets",
+        "subnet",
+        json!({"network_id": id(&net), "ip_version": 6,
+        "cidr": "2001:db8:30::/64", "ipv6_ra_mode": "slaac", "ipv6_address_mode": "slaac"}),
+    )
+    .await;
+    let nets = json!([{"uuid": id(&net)}]);
+    let s1 = boot(&e, &t, "vm1", &image, "az1", nets.clone()).await;
+    let s2 = boot(&e, &t, "vm2", &image, "az2", nets).await;
+    let addresses = |port: &Value| {
+        let mut v: Vec<String> = port["fixed_ips"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["ip_address"].as_str().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    for (server, region) in [(&s1, "Pod1"), (&s2, "Pod2")] {
+        let (top_id, bottom) = server_port(&e, &t, server).await;
+        assert_eq!(bottom.region, region);
+        let top = neutron(&e, Method::GET, &format!("/ports/{top_id}"), &t, None)
+            .await
+            .body["port"]
+            .clone();
+        let mac = top["mac_address"].as_str().unwrap();
+        let b: Vec<u8> = mac
+            .split(':')
+            .map(|x| u8::from_str_radix(x, 16).unwrap())
+            .collect();
+        let eui = format!(
+            "2001:db8:30:0:{:x}:{:x}:{:x}:{:x}",
+            u16::from_be_bytes([b[0] ^ 2, b[1]]),
+            u16::from_be_bytes([b[2], 0xff]),
+            u16::from_be_bytes([0xfe, b[3]]),
+            u16::from_be_bytes([b[4], b[5]])
+        );
+        let want = addresses(&top);
+        assert_eq!(want.len(), 2, "{top}");
+        assert!(want.contains(&eui), "{want:?} {eui}");
+        let pod = e.sim.region(region).unwrap();
+        let r = call(
+            Method::GET,
+            &format!("{}/v2.0/ports/{}", pod.network_url, bottom.port_id),
+            Some(&e.admin),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(addresses(&r.body["port"]), want, "{}", r.text);
+        // The other pod's shadow of this port carries the same addresses.
+        assert!(
+            eventually(Duration::from_secs(20), || async {
+                bottom_port(&e, &top_id, "shadow_port").await.len() == 1
+            })
+            .await,
+            "shadow of {top_id}"
+        );
+        let (shadow_region, shadow) = bottom_port(&e, &top_id, "shadow_port").await.pop().unwrap();
+        assert_ne!(shadow_region, region);
+        let pod = e.sim.region(&shadow_region).unwrap();
+        let r = call(
+            Method::GET,
+            &format!("{}/v2.0/ports/{shadow}", pod.network_url),
+            Some(&e.admin),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(addresses(&r.body["port"]), want, "{}", r.text);
+    }
+    db.cleanup().await;
+}

@@ -535,7 +535,11 @@ impl NetworkService {
 
     // ---------------------------------------------------------------- ports
 
+    /// A top port's addresses in a pod's terms. An EUI-64 address of the port's MAC (a SLAAC
+    /// or DHCPv6-stateless subnet) goes by subnet only: Neutron refuses such an address
+    /// given explicitly and derives the same one from the same MAC and prefix.
     fn bottom_fixed_ips(port: &Doc, subnets: &HashMap<String, String>) -> NetResult<Vec<Value>> {
+        let mac = str_of(port, "mac_address");
         fixed_ips(port)
             .into_iter()
             .map(|(s, ip)| {
@@ -546,6 +550,9 @@ impl NetworkService {
                         format!("subnet {s} has no copy in the pod yet"),
                     )
                 })?;
+                if ipam::is_eui64_of(ip, mac) {
+                    return Ok(json!({"subnet_id": b}));
+                }
                 Ok(json!({"subnet_id": b, "ip_address": ip.to_string()}))
             })
             .collect()

@@ -30,7 +30,7 @@ impl NetworkService {
             (None, Some(s)) => Some(json!([{"subnet_id": s}])),
             (None, None) => None,
         };
-        let ips = self.choose_ips(net_id, requested.as_ref()).await?;
+        let ips = self.choose_ips(net_id, requested.as_ref(), None).await?;
         let Some((sid, ip, _)) = ips.iter().find(|x| x.1.is_ipv4()).cloned() else {
             return Err(exhausted(net_id));
         };

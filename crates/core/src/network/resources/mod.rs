@@ -43,6 +43,7 @@ mod subnets;
 mod tags_quotas;
 
 use attrs::check_attrs;
+pub(crate) use subnets::is_auto_address;
 
 fn opt_str<'a>(b: &'a Doc, k: &str) -> NetResult<Option<&'a str>> {
     match b.get(k) {

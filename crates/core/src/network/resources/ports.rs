@@ -5,13 +5,25 @@ use super::*;
 
 impl NetworkService {
     /// Chooses addresses for a port on `net_id`: requested entries honoured, otherwise one
-    /// address from the first IPv4 subnet with room and one from the first IPv6 subnet.
+    /// address from the first IPv4 subnet with room, one from the first stateful IPv6
+    /// subnet, and the EUI-64 address of the port's MAC in every SLAAC / DHCPv6-stateless
+    /// subnet (not for router interfaces, as in Neutron). `owner` is the port's MAC and
+    /// whether it is a router interface (`None` for a floating IP's address).
     /// Returns `(subnet_id, ip, explicit)`.
     pub(super) async fn choose_ips(
         &self,
         net_id: &str,
         requested: Option<&Value>,
+        owner: Option<(&str, bool)>,
     ) -> NetResult<Vec<(String, IpAddr, bool)>> {
+        let mac = owner.map(|o| o.0);
+        let router_interface = owner.is_some_and(|o| o.1);
+        let slaac = |s: &Doc| -> NetResult<IpAddr> {
+            cidr_of(s)
+                .zip(mac)
+                .and_then(|(c, m)| ipam::eui64_address(&c, m))
+                .ok_or_else(|| exhausted(net_id))
+        };
         let subnets: Vec<Doc> = self
             .store
             .net_children("subnet", net_id)
@@ -66,10 +78,23 @@ impl NetworkService {
                                     ),
                                 ));
                             }
+                            if is_auto_address(subnet) && !router_interface {
+                                return Err(NetError::new(
+                                    400,
+                                    "AllocationOnAutoAddressSubnet",
+                                    format!(
+                                        "IPv6 address {ip} cannot be directly assigned to a port on subnet {sid} as the subnet is configured for automatic addresses"
+                                    ),
+                                ));
+                            }
                             if out.iter().any(|(s, i, _)| *s == sid && *i == ip) {
                                 return Err(ip_taken(&sid, ip));
                             }
                             out.push((sid, ip, true));
+                        }
+                        None if is_auto_address(subnet) => {
+                            let ip = slaac(subnet)?;
+                            out.push((sid, ip, false));
                         }
                         None => {
                             let mut used: HashSet<IpAddr> = self.used_ips(&sid).await?;
@@ -84,7 +109,7 @@ impl NetworkService {
                 for ver in [4, 6] {
                     let cands: Vec<&Doc> = subnets
                         .iter()
-                        .filter(|s| s["ip_version"] == json!(ver))
+                        .filter(|s| s["ip_version"] == json!(ver) && !is_auto_address(s))
                         .collect();
                     if cands.is_empty() {
                         continue;
@@ -99,6 +124,11 @@ impl NetworkService {
                         }
                     }
                     out.push(got.ok_or_else(|| exhausted(net_id))?);
+                }
+                if mac.is_some() && !router_interface {
+                    for s in subnets.iter().filter(|s| is_auto_address(s)) {
+                        out.push((str_of(s, "id").to_string(), slaac(s)?, false));
+                    }
                 }
             }
             Some(v) => {
@@ -131,8 +161,11 @@ impl NetworkService {
     ) -> NetResult<Doc> {
         let id = str_of(&d, "id").to_string();
         for _ in 0..12 {
-            let ips = self.choose_ips(net_id, requested_ips).await?;
             let mac = requested_mac.clone().unwrap_or_else(ipam::random_mac);
+            let router_interface = str_of(&d, "device_owner") == "network:router_interface";
+            let ips = self
+                .choose_ips(net_id, requested_ips, Some((&mac, router_interface)))
+                .await?;
             d.insert(
                 "fixed_ips".into(),
                 json!(
@@ -503,7 +536,12 @@ impl NetworkService {
             let new = if rest.is_empty() {
                 Vec::new()
             } else {
-                self.choose_ips(&net_id, Some(&json!(rest))).await?
+                let owner = (
+                    str_of(d, "mac_address").to_string(),
+                    str_of(d, "device_owner") == "network:router_interface",
+                );
+                self.choose_ips(&net_id, Some(&json!(rest)), Some((&owner.0, owner.1)))
+                    .await?
             };
             for (s, ip) in &old {
                 if !keep.contains(&(s.clone(), *ip)) {

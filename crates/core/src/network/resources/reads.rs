@@ -1,5 +1,6 @@
 //! Loading and showing resources: project scoping (a tenant sees its own resources plus
-//! shared and external networks; an administrator sees everything), availability zones as
+//! shared and external networks, and the subnets of shared networks; an administrator sees
+//! everything), availability zones as
 //! Neutron renders them, and list / show.
 
 use super::*;
@@ -37,7 +38,10 @@ impl NetworkService {
         let public = |n: &Doc| n["shared"] == json!(true) || n["router:external"] == json!(true);
         match kind {
             Kind::Network => public(doc),
-            Kind::Subnet => net.is_some_and(public),
+            // A tenant sees the subnets of shared networks, not those of another project's
+            // external network (Neutron without `subnet-external-network`, which Cascade does
+            // not list; tempest test_external_network_visibility).
+            Kind::Subnet => net.is_some_and(|n| n["shared"] == json!(true)),
             Kind::SecurityGroup => doc["shared"] == json!(true),
             _ => false,
         }

@@ -65,6 +65,95 @@ pub(super) fn is_port_protocol(p: &Value) -> bool {
     )
 }
 
+/// Neutron's port-range rules for a security group rule (`_validate_port_range` and the
+/// attribute converter before it): ports within 0..=65535; TCP-like protocols need
+/// `1 <= min <= max`; ICMP takes a type (min) and code (max) in 0..=255, a code only with a
+/// type; other protocols take a single port at most.
+pub(super) fn check_port_range(
+    protocol: &Value,
+    min: Option<i64>,
+    max: Option<i64>,
+) -> NetResult<()> {
+    for p in [min, max].into_iter().flatten() {
+        if !(0..=65535).contains(&p) {
+            return Err(NetError::new(
+                400,
+                "SecurityGroupInvalidPortValue",
+                format!("Invalid value for port {p}"),
+            ));
+        }
+    }
+    if min.is_none() && max.is_none() {
+        return Ok(());
+    }
+    if protocol.is_null() {
+        return Err(NetError::new(
+            400,
+            "SecurityGroupProtocolRequiredWithPorts",
+            "Must also specify protocol if port range is given.",
+        ));
+    }
+    if is_port_protocol(protocol) {
+        if min == Some(0) || max == Some(0) {
+            return Err(NetError::new(
+                400,
+                "SecurityGroupInvalidPortValue",
+                "Invalid value for port 0",
+            ));
+        }
+        return match (min, max) {
+            (Some(lo), Some(hi)) if lo <= hi => Ok(()),
+            _ => Err(NetError::new(
+                400,
+                "SecurityGroupInvalidPortRange",
+                "For TCP/UDP protocols, port_range_min must be <= port_range_max",
+            )),
+        };
+    }
+    if matches!(
+        protocol.as_str(),
+        Some("icmp" | "1" | "icmpv6" | "ipv6-icmp" | "58")
+    ) {
+        for (v, attr, field) in [
+            (min, "port_range_min", "type"),
+            (max, "port_range_max", "code"),
+        ] {
+            if let Some(v) = v
+                && !(0..=255).contains(&v)
+            {
+                return Err(NetError::new(
+                    400,
+                    "SecurityGroupInvalidIcmpValue",
+                    format!("Invalid value for ICMP {field} ({attr}) {v}. It must be 0 to 255."),
+                ));
+            }
+        }
+        if let (None, Some(code)) = (min, max) {
+            return Err(NetError::new(
+                400,
+                "SecurityGroupMissingIcmpType",
+                format!(
+                    "ICMP code (port-range-max) {code} is provided but ICMP type (port-range-min) is missing."
+                ),
+            ));
+        }
+        return Ok(());
+    }
+    if let (Some(lo), Some(hi)) = (min, max)
+        && lo != hi
+    {
+        return Err(NetError::new(
+            400,
+            "SecurityGroupInvalidProtocolForPortRange",
+            format!(
+                "Invalid protocol {} for port range, only supported for TCP, UDP, UDPLITE, SCTP and DCCP.",
+                protocol.as_str().unwrap_or_default()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 impl NetworkService {
     /// The project's `default` group (created with Neutron's default rules on first need).
     pub async fn ensure_default_sg(&self, project: &str) -> NetResult<String> {
@@ -229,50 +318,7 @@ impl NetworkService {
         };
         let protocol = normalize_protocol(b.get("protocol").unwrap_or(&Value::Null))?;
         let (min, max) = (opt_int(b, "port_range_min")?, opt_int(b, "port_range_max")?);
-        if (min.is_some() || max.is_some()) && protocol.is_null() {
-            return Err(NetError::new(
-                400,
-                "SecurityGroupProtocolRequiredWithPorts",
-                "Must also specify protocol if port range is given.",
-            ));
-        }
-        if is_port_protocol(&protocol) {
-            if let Some(lo) = min
-                && !(1..=65535).contains(&lo)
-            {
-                return Err(NetError::new(
-                    400,
-                    "SecurityGroupInvalidPortValue",
-                    format!("Invalid value for port {lo}."),
-                ));
-            }
-            if let Some(hi) = max
-                && !(1..=65535).contains(&hi)
-            {
-                return Err(NetError::new(
-                    400,
-                    "SecurityGroupInvalidPortValue",
-                    format!("Invalid value for port {hi}."),
-                ));
-            }
-            if let (Some(lo), Some(hi)) = (min, max)
-                && lo > hi
-            {
-                return Err(NetError::new(
-                    400,
-                    "SecurityGroupInvalidPortRange",
-                    "For TCP/UDP protocols, port_range_min must be <= port_range_max",
-                ));
-            }
-        } else if min.is_some_and(|v| !(0..=255).contains(&v))
-            || max.is_some_and(|v| !(0..=255).contains(&v))
-        {
-            return Err(NetError::new(
-                400,
-                "SecurityGroupInvalidIcmpValue",
-                "Invalid value for ICMP type or code: must be 0 to 255.",
-            ));
-        }
+        check_port_range(&protocol, min, max)?;
         let prefix = match opt_str(b, "remote_ip_prefix")? {
             Some(p) => {
                 let net: IpNet = p
@@ -369,5 +415,55 @@ impl NetworkService {
             self.kick(project, NetJob::SgSync(g)).await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(protocol: &str, min: Option<i64>, max: Option<i64>) -> String {
+        check_port_range(&json!(protocol), min, max)
+            .unwrap_err()
+            .message
+    }
+
+    #[test]
+    fn port_ranges_follow_neutron() {
+        // tempest test_create_security_group_rule_with_invalid_ports
+        for (lo, hi, msg) in [
+            (Some(-16), Some(80), "Invalid value for port -16"),
+            (
+                Some(80),
+                Some(79),
+                "port_range_min must be <= port_range_max",
+            ),
+            (Some(80), Some(65536), "Invalid value for port 65536"),
+            (None, Some(6), "port_range_min must be <= port_range_max"),
+            (Some(-16), Some(65536), "Invalid value for port"),
+        ] {
+            assert!(err("tcp", lo, hi).contains(msg), "{lo:?} {hi:?}");
+        }
+        for (lo, hi, msg) in [
+            (Some(1), Some(256), "Invalid value for ICMP code"),
+            (Some(-1), Some(25), "Invalid value"),
+            (None, Some(6), "ICMP type (port-range-min) is missing"),
+            (Some(300), Some(1), "Invalid value for ICMP type"),
+        ] {
+            assert!(err("icmp", lo, hi).contains(msg), "{lo:?} {hi:?}");
+        }
+        assert!(err("tcp", Some(0), Some(10)).contains("Invalid value for port 0"));
+        assert!(err("gre", Some(1), Some(2)).contains("Invalid protocol gre for port range"));
+        assert!(
+            check_port_range(&Value::Null, Some(1), Some(2))
+                .unwrap_err()
+                .message
+                .contains("Must also specify protocol")
+        );
+        assert!(check_port_range(&json!("tcp"), Some(22), Some(22)).is_ok());
+        assert!(check_port_range(&json!("icmp"), Some(8), None).is_ok());
+        assert!(check_port_range(&json!("ipv6-icmp"), Some(128), Some(0)).is_ok());
+        assert!(check_port_range(&json!("gre"), Some(5), Some(5)).is_ok());
+        assert!(check_port_range(&json!("udp"), None, None).is_ok());
     }
 }

@@ -22,6 +22,69 @@ pub(super) fn check_host_routes(v: Option<&Value>) -> NetResult<Value> {
     Ok(json!(out))
 }
 
+/// The IPv6 address modes whose addresses a port derives from its MAC (EUI-64).
+const AUTO_ADDRESS_MODES: [&str; 2] = ["slaac", "dhcpv6-stateless"];
+
+/// Whether a subnet's ports get SLAAC (EUI-64) addresses rather than allocated ones
+/// (Neutron's `ipv6_utils.is_auto_address_subnet`).
+pub(crate) fn is_auto_address(subnet: &Doc) -> bool {
+    ["ipv6_address_mode", "ipv6_ra_mode"]
+        .iter()
+        .any(|k| AUTO_ADDRESS_MODES.contains(&str_of(subnet, k)))
+}
+
+/// Neutron's checks of `ipv6_ra_mode` / `ipv6_address_mode` on a new subnet: known values,
+/// IPv6 only, DHCP enabled, the same value when both are set, and a /64 for the EUI-64
+/// modes.
+fn check_ipv6_modes(
+    cidr: &IpNet,
+    ra_mode: Option<&str>,
+    address_mode: Option<&str>,
+    enable_dhcp: bool,
+) -> NetResult<()> {
+    for (k, v) in [
+        ("ipv6_ra_mode", ra_mode),
+        ("ipv6_address_mode", address_mode),
+    ] {
+        let Some(m) = v else { continue };
+        if !["slaac", "dhcpv6-stateful", "dhcpv6-stateless"].contains(&m) {
+            return Err(NetError::invalid_input(format!(
+                "'{m}' is not in ['dhcpv6-stateful', 'dhcpv6-stateless', 'slaac']"
+            )));
+        }
+        if cidr.addr().is_ipv4() {
+            return Err(NetError::invalid_input(format!(
+                "{k} is not valid when ip_version is 4"
+            )));
+        }
+    }
+    if ra_mode.is_none() && address_mode.is_none() {
+        return Ok(());
+    }
+    if !enable_dhcp {
+        return Err(NetError::invalid_input(
+            "ipv6_ra_mode or ipv6_address_mode cannot be set when enable_dhcp is set to False",
+        ));
+    }
+    if let (Some(ra), Some(am)) = (ra_mode, address_mode)
+        && ra != am
+    {
+        return Err(NetError::invalid_input(format!(
+            "ipv6_ra_mode set to '{ra}' with ipv6_address_mode set to '{am}' is not valid. If both attributes are set, they must be the same value"
+        )));
+    }
+    let auto = [ra_mode, address_mode]
+        .iter()
+        .flatten()
+        .any(|m| AUTO_ADDRESS_MODES.contains(m));
+    if auto && cidr.prefix_len() != 64 {
+        return Err(NetError::invalid_input(format!(
+            "Invalid CIDR {cidr} for IPv6 address mode. OpenStack uses the EUI-64 address format, which requires the prefix to be /64"
+        )));
+    }
+    Ok(())
+}
+
 impl NetworkService {
     pub(super) async fn create_subnet(
         &self,
@@ -142,22 +205,16 @@ impl NetworkService {
         );
         d.insert("dns_nameservers".into(), json!(dns));
         d.insert("host_routes".into(), routes);
-        for k in ["ipv6_ra_mode", "ipv6_address_mode"] {
-            let v = opt_str(b, k)?;
-            if let Some(m) = v
-                && !["slaac", "dhcpv6-stateful", "dhcpv6-stateless"].contains(&m)
-            {
-                return Err(NetError::invalid_input(format!(
-                    "'{m}' is not in ['dhcpv6-stateful', 'dhcpv6-stateless', 'slaac']"
-                )));
-            }
-            if v.is_some() && ip_version == 4 {
-                return Err(NetError::invalid_input(format!(
-                    "{k} is not valid when ip_version is 4"
-                )));
-            }
-            d.insert(k.into(), json!(v));
-        }
+        let ra_mode = opt_str(b, "ipv6_ra_mode")?;
+        let address_mode = opt_str(b, "ipv6_address_mode")?;
+        check_ipv6_modes(
+            &cidr,
+            ra_mode,
+            address_mode,
+            d["enable_dhcp"] == json!(true),
+        )?;
+        d.insert("ipv6_ra_mode".into(), json!(ra_mode));
+        d.insert("ipv6_address_mode".into(), json!(address_mode));
         d.insert("subnetpool_id".into(), Value::Null);
         d.insert("service_types".into(), json!([]));
         d.insert("segment_id".into(), Value::Null);
@@ -233,5 +290,71 @@ impl NetworkService {
             );
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn net(s: &str) -> IpNet {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn ipv6_mode_combinations_follow_neutron() {
+        let c = net("2001:db8::/64");
+        for m in ["slaac", "dhcpv6-stateless", "dhcpv6-stateful"] {
+            assert!(check_ipv6_modes(&c, Some(m), Some(m), true).is_ok());
+            assert!(check_ipv6_modes(&c, None, Some(m), true).is_ok());
+            assert!(check_ipv6_modes(&c, Some(m), None, true).is_ok());
+        }
+        for (ra, am) in [
+            ("dhcpv6-stateless", "dhcpv6-stateful"),
+            ("dhcpv6-stateless", "slaac"),
+            ("slaac", "dhcpv6-stateful"),
+            ("dhcpv6-stateful", "dhcpv6-stateless"),
+            ("dhcpv6-stateful", "slaac"),
+            ("slaac", "dhcpv6-stateless"),
+        ] {
+            let e = check_ipv6_modes(&c, Some(ra), Some(am), true).unwrap_err();
+            assert_eq!(e.status, 400);
+            assert_eq!(
+                e.message,
+                format!(
+                    "Invalid input for operation: ipv6_ra_mode set to '{ra}' with ipv6_address_mode set to '{am}' is not valid. If both attributes are set, they must be the same value"
+                )
+            );
+        }
+        let e = check_ipv6_modes(&c, Some("slaac"), None, false).unwrap_err();
+        assert!(
+            e.message
+                .contains("cannot be set when enable_dhcp is set to False")
+        );
+        let e = check_ipv6_modes(&net("2001:db8::/80"), None, Some("slaac"), true).unwrap_err();
+        assert!(e.message.contains("requires the prefix to be /64"));
+        assert!(
+            check_ipv6_modes(&net("2001:db8::/80"), None, Some("dhcpv6-stateful"), true).is_ok()
+        );
+        let e = check_ipv6_modes(&net("10.0.0.0/24"), Some("slaac"), None, true).unwrap_err();
+        assert!(
+            e.message
+                .contains("ipv6_ra_mode is not valid when ip_version is 4")
+        );
+        let e = check_ipv6_modes(&c, Some("bogus"), None, true).unwrap_err();
+        assert_eq!(e.status, 400);
+    }
+
+    #[test]
+    fn auto_address_subnets() {
+        let mut d = Doc::new();
+        assert!(!is_auto_address(&d));
+        d["ipv6_address_mode"] = json!("dhcpv6-stateful");
+        assert!(!is_auto_address(&d));
+        d["ipv6_ra_mode"] = json!("slaac");
+        assert!(is_auto_address(&d));
+        let mut d = Doc::new();
+        d["ipv6_address_mode"] = json!("dhcpv6-stateless");
+        assert!(is_auto_address(&d));
     }
 }

@@ -1123,3 +1123,79 @@ async fn dual_stack_slaac_ports_in_pods() {
     }
     db.cleanup().await;
 }
+
+/// Two projects each with a router joining networks in two pods: each project's bridge subnet
+/// in each pod gets a pool inside its own bridge CIDR (the pool reservation was once shared by
+/// all projects in a pod, so the second project's pods refused its bridge subnet with
+/// "allocation pool ... spans beyond the subnet cidr"), and both routers carry traffic.
+#[tokio::test]
+async fn routers_of_two_projects_across_pods() {
+    let db = Db::sqlite();
+    let e = env(&db, 2).await;
+    let image = flavor_and_image(&e).await;
+    for (n, name) in ["erin", "frank"].iter().enumerate() {
+        let (project, t) = tenant(&e, name).await;
+        let mut ports = Vec::new();
+        let mut subnets = Vec::new();
+        for (i, az) in ["az1", "az2"].iter().enumerate() {
+            let net = create(&e, &t, "networks", "network", json!({"name": az})).await;
+            let sub = create(
+                &e,
+                &t,
+                "subnets",
+                "subnet",
+                json!({"network_id": id(&net), "cidr": format!("10.{}.{i}.0/24", 50 + n)}),
+            )
+            .await;
+            subnets.push(id(&sub));
+            let s = boot(&e, &t, az, &image, az, json!([{"uuid": id(&net)}])).await;
+            ports.push(server_port(&e, &t, &s).await.1);
+        }
+        let router = create(&e, &t, "routers", "router", json!({"name": "r"})).await;
+        for s in &subnets {
+            let r = neutron(
+                &e,
+                Method::PUT,
+                &format!("/routers/{}/add_router_interface", id(&router)),
+                &t,
+                Some(json!({"subnet_id": s})),
+            )
+            .await;
+            assert_eq!(r.status, 200, "{}", r.text);
+        }
+        assert!(
+            eventually_reach(&e, &ports[0], &ports[1], "tcp", Some(22), true).await,
+            "{name}: az1 -> az2 through the bridge"
+        );
+        let bridges = bottom_port(&e, &format!("bridge_subnet_{project}"), "bridge_subnet").await;
+        assert_eq!(bridges.len(), 2, "{name}: {bridges:?}");
+        for (region, bsub) in bridges {
+            let pod = e.sim.region(&region).unwrap();
+            let r = call(
+                Method::GET,
+                &format!("{}/v2.0/subnets/{bsub}", pod.network_url),
+                Some(&e.admin),
+                None,
+                &[],
+            )
+            .await;
+            let cidr = r.body["subnet"]["cidr"].as_str().unwrap();
+            let (net, len) = cidr.split_once('/').unwrap();
+            let net = u32::from(net.parse::<std::net::Ipv4Addr>().unwrap());
+            let mask = u32::MAX << (32 - len.parse::<u32>().unwrap());
+            let pools = r.body["subnet"]["allocation_pools"].as_array().unwrap();
+            assert!(!pools.is_empty());
+            for p in pools {
+                for k in ["start", "end"] {
+                    let ip: std::net::Ipv4Addr = p[k].as_str().unwrap().parse().unwrap();
+                    assert_eq!(
+                        u32::from(ip) & mask,
+                        net,
+                        "{name} {region}: {ip} outside {cidr}"
+                    );
+                }
+            }
+        }
+    }
+    db.cleanup().await;
+}

@@ -483,11 +483,30 @@ pub(crate) fn create(
                                     "Invalid input for allocation_pools.",
                                 ));
                             };
-                            if !cidr.contains(&x) || !cidr.contains(&y) || x > y {
+                            if x.is_ipv6() != cidr.addr().is_ipv6()
+                                || y.is_ipv6() != cidr.addr().is_ipv6()
+                                || x > y
+                            {
                                 return Err(nerr(
                                     400,
                                     "InvalidAllocationPool",
                                     format!("The allocation pool {x}-{y} is not valid."),
+                                ));
+                            }
+                            // Neutron's OutOfBoundsAllocationPool: a pool within the
+                            // subnet's usable addresses only.
+                            let inside = |ip: &std::net::IpAddr| {
+                                cidr.contains(ip)
+                                    && *ip != cidr.network()
+                                    && (cidr.addr().is_ipv6() || *ip != cidr.broadcast())
+                            };
+                            if !inside(&x) || !inside(&y) {
+                                return Err(nerr(
+                                    400,
+                                    "OutOfBoundsAllocationPool",
+                                    format!(
+                                        "The allocation pool {x}-{y} spans beyond the subnet cidr {cidr}."
+                                    ),
                                 ));
                             }
                         }

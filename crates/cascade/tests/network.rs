@@ -1046,7 +1046,7 @@ async fn dual_stack_slaac_ports_in_pods() {
         json!({"network_id": id(&net), "cidr": "10.30.0.0/24"}),
     )
     .await;
-    create(
+    let slaac = create(
         &e,
         &t,
         "subnets",
@@ -1121,6 +1121,29 @@ async fn dual_stack_slaac_ports_in_pods() {
         .await;
         assert_eq!(addresses(&r.body["port"]), want, "{}", r.text);
     }
+    // Deleting the SLAAC subnet takes its address off the ports, in the pods too.
+    let r = neutron(
+        &e,
+        Method::DELETE,
+        &format!("/subnets/{}", id(&slaac)),
+        &t,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let (_, bottom) = server_port(&e, &t, &s1).await;
+    let pod = e.sim.region("Pod1").unwrap();
+    let url = format!("{}/v2.0/ports/{}", pod.network_url, bottom.port_id);
+    assert!(
+        eventually(Duration::from_secs(20), || async {
+            let r = call(Method::GET, &url, Some(&e.admin), None, &[]).await;
+            r.body["port"]["fixed_ips"]
+                .as_array()
+                .is_some_and(|f| f.len() == 1)
+        })
+        .await,
+        "the twin keeps its SLAAC address"
+    );
     db.cleanup().await;
 }
 

@@ -254,6 +254,24 @@ async fn ipv6_subnets(e: &Env, t: &str) {
         ips_by_subnet(&port),
         vec![(slaac.clone(), "2001:db8:1:0:f816:3eff:fe00:1".to_string())]
     );
+    // A SLAAC subnet goes with ports on it, its addresses leaving them (tempest
+    // test_create_delete_slaac_subnet_with_ports); a stateful one does not.
+    let r = neutron(e, Method::DELETE, &format!("/subnets/{stateful}"), t, None).await;
+    assert_eq!(r.status, 409, "{}", r.text);
+    for sub in [&slaac, &stateless] {
+        let r = neutron(e, Method::DELETE, &format!("/subnets/{sub}"), t, None).await;
+        assert_eq!(r.status, 204, "{}", r.text);
+    }
+    let r = neutron(e, Method::GET, &format!("/ports/{}", id(&port)), t, None).await;
+    assert_eq!(r.body["port"]["fixed_ips"], json!([]), "{}", r.text);
+    let r = neutron(e, Method::DELETE, &format!("/networks/{net}"), t, None).await;
+    assert_eq!(r.status, 409);
+    assert!(
+        r.text
+            .contains("There are one or more ports still in use on the network"),
+        "{}",
+        r.text
+    );
 }
 
 async fn external_subnets_hidden(e: &Env, t: &str) {

@@ -1582,7 +1582,7 @@ pub(crate) fn delete(ctx: &Ctx, auth: &AuthContext, coll: &str, id: &str) -> Api
             st.subnets
                 .retain(|_, s| str_field(s, "network_id") != Some(id));
         }
-        "subnets" if st.subnet_has_ips(id) => {
+        "subnets" if st.subnet_has_ips(id) && !st.strip_auto_addresses(id) => {
             return Err(nerr(
                 409,
                 "SubnetInUse",

@@ -148,6 +148,45 @@ impl NetworkState {
         self.used_ips.get(subnet).is_some_and(|s| !s.is_empty())
     }
 
+    /// Neutron deleting a SLAAC / DHCPv6-stateless subnet: its addresses leave the ports
+    /// that hold them, unless a router interface holds one. Returns whether the subnet is
+    /// free now.
+    pub(crate) fn strip_auto_addresses(&mut self, subnet: &str) -> bool {
+        if !self.subnets.get(subnet).is_some_and(is_auto_address) {
+            return false;
+        }
+        let holds = |p: &Value| {
+            p["fixed_ips"]
+                .as_array()
+                .is_some_and(|f| f.iter().any(|f| str_field(f, "subnet_id") == Some(subnet)))
+        };
+        let holders: Vec<String> = self
+            .ports
+            .iter()
+            .filter(|(_, p)| holds(p))
+            .map(|(id, _)| id.clone())
+            .collect();
+        if holders.iter().any(|id| {
+            self.ports
+                .get(id)
+                .is_some_and(|p| str_field(p, "device_owner") == Some("network:router_interface"))
+        }) {
+            return false;
+        }
+        for id in holders {
+            let Some(mut p) = self.ports.remove(&id) else {
+                continue;
+            };
+            self.index_port(&p, false);
+            if let Some(f) = p.get_mut("fixed_ips").and_then(Value::as_array_mut) {
+                f.retain(|f| str_field(f, "subnet_id") != Some(subnet));
+            }
+            self.index_port(&p, true);
+            self.ports.insert(id, p);
+        }
+        !self.subnet_has_ips(subnet)
+    }
+
     pub(crate) fn mac_in_use(&self, net: &str, mac: &str) -> bool {
         self.used_macs
             .contains(&(net.to_string(), mac.to_ascii_lowercase()))

@@ -218,6 +218,54 @@ impl NetworkService {
             .unwrap_or(Value::Null))
     }
 
+    /// Deleting a SLAAC / DHCPv6-stateless subnet takes its addresses off the ports holding
+    /// them (Neutron), unless a router interface (or anything but a port) holds one. Returns
+    /// whether the subnet is free now.
+    async fn strip_auto_addresses(
+        self: &Arc<Self>,
+        subnet: &Doc,
+        held: &[IpAllocation],
+    ) -> NetResult<bool> {
+        if !is_auto_address(subnet) {
+            return Ok(false);
+        }
+        let sid = str_of(subnet, "id");
+        let mut ports = Vec::new();
+        for a in held {
+            match self.try_load(Kind::Port, &a.owner_id).await? {
+                Some((row, p)) if str_of(&p, "device_owner") != "network:router_interface" => {
+                    ports.push((row, p, a.clone()));
+                }
+                _ => return Ok(false),
+            }
+        }
+        for (row, mut p, a) in ports {
+            let kept: Vec<Value> = p["fixed_ips"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|f| f["subnet_id"] != json!(sid))
+                .collect();
+            p.insert("fixed_ips".into(), json!(kept));
+            stamp(&mut p, false);
+            let mut r = row_of(
+                Kind::Port,
+                &p,
+                row.parent_id.as_deref(),
+                row.device_id.as_deref(),
+                row.pod_id.as_deref(),
+            );
+            r.created_at = row.created_at;
+            self.store
+                .update_net_resource(&r, &[], &[a], &[], &[])
+                .await?;
+            self.kick(&row.project_id, NetJob::PortSync(row.id.clone()))
+                .await?;
+        }
+        Ok(true)
+    }
+
     /// `DELETE /v2.0/<collection>/{id}`.
     pub async fn delete(self: &Arc<Self>, caller: &Caller, kind: Kind, id: &str) -> NetResult<()> {
         let (row, d) = self.load_owned(caller, kind, id, "delete").await?;
@@ -256,13 +304,14 @@ impl NetworkService {
                 .await?;
             }
             Kind::Subnet => {
-                let in_use = self
+                let held: Vec<IpAllocation> = self
                     .store
                     .subnet_allocations(id)
                     .await?
-                    .iter()
-                    .any(|a| !a.owner_id.starts_with("reserved:"));
-                if in_use {
+                    .into_iter()
+                    .filter(|a| !a.owner_id.starts_with("reserved:"))
+                    .collect();
+                if !held.is_empty() && !self.strip_auto_addresses(&d, &held).await? {
                     return Err(NetError::conflict(
                         "SubnetInUse",
                         format!(

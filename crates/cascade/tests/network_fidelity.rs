@@ -408,6 +408,21 @@ async fn security_group_port_ranges(e: &Env, t: &str) {
     )
     .await;
     assert_eq!(r["port_range_min"], 8);
+    // No other group may take the name `default` (tempest
+    // test_create_security_group_update_name_default).
+    let r = neutron(
+        e,
+        Method::PUT,
+        &format!("/security-groups/{sg}"),
+        t,
+        Some(json!({"security_group": {"name": "default"}})),
+    )
+    .await;
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert_eq!(
+        r.body["NeutronError"]["type"],
+        "SecurityGroupDefaultAlreadyExists"
+    );
 }
 
 #[tokio::test]

@@ -1169,6 +1169,27 @@ pub(crate) fn update(
                 format!("(rule:update_{single}) is disallowed by policy"),
             ));
         }
+        if coll == "security-groups" && b.contains_key("name") {
+            // Neutron: no group renamed `default` (API validator), and the `default` group
+            // keeps its name (plugin).
+            if b["name"]
+                .as_str()
+                .is_some_and(|n| n.eq_ignore_ascii_case("default"))
+            {
+                return Err(nerr(
+                    409,
+                    "SecurityGroupDefaultAlreadyExists",
+                    "Default security group already exists.",
+                ));
+            }
+            if str_field(&cur, "name") == Some("default") {
+                return Err(nerr(
+                    409,
+                    "SecurityGroupCannotUpdateDefault",
+                    "Updating default security group not allowed.",
+                ));
+            }
+        }
         let allowed = UPDATABLE
             .iter()
             .find(|(c, _)| *c == coll)

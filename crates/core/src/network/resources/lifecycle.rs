@@ -95,6 +95,7 @@ impl NetworkService {
         check_attrs(kind, b, false)?;
         let (row, mut d) = self.load_owned(caller, kind, id, "update").await?;
         let project = row.project_id.clone();
+        let old_name = str_of(&d, "name").to_string();
         for k in ["name", "description"] {
             if let Some(v) = opt_str(b, k)? {
                 d.insert(k.into(), json!(v));
@@ -157,8 +158,10 @@ impl NetworkService {
                     .await?;
             }
             Kind::SecurityGroup => {
-                if str_of(&d, "name") == "default" && b.get("name").is_some_and(|n| n != "default")
-                {
+                // Neutron's API validator first (no group renamed `default`), then its plugin
+                // (the `default` group keeps its name).
+                security_groups::check_name_not_default(b)?;
+                if old_name == "default" && b.contains_key("name") {
                     return Err(NetError::conflict(
                         "SecurityGroupCannotUpdateDefault",
                         "Updating default security group not allowed.",

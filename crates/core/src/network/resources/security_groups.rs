@@ -58,6 +58,18 @@ pub(super) fn normalize_protocol(v: &Value) -> NetResult<Value> {
     }
 }
 
+/// Neutron's `name_not_default` validator of a security group's name, on create and update:
+/// no group but the project's own may be called `default` (in any case).
+pub(super) fn check_name_not_default(b: &Doc) -> NetResult<()> {
+    if opt_str(b, "name")?.is_some_and(|n| n.eq_ignore_ascii_case("default")) {
+        return Err(NetError::conflict(
+            "SecurityGroupDefaultAlreadyExists",
+            "Default security group already exists.",
+        ));
+    }
+    Ok(())
+}
+
 pub(super) fn is_port_protocol(p: &Value) -> bool {
     matches!(
         p.as_str(),
@@ -242,12 +254,7 @@ impl NetworkService {
 
     pub(super) async fn create_sg(&self, project: &str, b: &Doc) -> NetResult<Doc> {
         self.ensure_default_sg(project).await?;
-        if opt_str(b, "name")? == Some("default") {
-            return Err(NetError::conflict(
-                "SecurityGroupDefaultAlreadyExists",
-                "Default security group already exists.",
-            ));
-        }
+        check_name_not_default(b)?;
         let id = new_id();
         let mut d = base_doc(&id, project, b)?;
         d.insert(

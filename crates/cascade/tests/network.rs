@@ -1026,3 +1026,199 @@ async fn router_across_pods_and_security_groups() {
     }
     db.cleanup().await;
 }
+
+/// A server on a network with an IPv4 and a SLAAC IPv6 subnet: the top port's EUI-64
+/// address is the one its twin gets in the pod (sent by subnet only, since Neutron refuses
+/// an explicit address in a SLAAC subnet and derives the same one from the MAC), and the
+/// shadow port of the other pod carries both addresses too.
+#[tokio::test]
+async fn dual_stack_slaac_ports_in_pods() {
+    let db = Db::sqlite();
+    let e = env(&db, 2).await;
+    let (_p, t) = tenant(&e, "dave").await;
+    let image = flavor_and_image(&e).await;
+    let net = create(&e, &t, "networks", "network", json!({"name": "dual"})).await;
+    create(
+        &e,
+        &t,
+        "subnets",
+        "subnet",
+        json!({"network_id": id(&net), "cidr": "10.30.0.0/24"}),
+    )
+    .await;
+    let slaac = create(
+        &e,
+        &t,
+        "subnets",
+        "subnet",
+        json!({"network_id": id(&net), "ip_version": 6,
+        "cidr": "2001:db8:30::/64", "ipv6_ra_mode": "slaac", "ipv6_address_mode": "slaac"}),
+    )
+    .await;
+    let nets = json!([{"uuid": id(&net)}]);
+    let s1 = boot(&e, &t, "vm1", &image, "az1", nets.clone()).await;
+    let s2 = boot(&e, &t, "vm2", &image, "az2", nets).await;
+    let addresses = |port: &Value| {
+        let mut v: Vec<String> = port["fixed_ips"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["ip_address"].as_str().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    for (server, region) in [(&s1, "Pod1"), (&s2, "Pod2")] {
+        let (top_id, bottom) = server_port(&e, &t, server).await;
+        assert_eq!(bottom.region, region);
+        let top = neutron(&e, Method::GET, &format!("/ports/{top_id}"), &t, None)
+            .await
+            .body["port"]
+            .clone();
+        let mac = top["mac_address"].as_str().unwrap();
+        let b: Vec<u8> = mac
+            .split(':')
+            .map(|x| u8::from_str_radix(x, 16).unwrap())
+            .collect();
+        let eui = format!(
+            "2001:db8:30:0:{:x}:{:x}:{:x}:{:x}",
+            u16::from_be_bytes([b[0] ^ 2, b[1]]),
+            u16::from_be_bytes([b[2], 0xff]),
+            u16::from_be_bytes([0xfe, b[3]]),
+            u16::from_be_bytes([b[4], b[5]])
+        );
+        let want = addresses(&top);
+        assert_eq!(want.len(), 2, "{top}");
+        assert!(want.contains(&eui), "{want:?} {eui}");
+        let pod = e.sim.region(region).unwrap();
+        let r = call(
+            Method::GET,
+            &format!("{}/v2.0/ports/{}", pod.network_url, bottom.port_id),
+            Some(&e.admin),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(addresses(&r.body["port"]), want, "{}", r.text);
+        // The other pod's shadow of this port carries the same addresses.
+        assert!(
+            eventually(Duration::from_secs(20), || async {
+                bottom_port(&e, &top_id, "shadow_port").await.len() == 1
+            })
+            .await,
+            "shadow of {top_id}"
+        );
+        let (shadow_region, shadow) = bottom_port(&e, &top_id, "shadow_port").await.pop().unwrap();
+        assert_ne!(shadow_region, region);
+        let pod = e.sim.region(&shadow_region).unwrap();
+        let r = call(
+            Method::GET,
+            &format!("{}/v2.0/ports/{shadow}", pod.network_url),
+            Some(&e.admin),
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(addresses(&r.body["port"]), want, "{}", r.text);
+    }
+    // Deleting the SLAAC subnet takes its address off the ports, in the pods too.
+    let r = neutron(
+        &e,
+        Method::DELETE,
+        &format!("/subnets/{}", id(&slaac)),
+        &t,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let (_, bottom) = server_port(&e, &t, &s1).await;
+    let pod = e.sim.region("Pod1").unwrap();
+    let url = format!("{}/v2.0/ports/{}", pod.network_url, bottom.port_id);
+    assert!(
+        eventually(Duration::from_secs(20), || async {
+            let r = call(Method::GET, &url, Some(&e.admin), None, &[]).await;
+            r.body["port"]["fixed_ips"]
+                .as_array()
+                .is_some_and(|f| f.len() == 1)
+        })
+        .await,
+        "the twin keeps its SLAAC address"
+    );
+    db.cleanup().await;
+}
+
+/// Two projects each with a router joining networks in two pods: each project's bridge subnet
+/// in each pod gets a pool inside its own bridge CIDR (the pool reservation was once shared by
+/// all projects in a pod, so the second project's pods refused its bridge subnet with
+/// "allocation pool ... spans beyond the subnet cidr"), and both routers carry traffic.
+#[tokio::test]
+async fn routers_of_two_projects_across_pods() {
+    let db = Db::sqlite();
+    let e = env(&db, 2).await;
+    let image = flavor_and_image(&e).await;
+    for (n, name) in ["erin", "frank"].iter().enumerate() {
+        let (project, t) = tenant(&e, name).await;
+        let mut ports = Vec::new();
+        let mut subnets = Vec::new();
+        for (i, az) in ["az1", "az2"].iter().enumerate() {
+            let net = create(&e, &t, "networks", "network", json!({"name": az})).await;
+            let sub = create(
+                &e,
+                &t,
+                "subnets",
+                "subnet",
+                json!({"network_id": id(&net), "cidr": format!("10.{}.{i}.0/24", 50 + n)}),
+            )
+            .await;
+            subnets.push(id(&sub));
+            let s = boot(&e, &t, az, &image, az, json!([{"uuid": id(&net)}])).await;
+            ports.push(server_port(&e, &t, &s).await.1);
+        }
+        let router = create(&e, &t, "routers", "router", json!({"name": "r"})).await;
+        for s in &subnets {
+            let r = neutron(
+                &e,
+                Method::PUT,
+                &format!("/routers/{}/add_router_interface", id(&router)),
+                &t,
+                Some(json!({"subnet_id": s})),
+            )
+            .await;
+            assert_eq!(r.status, 200, "{}", r.text);
+        }
+        assert!(
+            eventually_reach(&e, &ports[0], &ports[1], "tcp", Some(22), true).await,
+            "{name}: az1 -> az2 through the bridge"
+        );
+        let bridges = bottom_port(&e, &format!("bridge_subnet_{project}"), "bridge_subnet").await;
+        assert_eq!(bridges.len(), 2, "{name}: {bridges:?}");
+        for (region, bsub) in bridges {
+            let pod = e.sim.region(&region).unwrap();
+            let r = call(
+                Method::GET,
+                &format!("{}/v2.0/subnets/{bsub}", pod.network_url),
+                Some(&e.admin),
+                None,
+                &[],
+            )
+            .await;
+            let cidr = r.body["subnet"]["cidr"].as_str().unwrap();
+            let (net, len) = cidr.split_once('/').unwrap();
+            let net = u32::from(net.parse::<std::net::Ipv4Addr>().unwrap());
+            let mask = u32::MAX << (32 - len.parse::<u32>().unwrap());
+            let pools = r.body["subnet"]["allocation_pools"].as_array().unwrap();
+            assert!(!pools.is_empty());
+            for p in pools {
+                for k in ["start", "end"] {
+                    let ip: std::net::Ipv4Addr = p[k].as_str().unwrap().parse().unwrap();
+                    assert_eq!(
+                        u32::from(ip) & mask,
+                        net,
+                        "{name} {region}: {ip} outside {cidr}"
+                    );
+                }
+            }
+        }
+    }
+    db.cleanup().await;
+}

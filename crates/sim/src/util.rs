@@ -84,6 +84,26 @@ pub(crate) fn random_mac() -> String {
     )
 }
 
+/// The SLAAC address of a MAC in an IPv6 prefix (EUI-64, RFC 4291 appendix A), as Neutron
+/// computes it for `slaac` / `dhcpv6-stateless` subnets.
+pub(crate) fn eui64_address(cidr: &ipnet::IpNet, mac: &str) -> Option<std::net::IpAddr> {
+    let ipnet::IpNet::V6(net) = cidr else {
+        return None;
+    };
+    let b: Vec<u8> = mac
+        .split([':', '-'])
+        .map(|p| u8::from_str_radix(p, 16))
+        .collect::<Result<_, _>>()
+        .ok()?;
+    if b.len() != 6 {
+        return None;
+    }
+    let id = u64::from_be_bytes([b[0] ^ 0x02, b[1], b[2], 0xff, 0xfe, b[3], b[4], b[5]]);
+    Some(std::net::IpAddr::V6(
+        (u128::from(net.network()) + u128::from(id)).into(),
+    ))
+}
+
 /// Query parameters in their original order, repeated keys kept.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Params(pub(crate) Vec<(String, String)>);

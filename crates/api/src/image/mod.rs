@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use bytes::Bytes;
-use cascade_core::image::{Caller, UploadRequest};
+use cascade_core::image::{Caller, PatchDialect, UploadRequest, parse_patch};
 use cascade_model::fault::Service;
 use futures_util::StreamExt;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -150,9 +150,7 @@ async fn update(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if !ct.starts_with("application/openstack-images-v2.1-json-patch")
-        && !ct.starts_with("application/openstack-images-v2.0-json-patch")
-    {
+    let Some(dialect) = PatchDialect::of_content_type(ct) else {
         return Err(ApiError::new(
             SVC,
             415,
@@ -160,8 +158,8 @@ async fn update(
                 "The request has media type {ct} which is not supported by this API. Use application/openstack-images-v2.1-json-patch."
             ),
         ));
-    }
-    let ops = body::json(SVC, &raw)?;
+    };
+    let ops = parse_patch(&body::json(SVC, &raw)?, dialect).or_api(SVC)?;
     let img = state.images.update(&caller, &id, &ops).await.or_api(SVC)?;
     Ok(Json(img.to_glance()).into_response())
 }

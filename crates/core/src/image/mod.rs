@@ -22,6 +22,7 @@ mod data;
 pub mod digest;
 mod limits;
 pub mod model;
+pub mod patch;
 pub mod policy;
 mod registry;
 
@@ -35,6 +36,7 @@ use crate::pods::PodRegistry;
 
 pub use data::{ByteStream, CopyView, Download, RegisterRequest, UploadRequest};
 pub use model::{Caller, Image};
+pub use patch::{PatchDialect, PatchOp, parse_patch};
 pub use policy::{Placement, Replication};
 pub use registry::{ImagePage, MemberView};
 

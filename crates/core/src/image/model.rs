@@ -31,7 +31,7 @@ pub const CONTAINER_FORMATS: &[&str] = &[
 pub const VISIBILITIES: &[&str] = &["public", "private", "shared", "community"];
 
 /// Attributes Glance computes; a client may not set them.
-const READ_ONLY: &[&str] = &[
+pub(super) const READ_ONLY: &[&str] = &[
     "id",
     "status",
     "size",
@@ -49,7 +49,7 @@ const READ_ONLY: &[&str] = &[
     "stores",
 ];
 /// Attributes that are not extra properties.
-const BASE: &[&str] = &[
+pub(super) const BASE: &[&str] = &[
     "name",
     "visibility",
     "protected",
@@ -230,7 +230,7 @@ impl Image {
     }
 }
 
-fn schema_error(message: String) -> CoreError {
+pub(super) fn schema_error(message: String) -> CoreError {
     CoreError::bad_request(format!(
         "Provided object does not match schema 'image': {message}"
     ))
@@ -363,82 +363,6 @@ pub fn apply_attribute(img: &mut Image, key: &str, value: &Value, caller: &Calle
     Ok(())
 }
 
-/// Applies a JSON-patch document (`application/openstack-images-v2.1-json-patch`).
-pub fn apply_patch(img: &mut Image, ops: &Value, caller: &Caller) -> Result<()> {
-    let ops = ops.as_array().ok_or_else(|| {
-        CoreError::bad_request("Request body must be a JSON array of operation objects.")
-    })?;
-    for op in ops {
-        let kind = op.get("op").and_then(Value::as_str).unwrap_or("");
-        let path = op
-            .get("path")
-            .and_then(Value::as_str)
-            .ok_or_else(|| CoreError::bad_request("Unable to find '/' in JSON Schema change"))?;
-        let mut parts = path
-            .strip_prefix('/')
-            .ok_or_else(|| {
-                CoreError::bad_request(format!("Json path should start with a '/', got {path}"))
-            })?
-            .split('/')
-            .map(|p| p.replace("~1", "/").replace("~0", "~"));
-        let key = parts.next().unwrap_or_default();
-        let rest: Vec<String> = parts.collect();
-        match kind {
-            "add" | "replace" => {
-                let value = op.get("value").ok_or_else(|| {
-                    CoreError::bad_request(format!(
-                        "Operation \"{kind}\" requires a member named \"value\"."
-                    ))
-                })?;
-                if key == "tags" && rest.len() == 1 {
-                    let t = value
-                        .as_str()
-                        .ok_or_else(|| schema_error(format!("{value} is not of type 'string'")))?;
-                    img.tags.insert(t.to_string());
-                    continue;
-                }
-                if !rest.is_empty() {
-                    return Err(CoreError::bad_request(format!(
-                        "Invalid JSON pointer for this resource: '{path}'"
-                    )));
-                }
-                if kind == "replace"
-                    && !BASE.contains(&key.as_str())
-                    && !READ_ONLY.contains(&key.as_str())
-                    && !img.properties.contains_key(&key)
-                {
-                    return Err(CoreError::conflict(format!(
-                        "Property {key} does not exist."
-                    )));
-                }
-                apply_attribute(img, &key, value, caller)?;
-            }
-            "remove" => {
-                if key == "tags" && rest.len() == 1 {
-                    img.tags.remove(&rest[0]);
-                    continue;
-                }
-                if READ_ONLY.contains(&key.as_str()) || BASE.contains(&key.as_str()) {
-                    return Err(CoreError::forbidden(format!(
-                        "Attribute '{key}' is read-only."
-                    )));
-                }
-                if img.properties.remove(&key).is_none() {
-                    return Err(CoreError::conflict(format!(
-                        "Property {key} does not exist."
-                    )));
-                }
-            }
-            other => {
-                return Err(CoreError::bad_request(format!(
-                    "Operation objects must contain exactly one member named \"add\", \"remove\", or \"replace\"; got \"{other}\"."
-                )));
-            }
-        }
-    }
-    Ok(())
-}
-
 /// Checks the image's policy properties parse.
 pub fn policy_of(
     img: &Image,
@@ -491,40 +415,5 @@ mod tests {
         img.status = "active".into();
         let e = apply_attribute(&mut img, "container_format", &json!("bare"), &c).unwrap_err();
         assert_eq!(e.kind, ErrorKind::Forbidden);
-    }
-
-    #[test]
-    fn json_patch() {
-        let mut img = Image::new("i".into(), "p".into());
-        let c = caller();
-        apply_patch(
-            &mut img,
-            &json!([
-                {"op": "replace", "path": "/name", "value": "n"},
-                {"op": "add", "path": "/os_distro", "value": "cirros"},
-                {"op": "add", "path": "/tags/-", "value": "t1"},
-            ]),
-            &c,
-        )
-        .unwrap();
-        assert_eq!(img.name.as_deref(), Some("n"));
-        assert_eq!(img.properties["os_distro"], "cirros");
-        assert!(img.tags.contains("t1"));
-        let e = apply_patch(
-            &mut img,
-            &json!([{"op": "replace", "path": "/nope", "value": "x"}]),
-            &c,
-        )
-        .unwrap_err();
-        assert_eq!(e.kind, ErrorKind::Conflict);
-        apply_patch(
-            &mut img,
-            &json!([{"op": "remove", "path": "/os_distro"}]),
-            &c,
-        )
-        .unwrap();
-        assert!(!img.properties.contains_key("os_distro"));
-        let e = apply_patch(&mut img, &json!([{"op": "move", "path": "/name"}]), &c).unwrap_err();
-        assert_eq!(e.kind, ErrorKind::BadRequest);
     }
 }

@@ -10,7 +10,8 @@ use cascade_store::images::{ImageScope, MemberRow};
 use cascade_store::{StoreError, from_micros, now_micros};
 use serde_json::{Value, json};
 
-use super::model::{self, Caller, Image, apply_attribute, apply_patch, not_found, visible};
+use super::model::{self, Caller, Image, apply_attribute, not_found, visible};
+use super::patch::{PatchOp, apply_patch};
 use super::{ImageService, policy};
 use crate::{CoreError, Result};
 
@@ -398,7 +399,7 @@ impl ImageService {
     }
 
     /// `PATCH /v2/images/{id}`.
-    pub async fn update(&self, caller: &Caller, id: &str, ops: &Value) -> Result<Image> {
+    pub async fn update(&self, caller: &Caller, id: &str, ops: &[PatchOp]) -> Result<Image> {
         let mut img = self.get_owned(caller, id).await?;
         let before = img.clone();
         apply_patch(&mut img, ops, caller)?;

@@ -79,14 +79,18 @@ fn bridge_ids(project: &str) -> (String, String) {
     )
 }
 
-/// The allocation owner of a bridge address: a bottom router's, or (`pool-<pod>`) the one
-/// reserved for the bridge subnet's pool in a pod.
+/// The allocation owner of a bridge address: a bottom router's, or (`bridge_pool`) the one
+/// reserved for a project's bridge subnet pool in a pod.
 fn bridge_ip_owner(router: &str, pod_id: &str) -> String {
     format!("bridge:{router}:{pod_id}")
 }
 
-fn bridge_pool(pod_id: &str) -> String {
-    format!("pool-{pod_id}")
+/// The owner name of the address reserved for a project's bridge subnet pool (in each pod,
+/// with `bridge_ip_owner`). Per project: every project has its own bridge CIDR, so one
+/// reservation shared by all projects in a pod would hand the second project a pool in the
+/// first one's CIDR ("allocation pool ... spans beyond the subnet cidr" from the pod).
+fn bridge_pool(project: &str) -> String {
+    format!("pool-{project}")
 }
 
 impl NetworkService {
@@ -535,7 +539,11 @@ impl NetworkService {
 
     // ---------------------------------------------------------------- ports
 
+    /// A top port's addresses in a pod's terms. An EUI-64 address of the port's MAC (a SLAAC
+    /// or DHCPv6-stateless subnet) goes by subnet only: Neutron refuses such an address
+    /// given explicitly and derives the same one from the same MAC and prefix.
     fn bottom_fixed_ips(port: &Doc, subnets: &HashMap<String, String>) -> NetResult<Vec<Value>> {
+        let mac = str_of(port, "mac_address");
         fixed_ips(port)
             .into_iter()
             .map(|(s, ip)| {
@@ -546,6 +554,9 @@ impl NetworkService {
                         format!("subnet {s} has no copy in the pod yet"),
                     )
                 })?;
+                if ipam::is_eui64_of(ip, mac) {
+                    return Ok(json!({"subnet_id": b}));
+                }
                 Ok(json!({"subnet_id": b, "ip_address": ip.to_string()}))
             })
             .collect()
@@ -945,7 +956,8 @@ impl NetworkService {
         let owner = bridge_ip_owner(router, pod_id);
         let sid = str_of(sub, "id");
         for _ in 0..10 {
-            if let Some(a) = self.store.allocations_of(&owner).await?.first() {
+            let mine = self.store.allocations_of(&owner).await?;
+            if let Some(a) = mine.iter().find(|a| a.subnet_id == sid) {
                 return a.ip.parse().map_err(|_| {
                     NetError::new(500, "HTTPInternalServerError", "bad bridge address")
                 });
@@ -1194,7 +1206,7 @@ impl NetworkService {
                         resource_type: RT_BRIDGE_SUBNET,
                     };
                     let reserved = self
-                        .bridge_ip(bsub_doc, &bridge_pool(pod_id), pod_id)
+                        .bridge_ip(bsub_doc, &bridge_pool(&project), pod_id)
                         .await?;
                     let body = json!({
                         "name": str_of(bsub_doc, "id"), "project_id": project, "network_id": bnet,
@@ -1449,7 +1461,7 @@ impl NetworkService {
             .await?;
         }
         self.store
-            .release_ips_of(&bridge_ip_owner(&bridge_pool(pod_id), pod_id))
+            .release_ips_of(&bridge_ip_owner(&bridge_pool(project), pod_id))
             .await?;
         Ok(())
     }

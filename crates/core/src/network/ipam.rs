@@ -200,9 +200,56 @@ pub fn normalize_mac(mac: &str) -> Option<String> {
     Some(parts.join(":").to_ascii_lowercase())
 }
 
+/// The EUI-64 interface identifier of a MAC (RFC 4291 appendix A): `ff:fe` in the middle
+/// and the universal/local bit flipped.
+pub fn eui64_interface_id(mac: &str) -> Option<u64> {
+    let m = normalize_mac(mac)?;
+    let b: Vec<u8> = m
+        .split(':')
+        .map(|p| u8::from_str_radix(p, 16))
+        .collect::<Result<_, _>>()
+        .ok()?;
+    let id = [b[0] ^ 0x02, b[1], b[2], 0xff, 0xfe, b[3], b[4], b[5]];
+    Some(u64::from_be_bytes(id))
+}
+
+/// The SLAAC address of a MAC in an IPv6 prefix, as Neutron computes it for subnets in
+/// `slaac` or `dhcpv6-stateless` address mode (`netutils.get_ipv6_addr_by_EUI64`).
+pub fn eui64_address(cidr: &IpNet, mac: &str) -> Option<IpAddr> {
+    let IpNet::V6(net) = cidr else {
+        return None;
+    };
+    let id = eui64_interface_id(mac)?;
+    Some(IpAddr::V6(
+        (u128::from(net.network()) + u128::from(id)).into(),
+    ))
+}
+
+/// Whether `ip` is the EUI-64 address of `mac` in whatever /64 it lies in.
+pub fn is_eui64_of(ip: IpAddr, mac: &str) -> bool {
+    match (ip, eui64_interface_id(mac)) {
+        (IpAddr::V6(a), Some(id)) => u128::from(a) as u64 == id,
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn eui64_addresses_match_neutron() {
+        // netutils.get_ipv6_addr_by_EUI64('2001:db8::/64', 'fa:16:3e:12:34:56')
+        let c: IpNet = "2001:db8::/64".parse().unwrap();
+        let a = eui64_address(&c, "fa:16:3e:12:34:56").unwrap();
+        assert_eq!(a, ip("2001:db8::f816:3eff:fe12:3456"));
+        assert!(is_eui64_of(a, "FA:16:3E:12:34:56"));
+        assert!(!is_eui64_of(ip("2001:db8::2"), "fa:16:3e:12:34:56"));
+        // A locally administered MAC gets its U/L bit cleared.
+        let a = eui64_address(&c, "02:00:00:00:00:01").unwrap();
+        assert_eq!(a, ip("2001:db8::ff:fe00:1"));
+        assert!(eui64_address(&"10.0.0.0/24".parse().unwrap(), "fa:16:3e:12:34:56").is_none());
+    }
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()

@@ -439,6 +439,7 @@ pub(crate) fn create(
                         "Invalid input for operation: cidr and ip_version do not match.",
                     ));
                 }
+                check_ipv6_modes(&cidr, &b)?;
                 for other in st.subnets_of(&net_id) {
                     if let Some(oc) = cidr_of(other)
                         && (oc.contains(&cidr.network()) || cidr.contains(&oc.network()))
@@ -482,11 +483,30 @@ pub(crate) fn create(
                                     "Invalid input for allocation_pools.",
                                 ));
                             };
-                            if !cidr.contains(&x) || !cidr.contains(&y) || x > y {
+                            if x.is_ipv6() != cidr.addr().is_ipv6()
+                                || y.is_ipv6() != cidr.addr().is_ipv6()
+                                || x > y
+                            {
                                 return Err(nerr(
                                     400,
                                     "InvalidAllocationPool",
                                     format!("The allocation pool {x}-{y} is not valid."),
+                                ));
+                            }
+                            // Neutron's OutOfBoundsAllocationPool: a pool within the
+                            // subnet's usable addresses only.
+                            let inside = |ip: &std::net::IpAddr| {
+                                cidr.contains(ip)
+                                    && *ip != cidr.network()
+                                    && (cidr.addr().is_ipv6() || *ip != cidr.broadcast())
+                            };
+                            if !inside(&x) || !inside(&y) {
+                                return Err(nerr(
+                                    400,
+                                    "OutOfBoundsAllocationPool",
+                                    format!(
+                                        "The allocation pool {x}-{y} spans beyond the subnet cidr {cidr}."
+                                    ),
                                 ));
                             }
                         }
@@ -535,10 +555,7 @@ pub(crate) fn create(
                     "service_types".into(),
                     b.get("service_types").cloned().unwrap_or(json!([])),
                 );
-                o.insert(
-                    "_shared".into(),
-                    json!(net["shared"] == json!(true) || net["router:external"] == json!(true)),
-                );
+                o.insert("_shared".into(), json!(net["shared"] == json!(true)));
                 st.subnets.insert(id.clone(), Value::Object(o));
             }
             "ports" => {
@@ -588,7 +605,13 @@ pub(crate) fn create(
                         }
                     },
                 };
-                let fixed = st.assign_fixed_ips(&net_id, b.get("fixed_ips"))?;
+                let router_interface = b.get("device_owner").and_then(Value::as_str)
+                    == Some("network:router_interface");
+                let fixed = st.assign_fixed_ips(
+                    &net_id,
+                    b.get("fixed_ips"),
+                    Some((&mac, router_interface)),
+                )?;
                 let ps = b
                     .get("port_security_enabled")
                     .and_then(Value::as_bool)
@@ -948,7 +971,7 @@ fn set_gateway(
             st.index_port(&p, false);
         }
     }
-    let fixed = st.assign_fixed_ips(&net, gw.get("external_fixed_ips"))?;
+    let fixed = st.assign_fixed_ips(&net, gw.get("external_fixed_ips"), None)?;
     let pid = new_id();
     let mac = crate::util::random_mac();
     let p = new_port(
@@ -1146,6 +1169,27 @@ pub(crate) fn update(
                 format!("(rule:update_{single}) is disallowed by policy"),
             ));
         }
+        if coll == "security-groups" && b.contains_key("name") {
+            // Neutron: no group renamed `default` (API validator), and the `default` group
+            // keeps its name (plugin).
+            if b["name"]
+                .as_str()
+                .is_some_and(|n| n.eq_ignore_ascii_case("default"))
+            {
+                return Err(nerr(
+                    409,
+                    "SecurityGroupDefaultAlreadyExists",
+                    "Default security group already exists.",
+                ));
+            }
+            if str_field(&cur, "name") == Some("default") {
+                return Err(nerr(
+                    409,
+                    "SecurityGroupCannotUpdateDefault",
+                    "Updating default security group not allowed.",
+                ));
+            }
+        }
         let allowed = UPDATABLE
             .iter()
             .find(|(c, _)| *c == coll)
@@ -1192,7 +1236,15 @@ pub(crate) fn update(
                 }
                 st.index_port(&cur, false);
                 if b.contains_key("fixed_ips") {
-                    match st.assign_fixed_ips(&net, b.get("fixed_ips")) {
+                    let owner = (
+                        o.get("mac_address")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_string(),
+                        o.get("device_owner").and_then(Value::as_str)
+                            == Some("network:router_interface"),
+                    );
+                    match st.assign_fixed_ips(&net, b.get("fixed_ips"), Some((&owner.0, owner.1))) {
                         Ok(f) => {
                             o.insert("fixed_ips".into(), json!(f));
                         }
@@ -1426,8 +1478,11 @@ pub(crate) fn router_interface(
                 let net = str_field(&sub, "network_id")
                     .unwrap_or_default()
                     .to_string();
-                let fixed = st
-                    .assign_fixed_ips(&net, Some(&json!([{"subnet_id": sid, "ip_address": gw}])))?;
+                let fixed = st.assign_fixed_ips(
+                    &net,
+                    Some(&json!([{"subnet_id": sid, "ip_address": gw}])),
+                    Some(("", true)),
+                )?;
                 let pid = new_id();
                 let p = new_port(
                     &pid,
@@ -1548,7 +1603,7 @@ pub(crate) fn delete(ctx: &Ctx, auth: &AuthContext, coll: &str, id: &str) -> Api
             st.subnets
                 .retain(|_, s| str_field(s, "network_id") != Some(id));
         }
-        "subnets" if st.subnet_has_ips(id) => {
+        "subnets" if st.subnet_has_ips(id) && !st.strip_auto_addresses(id) => {
             return Err(nerr(
                 409,
                 "SubnetInUse",
@@ -1747,4 +1802,54 @@ pub(crate) fn extensions() -> Value {
         "standard-attr-description",
     ];
     json!({"extensions": names.iter().map(|n| json!({"alias": n, "name": n, "description": "", "updated": "2013-01-01T00:00:00-00:00", "links": []})).collect::<Vec<_>>()})
+}
+
+/// Neutron's checks of a new subnet's `ipv6_ra_mode` / `ipv6_address_mode`.
+fn check_ipv6_modes(cidr: &ipnet::IpNet, b: &serde_json::Map<String, Value>) -> ApiResult<()> {
+    let invalid = |m: String| {
+        nerr(
+            400,
+            "InvalidInput",
+            format!("Invalid input for operation: {m}"),
+        )
+    };
+    let ra = b.get("ipv6_ra_mode").and_then(Value::as_str);
+    let am = b.get("ipv6_address_mode").and_then(Value::as_str);
+    for (k, v) in [("ipv6_ra_mode", ra), ("ipv6_address_mode", am)] {
+        let Some(m) = v else { continue };
+        if !["slaac", "dhcpv6-stateful", "dhcpv6-stateless"].contains(&m) {
+            return Err(invalid(format!(
+                "'{m}' is not in ['dhcpv6-stateful', 'dhcpv6-stateless', 'slaac']"
+            )));
+        }
+        if cidr.addr().is_ipv4() {
+            return Err(invalid(format!("{k} is not valid when ip_version is 4")));
+        }
+    }
+    if ra.is_none() && am.is_none() {
+        return Ok(());
+    }
+    if b.get("enable_dhcp") == Some(&json!(false)) {
+        return Err(invalid(
+            "ipv6_ra_mode or ipv6_address_mode cannot be set when enable_dhcp is set to False"
+                .into(),
+        ));
+    }
+    if let (Some(r), Some(a)) = (ra, am)
+        && r != a
+    {
+        return Err(invalid(format!(
+            "ipv6_ra_mode set to '{r}' with ipv6_address_mode set to '{a}' is not valid. If both attributes are set, they must be the same value"
+        )));
+    }
+    let auto = [ra, am]
+        .iter()
+        .flatten()
+        .any(|m| *m == "slaac" || *m == "dhcpv6-stateless");
+    if auto && cidr.prefix_len() != 64 {
+        return Err(invalid(format!(
+            "Invalid CIDR {cidr} for IPv6 address mode. OpenStack uses the EUI-64 address format, which requires the prefix to be /64"
+        )));
+    }
+    Ok(())
 }

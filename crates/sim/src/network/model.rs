@@ -148,6 +148,45 @@ impl NetworkState {
         self.used_ips.get(subnet).is_some_and(|s| !s.is_empty())
     }
 
+    /// Neutron deleting a SLAAC / DHCPv6-stateless subnet: its addresses leave the ports
+    /// that hold them, unless a router interface holds one. Returns whether the subnet is
+    /// free now.
+    pub(crate) fn strip_auto_addresses(&mut self, subnet: &str) -> bool {
+        if !self.subnets.get(subnet).is_some_and(is_auto_address) {
+            return false;
+        }
+        let holds = |p: &Value| {
+            p["fixed_ips"]
+                .as_array()
+                .is_some_and(|f| f.iter().any(|f| str_field(f, "subnet_id") == Some(subnet)))
+        };
+        let holders: Vec<String> = self
+            .ports
+            .iter()
+            .filter(|(_, p)| holds(p))
+            .map(|(id, _)| id.clone())
+            .collect();
+        if holders.iter().any(|id| {
+            self.ports
+                .get(id)
+                .is_some_and(|p| str_field(p, "device_owner") == Some("network:router_interface"))
+        }) {
+            return false;
+        }
+        for id in holders {
+            let Some(mut p) = self.ports.remove(&id) else {
+                continue;
+            };
+            self.index_port(&p, false);
+            if let Some(f) = p.get_mut("fixed_ips").and_then(Value::as_array_mut) {
+                f.retain(|f| str_field(f, "subnet_id") != Some(subnet));
+            }
+            self.index_port(&p, true);
+            self.ports.insert(id, p);
+        }
+        !self.subnet_has_ips(subnet)
+    }
+
     pub(crate) fn mac_in_use(&self, net: &str, mac: &str) -> bool {
         self.used_macs
             .contains(&(net.to_string(), mac.to_ascii_lowercase()))
@@ -201,13 +240,30 @@ impl NetworkState {
     }
 
     /// Fills `fixed_ips` for a port on `net`: requested entries honoured (409 when taken),
-    /// otherwise one address from the first v4 subnet with room (and one from the first v6).
+    /// otherwise one address from the first v4 subnet with room, one from the first stateful
+    /// v6 subnet, and the EUI-64 address of the port's MAC in every SLAAC / DHCPv6-stateless
+    /// subnet (not for router interfaces). `owner` is the port's MAC and whether it is a
+    /// router interface.
     pub(crate) fn assign_fixed_ips(
         &self,
         net: &str,
         requested: Option<&Value>,
+        owner: Option<(&str, bool)>,
     ) -> ApiResult<Vec<Value>> {
         let subnets = self.subnets_of(net);
+        let router_interface = owner.is_some_and(|o| o.1);
+        let slaac = |s: &Value| -> ApiResult<IpAddr> {
+            cidr_of(s)
+                .zip(owner)
+                .and_then(|(c, (mac, _))| crate::util::eui64_address(&c, mac))
+                .ok_or_else(|| {
+                    nerr(
+                        409,
+                        "IpAddressGenerationFailure",
+                        format!("No more IP addresses available on network {net}."),
+                    )
+                })
+        };
         let mut out = Vec::new();
         match requested.and_then(Value::as_array) {
             Some(list) => {
@@ -251,6 +307,15 @@ impl NetworkState {
                                     ),
                                 ));
                             }
+                            if is_auto_address(subnet) && !router_interface {
+                                return Err(nerr(
+                                    400,
+                                    "AllocationOnAutoAddressSubnet",
+                                    format!(
+                                        "IPv6 address {ip} cannot be directly assigned to a port on subnet {sid} as the subnet is configured for automatic addresses"
+                                    ),
+                                ));
+                            }
                             if self.ip_in_use(sid, ip)
                                 || out
                                     .iter()
@@ -264,6 +329,7 @@ impl NetworkState {
                             }
                             ip
                         }
+                        None if is_auto_address(subnet) => slaac(subnet)?,
                         None => self.allocate(subnet).ok_or_else(|| {
                             nerr(
                                 409,
@@ -279,7 +345,10 @@ impl NetworkState {
                 for ver in [4, 6] {
                     let cands: Vec<&&Value> = subnets
                         .iter()
-                        .filter(|s| s.get("ip_version").and_then(Value::as_u64) == Some(ver))
+                        .filter(|s| {
+                            s.get("ip_version").and_then(Value::as_u64) == Some(ver)
+                                && !is_auto_address(s)
+                        })
                         .collect();
                     if cands.is_empty() {
                         continue;
@@ -299,6 +368,12 @@ impl NetworkState {
                                 format!("No more IP addresses available on network {net}."),
                             ));
                         }
+                    }
+                }
+                if owner.is_some() && !router_interface {
+                    for s in subnets.iter().filter(|s| is_auto_address(s)) {
+                        let sid = str_field(s, "id").unwrap_or_default();
+                        out.push(json!({"subnet_id": sid, "ip_address": slaac(s)?.to_string()}));
                     }
                 }
             }
@@ -457,11 +532,11 @@ impl NetworkState {
         sgs: &[String],
     ) -> ApiResult<String> {
         let req = fixed_ip.map(|ip| json!([{"ip_address": ip}]));
-        let fixed = self.assign_fixed_ips(net, req.as_ref())?;
         let mut mac = crate::util::random_mac();
         while self.mac_in_use(net, &mac) {
             mac = crate::util::random_mac();
         }
+        let fixed = self.assign_fixed_ips(net, req.as_ref(), Some((&mac, false)))?;
         let id = new_id();
         let port_security = self
             .networks
@@ -577,4 +652,15 @@ impl NetworkState {
             .map(|p| json!({"port_state": p["status"], "fixed_ips": p["fixed_ips"], "port_id": p["id"], "net_id": p["network_id"], "mac_addr": p["mac_address"]}))
             .collect()
     }
+}
+
+/// Whether a subnet's ports get SLAAC (EUI-64) addresses (Neutron's
+/// `ipv6_utils.is_auto_address_subnet`).
+pub(crate) fn is_auto_address(subnet: &Value) -> bool {
+    ["ipv6_address_mode", "ipv6_ra_mode"].iter().any(|k| {
+        matches!(
+            subnet.get(*k).and_then(Value::as_str),
+            Some("slaac" | "dhcpv6-stateless")
+        )
+    })
 }

@@ -158,8 +158,12 @@ async fn issue_token(
     Query(q): Params,
     body: Bytes,
 ) -> ApiResult {
-    if let (Some(Extension(limit)), Some(Extension(ConnectInfo(peer)))) = (limit, peer)
-        && let Err(wait) = limit.check(peer.ip())
+    let limit = match (limit, peer) {
+        (Some(Extension(limit)), Some(Extension(ConnectInfo(peer)))) => Some((limit, peer)),
+        _ => None,
+    };
+    if let Some((limit, peer)) = &limit
+        && let Err(wait) = limit.admit(peer.ip())
     {
         tracing::warn!(%peer, "authentication rate limit exceeded");
         return Ok(crate::ratelimit::too_many_requests(wait));
@@ -167,11 +171,18 @@ async fn issue_token(
     let id = embedded(&state)?;
     let req: AuthRequest = body::wrapped::<Value>(SVC, &body, "auth")
         .and_then(|auth| body::typed(SVC, json!({"auth": auth}), "auth"))?;
-    let ctx = id
-        .authenticate(&req)
-        .await
-        .or_api(SVC)
-        .map_err(|e| unauthorized_with_uri(&state, e))?;
+    let ctx = match id.authenticate(&req).await {
+        Ok(ctx) => ctx,
+        Err(e) => {
+            // Only failed authentications use up a source's allowance.
+            if e.kind == cascade_core::ErrorKind::Unauthorized
+                && let Some((limit, peer)) = &limit
+            {
+                limit.charge(peer.ip());
+            }
+            return Err(unauthorized_with_uri(&state, ApiError::from_core(SVC, e)));
+        }
+    };
     tracing::info!(user = %ctx.user.id, project = ?ctx.project_id(), "token issued");
     Ok(token_response(
         &state,

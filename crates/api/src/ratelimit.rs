@@ -1,6 +1,9 @@
-//! Per-source rate limiting of `POST /identity/v3/auth/tokens`: one token bucket per client
-//! address (an IPv6 client by its /64, which one host usually holds whole), so a single source
-//! cannot keep the password slots busy or guess passwords at line rate. The table of buckets is
+//! Per-source rate limiting of failed `POST /identity/v3/auth/tokens`: one token bucket per
+//! client address (an IPv6 client by its /64, which one host usually holds whole), charged one
+//! token per failed authentication, so a single source cannot guess passwords at line rate. A
+//! source whose failures emptied its bucket is refused (429) before any password work; a
+//! source that only succeeds (Tempest's workers signing in their test users) is never slowed,
+//! and the Argon2 slots are guarded by their own bounded queue (`identity::password`). The table of buckets is
 //! bounded: buckets that have refilled (idle sources) are dropped when it fills or once a
 //! minute, and a table still full after that gives up its oldest entries. The binary attaches
 //! one [`AuthRateLimit`] to the router as an extension; without it nothing is limited.
@@ -84,18 +87,31 @@ impl AuthRateLimit {
         }))
     }
 
-    /// Takes one token for `source`, or says how long until one is available.
-    pub fn check(&self, source: IpAddr) -> Result<(), Duration> {
-        self.check_at(source, Instant::now())
+    /// Whether `source` may try to authenticate now, or how long until it may: its failures
+    /// have not used up its bucket. Takes nothing.
+    pub fn admit(&self, source: IpAddr) -> Result<(), Duration> {
+        self.take_at(source, Instant::now(), false)
     }
 
-    fn check_at(&self, source: IpAddr, now: Instant) -> Result<(), Duration> {
+    /// Counts one failed authentication from `source`.
+    pub fn charge(&self, source: IpAddr) {
+        // An empty bucket stays empty: the answer is already a failure.
+        let _ = self.take_at(source, Instant::now(), true);
+    }
+
+    /// Refills `source`'s bucket to `now`; with `take`, takes one token. Err: the bucket is
+    /// empty, with the time until a token is back. A source without a bucket that only asks
+    /// is not given one (the table holds only sources that failed).
+    fn take_at(&self, source: IpAddr, now: Instant, take: bool) -> Result<(), Duration> {
         let inner = &*self.0;
         if inner.rate <= 0.0 {
             return Ok(());
         }
         let key = source_key(source);
         let mut table = inner.table.lock().unwrap_or_else(|p| p.into_inner());
+        if !take && !table.buckets.contains_key(&key) {
+            return Ok(());
+        }
         if !table.buckets.contains_key(&key)
             && (table.buckets.len() >= inner.max_sources
                 || now.duration_since(table.swept) >= SWEEP_EVERY)
@@ -110,7 +126,9 @@ impl AuthRateLimit {
         bucket.tokens = (bucket.tokens + refilled).min(inner.burst);
         bucket.at = now;
         if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
+            if take {
+                bucket.tokens -= 1.0;
+            }
             Ok(())
         } else {
             Err(Duration::from_secs_f64((1.0 - bucket.tokens) / inner.rate))
@@ -173,21 +191,36 @@ mod tests {
         let l = AuthRateLimit::new(2.0, 3);
         let t0 = Instant::now();
         for _ in 0..3 {
-            assert!(l.check_at(ip("10.0.0.1"), t0).is_ok());
+            assert!(l.take_at(ip("10.0.0.1"), t0, true).is_ok());
         }
-        let wait = l.check_at(ip("10.0.0.1"), t0).unwrap_err();
+        let wait = l.take_at(ip("10.0.0.1"), t0, true).unwrap_err();
         assert!(wait > Duration::from_millis(400) && wait <= Duration::from_millis(500));
         // Another source has its own bucket.
-        assert!(l.check_at(ip("10.0.0.2"), t0).is_ok());
+        assert!(l.take_at(ip("10.0.0.2"), t0, true).is_ok());
         // Half a second later one token is back.
         let t1 = t0 + Duration::from_millis(500);
-        assert!(l.check_at(ip("10.0.0.1"), t1).is_ok());
-        assert!(l.check_at(ip("10.0.0.1"), t1).is_err());
+        assert!(l.take_at(ip("10.0.0.1"), t1, true).is_ok());
+        assert!(l.take_at(ip("10.0.0.1"), t1, true).is_err());
         // One IPv6 host's /64 is one source.
         let l = AuthRateLimit::new(1.0, 1);
-        assert!(l.check_at(ip("2001:db8::1"), t0).is_ok());
-        assert!(l.check_at(ip("2001:db8::2"), t0).is_err());
-        assert!(l.check_at(ip("2001:db8:0:1::1"), t0).is_ok());
+        assert!(l.take_at(ip("2001:db8::1"), t0, true).is_ok());
+        assert!(l.take_at(ip("2001:db8::2"), t0, true).is_err());
+        assert!(l.take_at(ip("2001:db8:0:1::1"), t0, true).is_ok());
+    }
+
+    #[test]
+    fn asking_takes_nothing_and_adds_no_source() {
+        let l = AuthRateLimit::new(1.0, 2);
+        let t0 = Instant::now();
+        for _ in 0..10 {
+            assert!(l.take_at(ip("10.0.0.1"), t0, false).is_ok());
+        }
+        assert_eq!(l.sources(), 0);
+        // Two failures empty the bucket; then even asking is refused until a token is back.
+        assert!(l.take_at(ip("10.0.0.1"), t0, true).is_ok());
+        assert!(l.take_at(ip("10.0.0.1"), t0, true).is_ok());
+        assert!(l.take_at(ip("10.0.0.1"), t0, false).is_err());
+        assert!(l.take_at(ip("10.0.0.1"), t0 + Duration::from_secs(1), false).is_ok());
     }
 
     #[test]
@@ -195,7 +228,7 @@ mod tests {
         let l = AuthRateLimit::new(0.0, 1);
         let t0 = Instant::now();
         for _ in 0..100 {
-            assert!(l.check_at(ip("10.0.0.1"), t0).is_ok());
+            assert!(l.take_at(ip("10.0.0.1"), t0, true).is_ok());
         }
         assert_eq!(l.sources(), 0);
     }
@@ -206,12 +239,12 @@ mod tests {
         let t0 = Instant::now();
         for i in 0..1000u32 {
             let a = IpAddr::V4(std::net::Ipv4Addr::from(0x0a00_0000 + i));
-            assert!(l.check_at(a, t0).is_ok());
+            assert!(l.take_at(a, t0, true).is_ok());
             assert!(l.sources() <= 100);
         }
         // Once idle long enough to refill, a source's bucket is dropped at the next sweep.
         let later = t0 + Duration::from_secs(3600);
-        assert!(l.check_at(ip("192.0.2.1"), later).is_ok());
+        assert!(l.take_at(ip("192.0.2.1"), later, true).is_ok());
         assert_eq!(l.sources(), 1);
     }
 }

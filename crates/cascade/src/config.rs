@@ -287,11 +287,12 @@ pub(crate) struct IdentityConfig {
     /// Embedded: how long a password check may wait for a slot before a 503.
     #[serde(default = "default_password_queue_timeout")]
     pub(crate) password_queue_timeout_ms: u64,
-    /// Password authentications (`POST /identity/v3/auth/tokens`) one client address may make
-    /// per second, sustained; 0 turns the limit off.
+    /// Failed authentications (`POST /identity/v3/auth/tokens`) one client address may make
+    /// per second, sustained (successful ones are not counted); 0 turns the limit off.
     #[serde(default = "default_auth_rate")]
     pub(crate) auth_rate_per_sec: f64,
-    /// How many it may make in a burst.
+    /// How many failures it may make in a burst; beyond, every try is refused (429) until
+    /// the allowance refills.
     #[serde(default = "default_auth_burst")]
     pub(crate) auth_burst: u32,
 }

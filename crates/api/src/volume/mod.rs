@@ -2,10 +2,11 @@
 //! document with `min_version` 3.0 and `version` 3.71), microversion negotiation
 //! (`OpenStack-API-Version: volume X.Y`, echoed on every answer, 406 outside the range), and
 //! the routes under `/volume/v3/{project_id}`: volumes with actions and metadata
-//! (`volumes.rs`), snapshots, types, attachments, quota sets, limits and availability zones
-//! (`misc.rs`). The project in the URL must be the token's (admins may name any).
+//! (`volumes.rs`), snapshots, types, attachments, quota sets, limits, availability zones and
+//! the extension list (`misc.rs`). The project in the URL must be the token's (admins may name any).
 
 mod misc;
+mod requests;
 mod views;
 mod volumes;
 
@@ -103,6 +104,7 @@ pub(crate) fn router() -> Router<AppState> {
             &format!("{p}/os-availability-zone"),
             get(misc::availability_zones),
         )
+        .route(&format!("{p}/extensions"), get(misc::extensions))
         .route("/", get(versions))
         .route("/v3", get(version))
         .route("/v3/", get(version));

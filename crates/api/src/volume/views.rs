@@ -2,10 +2,13 @@
 //! naive microsecond timestamps), snapshots, types and attachments. A volume whose pod cannot be
 //! reached is shown from the index with `status: "unavailable"`.
 
+use std::collections::BTreeMap;
+
 use cascade_core::volume::VolumeView;
 use cascade_model::microversion::Microversion;
 use cascade_store::from_micros;
-use cascade_store::volumes::{AttachmentRow, SnapshotRow, VolumeTypeRow};
+use cascade_store::volumes::{AttachmentRow, SnapshotRow, VolumeRow, VolumeTypeRow};
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 /// Cinder's timestamp form: `2018-11-29T06:50:07.770785` (UTC, no zone).
@@ -22,6 +25,18 @@ pub(crate) fn links(base: &str, project: &str, kind: &str, id: &str) -> Value {
 
 pub(crate) fn volume_brief(base: &str, project: &str, v: &VolumeView) -> Value {
     json!({"id": v.row.id, "name": v.row.name, "links": links(base, project, "volumes", &v.row.id)})
+}
+
+/// The volume's metadata as Cinder shows it: the tenant's, with the admin metadata keys users
+/// may see (`readonly`, `attached_mode`) written over it (`add_visible_admin_metadata`).
+fn visible_metadata(r: &VolumeRow) -> BTreeMap<String, String> {
+    let mut m: BTreeMap<String, String> = serde_json::from_str(&r.metadata).unwrap_or_default();
+    for (k, v) in cascade_core::volume::admin_metadata(r) {
+        if k == "readonly" || k == "attached_mode" {
+            m.insert(k, v);
+        }
+    }
+    m
 }
 
 pub(crate) fn volume_full(
@@ -64,10 +79,7 @@ pub(crate) fn volume_full(
     put("encrypted", json!(false));
     put("multiattach", json!(r.multiattach));
     put("attachments", json!(attachments));
-    put(
-        "metadata",
-        serde_json::from_str(&r.metadata).unwrap_or(json!({})),
-    );
+    put("metadata", json!(visible_metadata(r)));
     put("volume_type", json!(r.volume_type));
     put("snapshot_id", json!(r.snapshot_id));
     put("source_volid", json!(r.source_volid));
@@ -110,27 +122,80 @@ pub(crate) fn volume_full(
     Value::Object(o)
 }
 
-pub(crate) fn snapshot(s: &SnapshotRow, mv: Microversion, is_admin: bool) -> Value {
-    let mut v = json!({
-        "id": s.id, "name": s.name, "description": s.description, "volume_id": s.volume_id,
-        "status": s.status, "size": s.size,
-        "metadata": serde_json::from_str::<Value>(&s.metadata).unwrap_or(json!({})),
-        "created_at": ts(s.created_at), "updated_at": ts(s.updated_at),
-        "os-extended-snapshot-attributes:progress": if s.status == "available" { "100%" } else { "0%" },
-    });
-    if is_admin {
-        v["os-extended-snapshot-attributes:project_id"] = json!(s.project_id);
+/// Which of Cinder's snapshot bodies to render.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SnapshotBody {
+    /// `GET /snapshots`: the summary view, the same at every microversion.
+    Summary,
+    /// The create and update answers: the v3 detail view (`group_snapshot_id` from 3.14,
+    /// `user_id` from 3.41, `consumes_quota` from 3.65), without the extended attributes.
+    Detail,
+    /// Show and `GET /snapshots/detail`: the detail view plus the
+    /// `os-extended-snapshot-attributes` extension's `progress` and `project_id`, which Cinder
+    /// adds to those two answers only, for whoever passes
+    /// `volume_extension:extended_snapshot_attributes` (admin or owner: anyone who may see
+    /// the snapshot).
+    Extended,
+}
+
+/// One snapshot as Cinder renders it; absent fields are not part of that view.
+#[derive(Debug, Serialize)]
+pub(crate) struct SnapshotView<'a> {
+    id: &'a str,
+    created_at: String,
+    updated_at: Option<String>,
+    name: Option<&'a str>,
+    description: Option<&'a str>,
+    volume_id: &'a str,
+    status: &'a str,
+    size: i64,
+    metadata: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group_snapshot_id: Option<Option<&'a str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    consumes_quota: Option<bool>,
+    #[serde(
+        rename = "os-extended-snapshot-attributes:progress",
+        skip_serializing_if = "Option::is_none"
+    )]
+    progress: Option<&'static str>,
+    #[serde(
+        rename = "os-extended-snapshot-attributes:project_id",
+        skip_serializing_if = "Option::is_none"
+    )]
+    project_id: Option<&'a str>,
+}
+
+/// Cinder's snapshot `progress`: `0%` until the backend has made it, then `100%`.
+fn progress(status: &str) -> &'static str {
+    match status {
+        "creating" | "error" => "0%",
+        _ => "100%",
     }
-    if mv.at_least(3, 14) {
-        v["group_snapshot_id"] = Value::Null;
+}
+
+pub(crate) fn snapshot(s: &SnapshotRow, mv: Microversion, body: SnapshotBody) -> SnapshotView<'_> {
+    let detail = body != SnapshotBody::Summary;
+    let extended = body == SnapshotBody::Extended;
+    SnapshotView {
+        id: &s.id,
+        created_at: ts(s.created_at),
+        // Cinder's `updated_at` stays null until the snapshot is first changed.
+        updated_at: (s.updated_at != s.created_at).then(|| ts(s.updated_at)),
+        name: s.name.as_deref(),
+        description: s.description.as_deref(),
+        volume_id: &s.volume_id,
+        status: &s.status,
+        size: s.size,
+        metadata: serde_json::from_str(&s.metadata).unwrap_or_default(),
+        group_snapshot_id: (detail && mv.at_least(3, 14)).then_some(None),
+        user_id: (detail && mv.at_least(3, 41)).then_some(s.user_id.as_str()),
+        consumes_quota: (detail && mv.at_least(3, 65)).then_some(true),
+        progress: extended.then(|| progress(&s.status)),
+        project_id: extended.then_some(s.project_id.as_str()),
     }
-    if mv.at_least(3, 41) {
-        v["user_id"] = json!(s.user_id);
-    }
-    if mv.at_least(3, 65) {
-        v["consumes_quota"] = json!(true);
-    }
-    v
 }
 
 pub(crate) fn volume_type(t: &VolumeTypeRow) -> Value {
@@ -151,4 +216,108 @@ pub(crate) fn attachment(a: &AttachmentRow, detail: bool) -> Value {
         v["connection_info"] = json!({});
     }
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row() -> SnapshotRow {
+        SnapshotRow {
+            id: "s1".into(),
+            project_id: "p1".into(),
+            user_id: "u1".into(),
+            volume_id: "v1".into(),
+            name: Some("snap".into()),
+            description: None,
+            size: 1,
+            status: "available".into(),
+            pod_id: None,
+            bottom_id: None,
+            metadata: r#"{"k":"v"}"#.into(),
+            created_at: 1_000_000,
+            updated_at: 2_000_000,
+            deleted: false,
+        }
+    }
+
+    fn keys(s: &SnapshotRow, mv: (u16, u16), body: SnapshotBody) -> Vec<String> {
+        let v = serde_json::to_value(snapshot(s, Microversion::new(mv.0, mv.1), body)).unwrap();
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    }
+
+    const BASE: &[&str] = &[
+        "created_at",
+        "description",
+        "id",
+        "metadata",
+        "name",
+        "size",
+        "status",
+        "updated_at",
+        "volume_id",
+    ];
+
+    fn with(extra: &[&str]) -> Vec<String> {
+        let mut k: Vec<String> = BASE.iter().chain(extra).map(|s| s.to_string()).collect();
+        k.sort();
+        k
+    }
+
+    #[test]
+    fn snapshot_key_sets_by_body_and_microversion() {
+        let s = row();
+        let ext = [
+            "os-extended-snapshot-attributes:progress",
+            "os-extended-snapshot-attributes:project_id",
+        ];
+        // 3.0: Tempest's schemas (create/update/index: no extension keys; show/detail: both).
+        assert_eq!(keys(&s, (3, 0), SnapshotBody::Summary), with(&[]));
+        assert_eq!(keys(&s, (3, 0), SnapshotBody::Detail), with(&[]));
+        assert_eq!(keys(&s, (3, 0), SnapshotBody::Extended), with(&ext));
+        assert_eq!(
+            keys(&s, (3, 14), SnapshotBody::Detail),
+            with(&["group_snapshot_id"])
+        );
+        assert_eq!(
+            keys(&s, (3, 41), SnapshotBody::Detail),
+            with(&["group_snapshot_id", "user_id"])
+        );
+        let mut all = vec!["group_snapshot_id", "user_id", "consumes_quota"];
+        assert_eq!(keys(&s, (3, 65), SnapshotBody::Detail), with(&all));
+        all.extend(ext);
+        assert_eq!(keys(&s, (3, 71), SnapshotBody::Extended), with(&all));
+        // The summary never grows with the microversion.
+        assert_eq!(keys(&s, (3, 71), SnapshotBody::Summary), with(&[]));
+    }
+
+    #[test]
+    fn snapshot_values() {
+        let mut s = row();
+        let v = serde_json::to_value(snapshot(
+            &s,
+            Microversion::new(3, 71),
+            SnapshotBody::Extended,
+        ))
+        .unwrap();
+        assert_eq!(v["os-extended-snapshot-attributes:progress"], "100%");
+        assert_eq!(v["os-extended-snapshot-attributes:project_id"], "p1");
+        assert_eq!(v["group_snapshot_id"], Value::Null);
+        assert_eq!(v["user_id"], "u1");
+        assert_eq!(v["consumes_quota"], true);
+        assert_eq!(v["metadata"]["k"], "v");
+        assert_eq!(v["updated_at"], "1970-01-01T00:00:02.000000");
+        s.status = "creating".into();
+        s.updated_at = s.created_at;
+        let v = serde_json::to_value(snapshot(
+            &s,
+            Microversion::new(3, 0),
+            SnapshotBody::Extended,
+        ))
+        .unwrap();
+        assert_eq!(v["os-extended-snapshot-attributes:progress"], "0%");
+        assert_eq!(v["updated_at"], Value::Null);
+    }
 }

@@ -1,6 +1,7 @@
 //! `/volumes`: create (explicit nulls accepted, as the CLI sends them), list and detail (from the
 //! index: filters, `sort`/`sort_key`/`sort_dir`, `limit`/`marker`, `volumes_links`), show,
-//! update, delete, actions (`os-extend`, `os-set_bootable`, `os-reset_status`) and metadata.
+//! update, delete, actions (`os-extend`, `os-set_bootable`, `os-update_readonly_flag`,
+//! `os-reset_status`) and metadata.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -419,6 +420,15 @@ pub(crate) async fn action(
                 .await
                 .or_api(SVC)?;
             Ok(StatusCode::OK.into_response())
+        }
+        "os-update_readonly_flag" => {
+            let readonly = super::requests::readonly_flag(args)?;
+            state
+                .volumes
+                .update_readonly_flag(&scope(&ctx)?, &id, readonly)
+                .await
+                .or_api(SVC)?;
+            Ok(StatusCode::ACCEPTED.into_response())
         }
         "os-reset_status" => {
             if !ctx.is_admin() {

@@ -184,8 +184,18 @@ impl VolumeState {
     ) -> ApiResult<String> {
         self.check_attachable(id, auth)?;
         let att = new_id();
+        // A volume flagged read-only (`os-update_readonly_flag`) is attached `ro`.
+        let mode = if self
+            .volumes
+            .get(id)
+            .is_some_and(|v| v["_readonly"] == json!("True"))
+        {
+            "ro"
+        } else {
+            "rw"
+        };
         let a = json!({"id": att, "attachment_id": att, "volume_id": id, "server_id": server, "host_name": host, "device": device, "attached_at": ts_cinder(&t)});
-        self.attachments.insert(att.clone(), json!({"id": att, "volume_id": id, "instance": server, "status": "attached", "attach_mode": "rw", "attached_at": ts_cinder(&t), "detached_at": null, "connection_info": {}, "project_id": auth.project_id}));
+        self.attachments.insert(att.clone(), json!({"id": att, "volume_id": id, "instance": server, "status": "attached", "attach_mode": mode, "attached_at": ts_cinder(&t), "detached_at": null, "connection_info": {}, "project_id": auth.project_id}));
         if let Some(o) = self.volumes.get_mut(id).and_then(Value::as_object_mut) {
             o.insert("status".into(), json!("in-use"));
             o.insert("attachments".into(), json!([a]));
@@ -280,19 +290,26 @@ fn render(v: &Value, auth: &AuthContext, base: &str, project: &str, mv: Mv, view
         .and_then(Value::as_str)
         .filter(|_| v.get("size").is_some() && v.get("volume_id").is_none())
     else {
-        // not a volume (a snapshot)
-        if !auth.is_admin {
-            o.remove("os-vol-tenant-attr:tenant_id");
+        // not a volume: a snapshot (`GET /snapshots` is the summary, `/snapshots/detail` the
+        // detail view with the extended attributes).
+        let body = if view == View::Brief {
+            SnapBody::Summary
         } else {
-            o.insert("os-vol-host-attr:host".into(), json!("sim@lvm#pool"));
-        }
-        return Value::Object(o);
+            SnapBody::Extended
+        };
+        return render_snapshot(v, mv, body);
     };
     let links = json!([{"rel": "self", "href": format!("{base}/volume/v3/{project}/volumes/{id}")}, {"rel": "bookmark", "href": format!("{base}/volume/{project}/volumes/{id}")}]);
     if view == View::Brief {
         return json!({"id": id, "name": v.get("name").cloned().unwrap_or(Value::Null), "links": links});
     }
     o.insert("links".into(), links);
+    // Cinder shows the admin metadata `readonly` among the volume's metadata.
+    if let Some(ro) = v.get("_readonly")
+        && let Some(m) = o.get_mut("metadata").and_then(Value::as_object_mut)
+    {
+        m.insert("readonly".into(), ro.clone());
+    }
     let group = o.remove("group_id").unwrap_or(Value::Null);
     let tenant = o.remove("os-vol-tenant-attr:tenant_id");
     if auth.is_admin {
@@ -321,6 +338,63 @@ fn render(v: &Value, auth: &AuthContext, base: &str, project: &str, mv: Mv, view
     }
     if mv >= Mv(3, 65) {
         o.insert("consumes_quota".into(), json!(true));
+    }
+    Value::Object(o)
+}
+
+/// Which of Cinder's snapshot bodies to render.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SnapBody {
+    /// `GET /snapshots`: the summary view at every microversion.
+    Summary,
+    /// Create and update: the v3 detail view (3.14 `group_snapshot_id`, 3.41 `user_id`,
+    /// 3.65 `consumes_quota`).
+    Detail,
+    /// Show and `GET /snapshots/detail`: the detail view plus the
+    /// `os-extended-snapshot-attributes` extension (admin or owner, so whoever sees it).
+    Extended,
+}
+
+fn render_snapshot(s: &Value, mv: Mv, body: SnapBody) -> Value {
+    let mut o = Map::new();
+    for k in [
+        "id",
+        "created_at",
+        "updated_at",
+        "name",
+        "description",
+        "volume_id",
+        "status",
+        "size",
+        "metadata",
+    ] {
+        o.insert(k.into(), s.get(k).cloned().unwrap_or(Value::Null));
+    }
+    if body != SnapBody::Summary {
+        if mv >= Mv(3, 14) {
+            o.insert("group_snapshot_id".into(), Value::Null);
+        }
+        if mv >= Mv(3, 41) {
+            o.insert("user_id".into(), s["user_id"].clone());
+        }
+        if mv >= Mv(3, 65) {
+            o.insert("consumes_quota".into(), json!(true));
+        }
+    }
+    if body == SnapBody::Extended {
+        let progress = if matches!(s["status"].as_str(), Some("creating" | "error")) {
+            "0%"
+        } else {
+            "100%"
+        };
+        o.insert(
+            "os-extended-snapshot-attributes:progress".into(),
+            json!(progress),
+        );
+        o.insert(
+            "os-extended-snapshot-attributes:project_id".into(),
+            s["_project"].clone(),
+        );
     }
     Value::Object(o)
 }
@@ -734,6 +808,46 @@ async fn vol_action(
         }
         return Ok(StatusCode::ACCEPTED.into_response());
     }
+    if let Some(r) = v.get("os-update_readonly_flag") {
+        let flag = match r.get("readonly") {
+            Some(Value::Bool(b)) => Some(*b),
+            Some(Value::String(s)) => crate::util::truthy(s),
+            _ => None,
+        };
+        let Some(flag) = flag else {
+            {
+                return Err(cerr(
+                    400,
+                    format!(
+                        "Invalid input for field/attribute os-update_readonly_flag. Value: {r}. 'readonly' is a required property"
+                    ),
+                ));
+            }
+        };
+        if cur["status"] != json!("available") {
+            return Err(cerr(
+                400,
+                format!(
+                    "Invalid volume: Volume {id} status must be available to update readonly flag, but current status is: {}.",
+                    cur["status"].as_str().unwrap_or("")
+                ),
+            ));
+        }
+        if let Some(o) = st
+            .volume
+            .volumes
+            .get_mut(&id)
+            .and_then(Value::as_object_mut)
+        {
+            o.insert(
+                "_readonly".into(),
+                json!(if flag { "True" } else { "False" }),
+            );
+            o.insert("updated_at".into(), json!(ts_cinder(&t)));
+            o.insert("_updated".into(), json!(t.timestamp_nanos_opt()));
+        }
+        return Ok(StatusCode::ACCEPTED.into_response());
+    }
     if let Some(b) = v.get("os-set_bootable") {
         let flag = b.get("bootable").and_then(Value::as_bool).unwrap_or(false);
         if let Some(o) = st
@@ -754,9 +868,15 @@ async fn snap_list(
     Extension(auth): Auth,
     Extension(mv): Extension<Mv>,
     Path(project): Path<String>,
+    uri: http::Uri,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
     check_project(&auth, &project)?;
+    let view = if uri.path().trim_end_matches('/').ends_with("/detail") {
+        View::Detail
+    } else {
+        View::Brief
+    };
     let st = ctx.read();
     Ok(axum::Json(list_of(
         &st.volume.snapshots,
@@ -765,7 +885,7 @@ async fn snap_list(
         "snapshots",
         &ctx.region.base_url,
         &project,
-        (mv, View::Detail),
+        (mv, view),
     )?)
     .into_response())
 }
@@ -773,16 +893,34 @@ async fn snap_list(
 async fn snap_create(
     State(ctx): State<Ctx>,
     Extension(auth): Auth,
+    Extension(mv): Extension<Mv>,
     Path(project): Path<String>,
     raw: Bytes,
 ) -> ApiResult<Response> {
     check_project(&auth, &project)?;
     let b = body(&raw, "snapshot")?;
-    let vid = b
-        .get("volume_id")
-        .and_then(Value::as_str)
-        .ok_or_else(|| cerr(400, "Invalid input received: volume_id is required"))?
-        .to_string();
+    // Cinder's schema requires the key but allows null, which then is a volume lookup.
+    let vid = match b.get("volume_id") {
+        None => {
+            return Err(cerr(
+                400,
+                format!(
+                    "Invalid input for field/attribute snapshot. Value: {}. 'volume_id' is a required property",
+                    Value::Object(b.clone())
+                ),
+            ));
+        }
+        Some(Value::Null) => return Err(cerr(404, "Volume None could not be found.")),
+        Some(v) => v
+            .as_str()
+            .ok_or_else(|| {
+                cerr(
+                    400,
+                    format!("Invalid input for field/attribute volume_id. Value: {v}. {v} is not of type 'string', 'null'"),
+                )
+            })?
+            .to_string(),
+    };
     let force = b
         .get("force")
         .is_some_and(|f| f == &json!(true) || f == &json!("True") || f == &json!("true"));
@@ -799,25 +937,24 @@ async fn snap_create(
         ));
     }
     let id = new_id();
-    let s = json!({"id": id, "name": b.get("name"), "description": b.get("description"), "volume_id": vid, "size": v["size"], "status": "creating",
-        "metadata": b.get("metadata").cloned().unwrap_or(json!({})), "created_at": ts_cinder(&t), "updated_at": null, "progress": "100%",
-        "os-extended-snapshot-attributes:project_id": v["os-vol-tenant-attr:tenant_id"], "_project": v["os-vol-tenant-attr:tenant_id"],
+    let name = b.get("name").or_else(|| b.get("display_name"));
+    let s = json!({"id": id, "name": name, "description": b.get("description"), "volume_id": vid, "size": v["size"], "status": "creating",
+        "metadata": b.get("metadata").filter(|m| !m.is_null()).cloned().unwrap_or(json!({})), "created_at": ts_cinder(&t), "updated_at": null,
+        "_project": v["os-vol-tenant-attr:tenant_id"],
         "_updated": t.timestamp_nanos_opt(), "_created": t.timestamp_nanos_opt(), "user_id": auth.user_id});
     let due = t + st.volume.delay;
     st.volume
         .pending
         .push((due, "snapshot".into(), id.clone(), "available".into()));
-    st.volume.snapshots.insert(id, s.clone());
-    let mut out = s;
-    if let Some(o) = out.as_object_mut() {
-        o.retain(|k, _| !k.starts_with('_'));
-    }
+    let out = render_snapshot(&s, mv, SnapBody::Detail);
+    st.volume.snapshots.insert(id, s);
     Ok((StatusCode::ACCEPTED, axum::Json(json!({"snapshot": out}))).into_response())
 }
 
 async fn snap_show(
     State(ctx): State<Ctx>,
     Extension(auth): Auth,
+    Extension(mv): Extension<Mv>,
     Path((project, id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     check_project(&auth, &project)?;
@@ -828,11 +965,7 @@ async fn snap_show(
         .get(&id)
         .filter(|s| owned(s, &auth))
         .ok_or_else(|| cerr(404, format!("Snapshot {id} could not be found.")))?;
-    let mut out = s.clone();
-    if let Some(o) = out.as_object_mut() {
-        o.retain(|k, _| !k.starts_with('_'));
-    }
-    Ok(axum::Json(json!({"snapshot": out})).into_response())
+    Ok(axum::Json(json!({"snapshot": render_snapshot(s, mv, SnapBody::Extended)})).into_response())
 }
 
 async fn snap_delete(

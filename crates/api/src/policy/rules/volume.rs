@@ -154,4 +154,6 @@ pub(super) static VOLUME: &[RouteRule] = &[
         "volume_extension:availability_zone_list",
         ProjectReader
     ),
+    // Cinder checks no policy here beyond the project in the URL.
+    cinder!(GET, "/extensions", "volume:list_extensions", ProjectReader),
 ];

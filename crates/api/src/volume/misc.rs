@@ -4,11 +4,11 @@
 use std::collections::{BTreeMap, HashMap};
 
 use axum::Extension;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::response::IntoResponse;
 use bytes::Bytes;
 use cascade_core::identity::AuthContext;
-use cascade_core::volume::{QuotaSet, TypeCreate, default_quotas};
+use cascade_core::volume::{QuotaSet, SnapshotQuery, TypeCreate, default_quotas};
 use cascade_model::microversion::Microversion;
 use http::StatusCode;
 use serde_json::{Value, json};
@@ -65,19 +65,71 @@ fn mv_at_least(mv: Microversion, minor: u16) -> ApiResult<()> {
 
 // ---- snapshots -------------------------------------------------------------------------------
 
+/// `limit` / `offset`: Cinder's texts for a value that is not a non-negative integer.
+fn count_param(q: &HashMap<String, String>, k: &str) -> ApiResult<Option<usize>> {
+    let Some(v) = q.get(k) else { return Ok(None) };
+    let n: i64 = v
+        .trim()
+        .parse()
+        .map_err(|_| bad(format!("{k} param must be an integer")))?;
+    usize::try_from(n)
+        .map(Some)
+        .map_err(|_| bad(format!("{k} param must be positive")))
+}
+
+fn snapshot_query(q: &HashMap<String, String>) -> ApiResult<SnapshotQuery> {
+    let (sort_key, sort_dir) = match q.get("sort") {
+        Some(sort) => {
+            // Cinder sorts on several keys; the first decides here.
+            let first = sort.split(',').next().unwrap_or_default();
+            let (k, d) = first.split_once(':').unwrap_or((first, "desc"));
+            (
+                Some(k.trim().to_string()),
+                Some(d.trim().to_ascii_lowercase()),
+            )
+        }
+        None => (
+            q.get("sort_key").cloned(),
+            q.get("sort_dir").map(|d| d.to_ascii_lowercase()),
+        ),
+    };
+    let ascending = match sort_dir.as_deref() {
+        None | Some("desc") => false,
+        Some("asc") => true,
+        Some(d) => {
+            return Err(bad(format!(
+                "Invalid input received: Unknown sort direction, must be 'desc' or 'asc' ({d})"
+            )));
+        }
+    };
+    Ok(SnapshotQuery {
+        volume_id: q.get("volume_id").cloned(),
+        status: q.get("status").cloned(),
+        name: q.get("name").or_else(|| q.get("display_name")).cloned(),
+        sort_key,
+        ascending,
+        marker: q.get("marker").cloned(),
+        limit: count_param(q, "limit")?,
+        offset: count_param(q, "offset")?.unwrap_or(0),
+    })
+}
+
 async fn snapshot_list(
     state: &AppState,
     ctx: &AuthContext,
     mv: Microversion,
-    project: &str,
-    q: &HashMap<String, String>,
+    (project, raw): (&str, Option<String>),
     detail: bool,
 ) -> ApiResult {
     check_project(ctx, project)?;
+    let q: HashMap<String, String> =
+        url::form_urlencoded::parse(raw.as_deref().unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
     let all = ctx.is_admin() && q.contains_key("all_tenants");
-    let list = state
+    let (list, next) = state
         .volumes
-        .list_snapshots(&ctx.list_scope(all).or_api(SVC)?)
+        .list_snapshots_page(&ctx.list_scope(all).or_api(SVC)?, &snapshot_query(&q)?)
         .await
         .or_api(SVC)?;
     let body = if detail {
@@ -85,14 +137,20 @@ async fn snapshot_list(
     } else {
         SnapshotBody::Summary
     };
-    let out: Vec<views::SnapshotView<'_>> = list
-        .iter()
-        .filter(|s| q.get("volume_id").is_none_or(|v| v == &s.volume_id))
-        .filter(|s| q.get("status").is_none_or(|v| v == &s.status))
-        .filter(|s| q.get("name").is_none_or(|v| Some(v) == s.name.as_ref()))
-        .map(|s| views::snapshot(s, mv, body))
-        .collect();
-    ok(json!({"snapshots": out}))
+    let out: Vec<views::SnapshotView<'_>> =
+        list.iter().map(|s| views::snapshot(s, mv, body)).collect();
+    let mut doc = json!({ "snapshots": out });
+    if let Some(marker) = next {
+        let path = if detail {
+            "snapshots/detail"
+        } else {
+            "snapshots"
+        };
+        doc["snapshots_links"] = json!([{"rel": "next", "href": format!(
+            "{}/volume/v3/{project}/{path}?{}", state.public_url, super::volumes::with_marker(raw.as_deref(), &marker)
+        )}]);
+    }
+    ok(doc)
 }
 
 pub(crate) async fn snapshots(
@@ -100,9 +158,9 @@ pub(crate) async fn snapshots(
     Auth(ctx): Auth,
     Extension(mv): Extension<Microversion>,
     Path(project): Path<String>,
-    Query(q): Params,
+    RawQuery(raw): RawQuery,
 ) -> ApiResult {
-    snapshot_list(&state, &ctx, mv, &project, &q, false).await
+    snapshot_list(&state, &ctx, mv, (&project, raw), false).await
 }
 
 pub(crate) async fn snapshots_detail(
@@ -110,9 +168,9 @@ pub(crate) async fn snapshots_detail(
     Auth(ctx): Auth,
     Extension(mv): Extension<Microversion>,
     Path(project): Path<String>,
-    Query(q): Params,
+    RawQuery(raw): RawQuery,
 ) -> ApiResult {
-    snapshot_list(&state, &ctx, mv, &project, &q, true).await
+    snapshot_list(&state, &ctx, mv, (&project, raw), true).await
 }
 
 pub(crate) async fn create_snapshot(

@@ -1,6 +1,7 @@
-//! Cinder's JSON for index rows: volumes (summary and detail, fields by microversion, Cinder's
-//! naive microsecond timestamps), snapshots, types and attachments. A volume whose pod cannot be
-//! reached is shown from the index with `status: "unavailable"`.
+//! Cinder's JSON for index rows: volumes (summary and typed detail views by microversion, caller
+//! and answer, Cinder's naive microsecond timestamps), snapshots (typed views by answer and
+//! microversion), types and attachments. A volume whose pod cannot be reached is shown from the
+//! index with `status: "unavailable"`.
 
 use std::collections::BTreeMap;
 
@@ -9,7 +10,7 @@ use cascade_model::microversion::Microversion;
 use cascade_store::from_micros;
 use cascade_store::volumes::{AttachmentRow, SnapshotRow, VolumeRow, VolumeTypeRow};
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 /// Cinder's timestamp form: `2018-11-29T06:50:07.770785` (UTC, no zone).
 pub(crate) fn ts(us: i64) -> String {
@@ -39,18 +40,99 @@ fn visible_metadata(r: &VolumeRow) -> BTreeMap<String, String> {
     m
 }
 
-pub(crate) fn volume_full(
+/// Which of Cinder's volume bodies to render.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum VolumeBody {
+    /// The create and update answers: the v3 detail view without the extensions that Cinder
+    /// adds to show and detail only (`volume_image_metadata`, `os-vol-tenant-attr:*`,
+    /// `os-vol-host-attr:*`, `os-vol-mig-status-attr:*`).
+    Plain,
+    /// Show and `GET /volumes/detail`.
+    Extended,
+}
+
+/// One volume as Cinder's v3 detail view renders it; absent fields are not part of the view
+/// at that microversion, for that caller or in that answer.
+#[derive(Debug, Serialize)]
+pub(crate) struct VolumeDetail<'a> {
+    id: &'a str,
+    name: Option<&'a str>,
+    description: Option<&'a str>,
+    size: i64,
+    status: &'a str,
+    availability_zone: &'a str,
+    bootable: &'static str,
+    encrypted: bool,
+    multiattach: bool,
+    attachments: Vec<Value>,
+    metadata: BTreeMap<String, String>,
+    volume_type: &'a str,
+    snapshot_id: Option<&'a str>,
+    source_volid: Option<&'a str>,
+    consistencygroup_id: Option<&'a str>,
+    replication_status: Option<&'a str>,
+    user_id: &'a str,
+    created_at: String,
+    updated_at: String,
+    links: Value,
+    /// Admins only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    migration_status: Option<Option<&'a str>>,
+    /// 3.13.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group_id: Option<Option<&'a str>>,
+    /// 3.21, admins only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    provider_id: Option<Option<&'a str>>,
+    /// 3.48.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shared_targets: Option<bool>,
+    /// 3.48.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service_uuid: Option<Option<&'a str>>,
+    /// 3.61, admins only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster_name: Option<Option<&'a str>>,
+    /// 3.63.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    volume_type_id: Option<Option<&'a str>>,
+    /// 3.65.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    consumes_quota: Option<bool>,
+    /// `os-vol-image-meta` (show and detail, for volumes made from an image).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    volume_image_metadata: Option<BTreeMap<String, String>>,
+    #[serde(
+        rename = "os-vol-tenant-attr:tenant_id",
+        skip_serializing_if = "Option::is_none"
+    )]
+    tenant_id: Option<&'a str>,
+    #[serde(
+        rename = "os-vol-host-attr:host",
+        skip_serializing_if = "Option::is_none"
+    )]
+    host: Option<String>,
+    #[serde(
+        rename = "os-vol-mig-status-attr:migstat",
+        skip_serializing_if = "Option::is_none"
+    )]
+    migstat: Option<Option<&'a str>>,
+    #[serde(
+        rename = "os-vol-mig-status-attr:name_id",
+        skip_serializing_if = "Option::is_none"
+    )]
+    name_id: Option<Option<&'a str>>,
+}
+
+pub(crate) fn volume_full<'a>(
     base: &str,
     project: &str,
-    v: &VolumeView,
+    v: &'a VolumeView,
     mv: Microversion,
     is_admin: bool,
-) -> Value {
+    body: VolumeBody,
+) -> VolumeDetail<'a> {
     let r = &v.row;
-    let mut o = Map::new();
-    let mut put = |k: &str, val: Value| {
-        o.insert(k.to_string(), val);
-    };
     let attachments: Vec<Value> = serde_json::from_str::<Vec<Value>>(&r.attachments)
         .unwrap_or_default()
         .into_iter()
@@ -62,64 +144,51 @@ pub(crate) fn volume_full(
             a
         })
         .collect();
-    put("id", json!(r.id));
-    put("name", json!(r.name));
-    put("description", json!(r.description));
-    put("size", json!(r.size));
-    put(
-        "status",
-        json!(if v.unavailable {
+    let extended = body == VolumeBody::Extended;
+    // The admin extensions (`os-vol-tenant-attr`, `os-vol-host-attr`, `os-vol-mig-status-attr`)
+    // extend show and detail for admins.
+    let admin_ext = extended && is_admin;
+    let image: BTreeMap<String, String> =
+        serde_json::from_str(&r.image_metadata).unwrap_or_default();
+    VolumeDetail {
+        id: &r.id,
+        name: r.name.as_deref(),
+        description: r.description.as_deref(),
+        size: r.size,
+        status: if v.unavailable {
             "unavailable"
         } else {
-            r.status.as_str()
-        }),
-    );
-    put("availability_zone", json!(r.az));
-    put("bootable", json!(if r.bootable { "true" } else { "false" }));
-    put("encrypted", json!(false));
-    put("multiattach", json!(r.multiattach));
-    put("attachments", json!(attachments));
-    put("metadata", json!(visible_metadata(r)));
-    put("volume_type", json!(r.volume_type));
-    put("snapshot_id", json!(r.snapshot_id));
-    put("source_volid", json!(r.source_volid));
-    put("consistencygroup_id", Value::Null);
-    put("replication_status", Value::Null);
-    put("migration_status", Value::Null);
-    put("user_id", json!(r.user_id));
-    put("created_at", json!(ts(r.created_at)));
-    put("updated_at", json!(ts(r.updated_at)));
-    put("links", links(base, project, "volumes", &r.id));
-    let image: Value = serde_json::from_str(&r.image_metadata).unwrap_or(json!({}));
-    if image.as_object().is_some_and(|m| !m.is_empty()) {
-        put("volume_image_metadata", image);
+            &r.status
+        },
+        availability_zone: &r.az,
+        bootable: if r.bootable { "true" } else { "false" },
+        encrypted: false,
+        multiattach: r.multiattach,
+        attachments,
+        metadata: visible_metadata(r),
+        volume_type: &r.volume_type,
+        snapshot_id: r.snapshot_id.as_deref(),
+        source_volid: r.source_volid.as_deref(),
+        consistencygroup_id: None,
+        replication_status: None,
+        user_id: &r.user_id,
+        created_at: ts(r.created_at),
+        updated_at: ts(r.updated_at),
+        links: links(base, project, "volumes", &r.id),
+        migration_status: is_admin.then_some(None),
+        group_id: mv.at_least(3, 13).then_some(None),
+        provider_id: (is_admin && mv.at_least(3, 21)).then_some(None),
+        shared_targets: mv.at_least(3, 48).then_some(false),
+        service_uuid: mv.at_least(3, 48).then_some(None),
+        cluster_name: (is_admin && mv.at_least(3, 61)).then_some(None),
+        volume_type_id: mv.at_least(3, 63).then_some(None),
+        consumes_quota: mv.at_least(3, 65).then_some(true),
+        volume_image_metadata: (extended && !image.is_empty()).then_some(image),
+        tenant_id: admin_ext.then_some(r.project_id.as_str()),
+        host: admin_ext.then(|| format!("cascade@{}#{}", r.az, r.az)),
+        migstat: admin_ext.then_some(None),
+        name_id: admin_ext.then_some(None),
     }
-    if mv.at_least(3, 13) {
-        put("group_id", Value::Null);
-    }
-    if mv.at_least(3, 21) {
-        put("provider_id", Value::Null);
-    }
-    if mv.at_least(3, 48) {
-        put("shared_targets", json!(false));
-        put("service_uuid", Value::Null);
-    }
-    if mv.at_least(3, 63) {
-        put("volume_type_id", Value::Null);
-    }
-    if mv.at_least(3, 65) {
-        put("consumes_quota", json!(true));
-    }
-    if is_admin {
-        put("os-vol-tenant-attr:tenant_id", json!(r.project_id));
-        put(
-            "os-vol-host-attr:host",
-            json!(format!("cascade@{}#{}", r.az, r.az)),
-        );
-        put("os-vol-mig-status-attr:migstat", Value::Null);
-        put("os-vol-mig-status-attr:name_id", Value::Null);
-    }
-    Value::Object(o)
 }
 
 /// Which of Cinder's snapshot bodies to render.
@@ -220,6 +289,8 @@ pub(crate) fn attachment(a: &AttachmentRow, detail: bool) -> Value {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
 
     fn row() -> SnapshotRow {
@@ -291,6 +362,142 @@ mod tests {
         assert_eq!(keys(&s, (3, 71), SnapshotBody::Extended), with(&all));
         // The summary never grows with the microversion.
         assert_eq!(keys(&s, (3, 71), SnapshotBody::Summary), with(&[]));
+    }
+
+    fn volume(image: &str) -> VolumeView {
+        VolumeView {
+            row: VolumeRow {
+                id: "v1".into(),
+                project_id: "p1".into(),
+                user_id: "u1".into(),
+                name: Some("vol".into()),
+                description: None,
+                size: 1,
+                status: "available".into(),
+                az: "az1".into(),
+                pod_id: None,
+                bottom_id: None,
+                volume_type: "__DEFAULT__".into(),
+                bootable: true,
+                multiattach: false,
+                attachments: "[]".into(),
+                metadata: r#"{"readonly":"mine","k":"v"}"#.into(),
+                image_metadata: image.into(),
+                snapshot_id: None,
+                source_volid: None,
+                image_id: None,
+                request: "{}".into(),
+                created_at: 1,
+                updated_at: 2,
+                deleted: false,
+                deleted_at: None,
+                admin_metadata: r#"{"readonly":"True","other":"x"}"#.into(),
+            },
+            unavailable: false,
+        }
+    }
+
+    fn volume_keys(
+        v: &VolumeView,
+        mv: (u16, u16),
+        admin: bool,
+        body: VolumeBody,
+    ) -> BTreeSet<String> {
+        let j = serde_json::to_value(volume_full(
+            "http://x",
+            "p1",
+            v,
+            Microversion::new(mv.0, mv.1),
+            admin,
+            body,
+        ))
+        .unwrap();
+        j.as_object().unwrap().keys().cloned().collect()
+    }
+
+    /// Tempest's `create_volume` schema (create and update answers, 3.0): exactly its
+    /// required keys.
+    const CREATE: &[&str] = &[
+        "attachments",
+        "links",
+        "encrypted",
+        "updated_at",
+        "replication_status",
+        "id",
+        "size",
+        "user_id",
+        "availability_zone",
+        "metadata",
+        "status",
+        "description",
+        "multiattach",
+        "consistencygroup_id",
+        "name",
+        "bootable",
+        "created_at",
+        "volume_type",
+        "snapshot_id",
+        "source_volid",
+    ];
+
+    #[test]
+    fn volume_key_sets() {
+        let image = r#"{"image_id":"i1","image_name":"cirros","min_disk":"0"}"#;
+        let v = volume(image);
+        let create: BTreeSet<String> = CREATE.iter().map(|s| s.to_string()).collect();
+        for admin in [false, true] {
+            let mut want = create.clone();
+            if admin {
+                want.insert("migration_status".into());
+            }
+            assert_eq!(volume_keys(&v, (3, 0), admin, VolumeBody::Plain), want);
+        }
+        let mut want = create.clone();
+        want.insert("volume_image_metadata".into());
+        assert_eq!(volume_keys(&v, (3, 0), false, VolumeBody::Extended), want);
+        for k in [
+            "migration_status",
+            "os-vol-tenant-attr:tenant_id",
+            "os-vol-host-attr:host",
+            "os-vol-mig-status-attr:migstat",
+            "os-vol-mig-status-attr:name_id",
+        ] {
+            want.insert(k.into());
+        }
+        assert_eq!(volume_keys(&v, (3, 0), true, VolumeBody::Extended), want);
+        let at71 = volume_keys(&v, (3, 71), false, VolumeBody::Extended);
+        for k in [
+            "group_id",
+            "shared_targets",
+            "service_uuid",
+            "volume_type_id",
+            "consumes_quota",
+        ] {
+            assert!(at71.contains(k), "{k}");
+        }
+        assert!(!at71.contains("provider_id") && !at71.contains("cluster_name"));
+        let admin71 = volume_keys(&v, (3, 71), true, VolumeBody::Extended);
+        assert!(admin71.contains("provider_id") && admin71.contains("cluster_name"));
+        // No image, no `volume_image_metadata`.
+        assert!(
+            !volume_keys(&volume("{}"), (3, 0), false, VolumeBody::Extended)
+                .contains("volume_image_metadata")
+        );
+    }
+
+    #[test]
+    fn visible_admin_metadata_overrides_the_tenants() {
+        let v = volume("{}");
+        let j = serde_json::to_value(volume_full(
+            "http://x",
+            "p1",
+            &v,
+            Microversion::new(3, 0),
+            false,
+            VolumeBody::Extended,
+        ))
+        .unwrap();
+        assert_eq!(j["metadata"], json!({"k": "v", "readonly": "True"}));
     }
 
     #[test]

@@ -15,6 +15,7 @@ use cascade_model::microversion::Microversion;
 use http::StatusCode;
 use serde_json::{Value, json};
 
+use super::views::VolumeBody;
 use super::{ApiResult, SVC, accepted, bad, check_project, scope, views};
 use crate::auth::Auth;
 use crate::body;
@@ -172,7 +173,8 @@ pub(crate) async fn create(
         &project,
         &view,
         mv,
-        ctx.is_admin()
+        ctx.is_admin(),
+        VolumeBody::Plain,
     )})))
 }
 
@@ -245,6 +247,20 @@ fn list_query(ctx: &AuthContext, raw: Option<String>) -> ApiResult<ListQuery> {
     Ok(lq)
 }
 
+/// The query of a `next` link: the request's own parameters, `marker` replaced (Cinder's
+/// `_get_next_link`).
+pub(crate) fn with_marker(query: Option<&str>, marker: &str) -> String {
+    let mut params: Vec<(String, String)> =
+        url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .into_owned()
+            .filter(|(k, _)| k != "marker")
+            .collect();
+    params.push(("marker".into(), marker.to_string()));
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish()
+}
+
 async fn list(
     state: &AppState,
     ctx: &AuthContext,
@@ -262,7 +278,14 @@ async fn list(
         .iter()
         .map(|v| {
             if detail {
-                views::volume_full(&state.public_url, project, v, mv, ctx.is_admin())
+                json!(views::volume_full(
+                    &state.public_url,
+                    project,
+                    v,
+                    mv,
+                    ctx.is_admin(),
+                    VolumeBody::Extended,
+                ))
             } else {
                 views::volume_brief(&state.public_url, project, v)
             }
@@ -270,15 +293,7 @@ async fn list(
         .collect();
     let mut body = json!({"volumes": volumes});
     if let Some(marker) = page.next_marker {
-        let mut params: Vec<(String, String)> =
-            url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-                .into_owned()
-                .filter(|(k, _)| k != "marker")
-                .collect();
-        params.push(("marker".into(), marker));
-        let qs = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(params)
-            .finish();
+        let qs = with_marker(query.as_deref(), &marker);
         let path = if detail { "volumes/detail" } else { "volumes" };
         body["volumes_links"] = json!([{"rel": "next", "href": format!("{}/volume/v3/{project}/{path}?{qs}", state.public_url)}]);
     }
@@ -322,7 +337,8 @@ pub(crate) async fn show(
         &project,
         &view,
         mv,
-        ctx.is_admin()
+        ctx.is_admin(),
+        VolumeBody::Extended,
     )}))
     .into_response())
 }
@@ -365,7 +381,8 @@ pub(crate) async fn update(
         &project,
         &view,
         mv,
-        ctx.is_admin()
+        ctx.is_admin(),
+        VolumeBody::Plain,
     )}))
     .into_response())
 }

@@ -37,7 +37,7 @@ use crate::{CoreError, ErrorKind};
 
 pub use actions::{admin_metadata, is_readonly};
 pub use attach::AttachRequest;
-pub use misc::{QuotaSet, SnapshotCreate, TypeCreate, default_quotas};
+pub use misc::{QuotaSet, SnapshotCreate, SnapshotQuery, TypeCreate, default_quotas};
 pub use volumes::{ListQuery, VolumeCreate, VolumeList, VolumeUpdate, VolumeView};
 
 /// Metadata key carrying the top id on bottom volumes and snapshots (with the name suffix).

@@ -8,6 +8,8 @@
 //! Simplifications: no backups, groups, transfers, migrations or QoS; `volume_type` is a
 //! label; snapshot and volume sizes are not checked against any backend.
 
+mod snapshots;
+
 use std::collections::BTreeMap;
 
 use axum::Extension;
@@ -293,11 +295,11 @@ fn render(v: &Value, auth: &AuthContext, base: &str, project: &str, mv: Mv, view
         // not a volume: a snapshot (`GET /snapshots` is the summary, `/snapshots/detail` the
         // detail view with the extended attributes).
         let body = if view == View::Brief {
-            SnapBody::Summary
+            snapshots::SnapBody::Summary
         } else {
-            SnapBody::Extended
+            snapshots::SnapBody::Extended
         };
-        return render_snapshot(v, mv, body);
+        return snapshots::render(v, mv, body);
     };
     let links = json!([{"rel": "self", "href": format!("{base}/volume/v3/{project}/volumes/{id}")}, {"rel": "bookmark", "href": format!("{base}/volume/{project}/volumes/{id}")}]);
     if view == View::Brief {
@@ -338,63 +340,6 @@ fn render(v: &Value, auth: &AuthContext, base: &str, project: &str, mv: Mv, view
     }
     if mv >= Mv(3, 65) {
         o.insert("consumes_quota".into(), json!(true));
-    }
-    Value::Object(o)
-}
-
-/// Which of Cinder's snapshot bodies to render.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum SnapBody {
-    /// `GET /snapshots`: the summary view at every microversion.
-    Summary,
-    /// Create and update: the v3 detail view (3.14 `group_snapshot_id`, 3.41 `user_id`,
-    /// 3.65 `consumes_quota`).
-    Detail,
-    /// Show and `GET /snapshots/detail`: the detail view plus the
-    /// `os-extended-snapshot-attributes` extension (admin or owner, so whoever sees it).
-    Extended,
-}
-
-fn render_snapshot(s: &Value, mv: Mv, body: SnapBody) -> Value {
-    let mut o = Map::new();
-    for k in [
-        "id",
-        "created_at",
-        "updated_at",
-        "name",
-        "description",
-        "volume_id",
-        "status",
-        "size",
-        "metadata",
-    ] {
-        o.insert(k.into(), s.get(k).cloned().unwrap_or(Value::Null));
-    }
-    if body != SnapBody::Summary {
-        if mv >= Mv(3, 14) {
-            o.insert("group_snapshot_id".into(), Value::Null);
-        }
-        if mv >= Mv(3, 41) {
-            o.insert("user_id".into(), s["user_id"].clone());
-        }
-        if mv >= Mv(3, 65) {
-            o.insert("consumes_quota".into(), json!(true));
-        }
-    }
-    if body == SnapBody::Extended {
-        let progress = if matches!(s["status"].as_str(), Some("creating" | "error")) {
-            "0%"
-        } else {
-            "100%"
-        };
-        o.insert(
-            "os-extended-snapshot-attributes:progress".into(),
-            json!(progress),
-        );
-        o.insert(
-            "os-extended-snapshot-attributes:project_id".into(),
-            s["_project"].clone(),
-        );
     }
     Value::Object(o)
 }
@@ -863,127 +808,6 @@ async fn vol_action(
     Err(cerr(400, "There is no such action"))
 }
 
-async fn snap_list(
-    State(ctx): State<Ctx>,
-    Extension(auth): Auth,
-    Extension(mv): Extension<Mv>,
-    Path(project): Path<String>,
-    uri: http::Uri,
-    RawQuery(q): RawQuery,
-) -> ApiResult<Response> {
-    check_project(&auth, &project)?;
-    let view = if uri.path().trim_end_matches('/').ends_with("/detail") {
-        View::Detail
-    } else {
-        View::Brief
-    };
-    let st = ctx.read();
-    Ok(axum::Json(list_of(
-        &st.volume.snapshots,
-        &auth,
-        &Params::parse(q.as_deref()),
-        "snapshots",
-        &ctx.region.base_url,
-        &project,
-        (mv, view),
-    )?)
-    .into_response())
-}
-
-async fn snap_create(
-    State(ctx): State<Ctx>,
-    Extension(auth): Auth,
-    Extension(mv): Extension<Mv>,
-    Path(project): Path<String>,
-    raw: Bytes,
-) -> ApiResult<Response> {
-    check_project(&auth, &project)?;
-    let b = body(&raw, "snapshot")?;
-    // Cinder's schema requires the key but allows null, which then is a volume lookup.
-    let vid = match b.get("volume_id") {
-        None => {
-            return Err(cerr(
-                400,
-                format!(
-                    "Invalid input for field/attribute snapshot. Value: {}. 'volume_id' is a required property",
-                    Value::Object(b.clone())
-                ),
-            ));
-        }
-        Some(Value::Null) => return Err(cerr(404, "Volume None could not be found.")),
-        Some(v) => v
-            .as_str()
-            .ok_or_else(|| {
-                cerr(
-                    400,
-                    format!("Invalid input for field/attribute volume_id. Value: {v}. {v} is not of type 'string', 'null'"),
-                )
-            })?
-            .to_string(),
-    };
-    let force = b
-        .get("force")
-        .is_some_and(|f| f == &json!(true) || f == &json!("True") || f == &json!("true"));
-    let t = now();
-    let mut st = ctx.write();
-    let v = get_vol(&st.volume, &vid, &auth)?.clone();
-    if v["status"] != json!("available") && !(force && v["status"] == json!("in-use")) {
-        return Err(cerr(
-            400,
-            format!(
-                "Invalid volume: Volume {vid} status must be available, but current status is: {}.",
-                v["status"].as_str().unwrap_or("")
-            ),
-        ));
-    }
-    let id = new_id();
-    let name = b.get("name").or_else(|| b.get("display_name"));
-    let s = json!({"id": id, "name": name, "description": b.get("description"), "volume_id": vid, "size": v["size"], "status": "creating",
-        "metadata": b.get("metadata").filter(|m| !m.is_null()).cloned().unwrap_or(json!({})), "created_at": ts_cinder(&t), "updated_at": null,
-        "_project": v["os-vol-tenant-attr:tenant_id"],
-        "_updated": t.timestamp_nanos_opt(), "_created": t.timestamp_nanos_opt(), "user_id": auth.user_id});
-    let due = t + st.volume.delay;
-    st.volume
-        .pending
-        .push((due, "snapshot".into(), id.clone(), "available".into()));
-    let out = render_snapshot(&s, mv, SnapBody::Detail);
-    st.volume.snapshots.insert(id, s);
-    Ok((StatusCode::ACCEPTED, axum::Json(json!({"snapshot": out}))).into_response())
-}
-
-async fn snap_show(
-    State(ctx): State<Ctx>,
-    Extension(auth): Auth,
-    Extension(mv): Extension<Mv>,
-    Path((project, id)): Path<(String, String)>,
-) -> ApiResult<Response> {
-    check_project(&auth, &project)?;
-    let st = ctx.read();
-    let s = st
-        .volume
-        .snapshots
-        .get(&id)
-        .filter(|s| owned(s, &auth))
-        .ok_or_else(|| cerr(404, format!("Snapshot {id} could not be found.")))?;
-    Ok(axum::Json(json!({"snapshot": render_snapshot(s, mv, SnapBody::Extended)})).into_response())
-}
-
-async fn snap_delete(
-    State(ctx): State<Ctx>,
-    Extension(auth): Auth,
-    Path((project, id)): Path<(String, String)>,
-) -> ApiResult<Response> {
-    check_project(&auth, &project)?;
-    let mut st = ctx.write();
-    st.volume
-        .snapshots
-        .get(&id)
-        .filter(|s| owned(s, &auth))
-        .ok_or_else(|| cerr(404, format!("Snapshot {id} could not be found.")))?;
-    st.volume.snapshots.remove(&id);
-    Ok(StatusCode::ACCEPTED.into_response())
-}
-
 async fn types_list(
     State(ctx): State<Ctx>,
     Extension(_auth): Auth,
@@ -1251,11 +1075,14 @@ pub(crate) fn router(ctx: Ctx) -> Router<Ctx> {
             get(vol_show).put(vol_update).delete(vol_delete),
         )
         .route(&format!("{p}/volumes/{{id}}/action"), post(vol_action))
-        .route(&format!("{p}/snapshots"), get(snap_list).post(snap_create))
-        .route(&format!("{p}/snapshots/detail"), get(snap_list))
+        .route(
+            &format!("{p}/snapshots"),
+            get(snapshots::list).post(snapshots::create),
+        )
+        .route(&format!("{p}/snapshots/detail"), get(snapshots::list))
         .route(
             &format!("{p}/snapshots/{{id}}"),
-            get(snap_show).delete(snap_delete),
+            get(snapshots::show).delete(snapshots::delete),
         )
         .route(&format!("{p}/types"), get(types_list).post(type_create))
         .route(

@@ -360,6 +360,49 @@ async fn cinder_bodies_match_tempest() {
         "pod summary: {}",
         r.text
     );
+    // A snapshot's metadata.
+    let path = format!("/snapshots/{s0}/metadata");
+    let r = cinder(
+        &e,
+        None,
+        Method::POST,
+        &path,
+        Some(json!({"metadata": {"a": "1", "b": "2"}})),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.body.clone()),
+        (200, json!({"metadata": {"a": "1", "b": "2"}})),
+        "{}",
+        r.text
+    );
+    let r = cinder(
+        &e,
+        None,
+        Method::PUT,
+        &path,
+        Some(json!({"metadata": {"c": "3"}})),
+    )
+    .await;
+    assert_eq!(r.body, json!({"metadata": {"c": "3"}}), "{}", r.text);
+    let r = cinder(
+        &e,
+        None,
+        Method::PUT,
+        &format!("{path}/c"),
+        Some(json!({"meta": {"c": "4"}})),
+    )
+    .await;
+    assert_eq!(r.body, json!({"meta": {"c": "4"}}), "{}", r.text);
+    let r = cinder(&e, None, Method::GET, &format!("{path}/c"), None).await;
+    assert_eq!(r.body, json!({"meta": {"c": "4"}}), "{}", r.text);
+    let r = cinder(&e, None, Method::DELETE, &format!("{path}/c"), None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = cinder(&e, None, Method::GET, &path, None).await;
+    assert_eq!(r.body, json!({"metadata": {}}), "{}", r.text);
+    let r = cinder(&e, None, Method::GET, &format!("{path}/c"), None).await;
+    assert_eq!(r.status, 404, "{}", r.text);
+
     // Paging and sorting as Cinder does.
     let r = cinder(&e, None, Method::GET, "/snapshots?limit=1", None).await;
     assert_eq!(

@@ -37,7 +37,7 @@ fn text(v: &Value, k: &str) -> ApiResult<Option<String>> {
     }
 }
 
-fn string_map(v: &Value, field: &str) -> ApiResult<BTreeMap<String, String>> {
+pub(crate) fn string_map(v: &Value, field: &str) -> ApiResult<BTreeMap<String, String>> {
     match v {
         Value::Null => Ok(BTreeMap::new()),
         Value::Object(m) => m

@@ -1,4 +1,5 @@
-//! Snapshots (in the pod of their volume; create and delete are jobs), volume types (top
+//! Snapshots (in the pod of their volume; create and delete are jobs; names and metadata kept
+//! at the top; Cinder's paging), volume types (top
 //! authoritative; a pod gets a type of the same name the first time a volume of that type is
 //! made there), quotas at the top (one quota across all pods: defaults, admin overrides, usage
 //! from the index) and the limits document's numbers.
@@ -250,6 +251,53 @@ impl VolumeService {
         s.updated_at = now_micros();
         self.store.update_snapshot(&s).await?;
         Ok(s)
+    }
+
+    /// A snapshot's metadata (kept at the top, like its name).
+    pub async fn snapshot_metadata(
+        &self,
+        scope: &Scope,
+        id: &str,
+    ) -> Result<BTreeMap<String, String>> {
+        let s = self.snapshot_row(scope, id).await?;
+        Ok(serde_json::from_str(&s.metadata).unwrap_or_default())
+    }
+
+    /// Replaces (`replace`) or merges a snapshot's metadata; returns the result.
+    pub async fn set_snapshot_metadata(
+        &self,
+        scope: &Scope,
+        id: &str,
+        items: BTreeMap<String, String>,
+        replace: bool,
+    ) -> Result<BTreeMap<String, String>> {
+        let mut s = self.snapshot_row(scope, id).await?;
+        super::volumes::check_metadata(&items)?;
+        let mut current: BTreeMap<String, String> = if replace {
+            BTreeMap::new()
+        } else {
+            serde_json::from_str(&s.metadata).unwrap_or_default()
+        };
+        current.extend(items);
+        s.metadata = json_text(&current);
+        s.updated_at = now_micros().max(s.updated_at + 1);
+        self.store.update_snapshot(&s).await?;
+        Ok(current)
+    }
+
+    pub async fn delete_snapshot_metadata(&self, scope: &Scope, id: &str, key: &str) -> Result<()> {
+        let mut s = self.snapshot_row(scope, id).await?;
+        let mut current: BTreeMap<String, String> =
+            serde_json::from_str(&s.metadata).unwrap_or_default();
+        if current.remove(key).is_none() {
+            return Err(CoreError::not_found(format!(
+                "Snapshot {id} has no metadata with key {key}."
+            )));
+        }
+        s.metadata = json_text(&current);
+        s.updated_at = now_micros().max(s.updated_at + 1);
+        self.store.update_snapshot(&s).await?;
+        Ok(())
     }
 
     pub async fn delete_snapshot(&self, scope: &Scope, id: &str) -> Result<()> {

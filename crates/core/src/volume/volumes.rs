@@ -666,7 +666,7 @@ impl VolumeService {
     }
 }
 
-fn check_metadata(m: &BTreeMap<String, String>) -> Result<()> {
+pub(crate) fn check_metadata(m: &BTreeMap<String, String>) -> Result<()> {
     for (k, v) in m {
         if k.is_empty() || k.len() > 255 || v.len() > 255 {
             return Err(CoreError::bad_request(

@@ -154,6 +154,42 @@ pub(super) static VOLUME: &[RouteRule] = &[
         "volume_extension:availability_zone_list",
         ProjectReader
     ),
+    cinder!(
+        GET,
+        "/snapshots/{id}/metadata",
+        "volume:get_snapshot_metadata",
+        ProjectReader
+    ),
+    cinder!(
+        PUT,
+        "/snapshots/{id}/metadata",
+        "volume:update_snapshot_metadata",
+        ProjectMember
+    ),
+    cinder!(
+        POST,
+        "/snapshots/{id}/metadata",
+        "volume:update_snapshot_metadata",
+        ProjectMember
+    ),
+    cinder!(
+        GET,
+        "/snapshots/{id}/metadata/{key}",
+        "volume:get_snapshot_metadata",
+        ProjectReader
+    ),
+    cinder!(
+        PUT,
+        "/snapshots/{id}/metadata/{key}",
+        "volume:update_snapshot_metadata",
+        ProjectMember
+    ),
+    cinder!(
+        DELETE,
+        "/snapshots/{id}/metadata/{key}",
+        "volume:delete_snapshot_metadata",
+        ProjectMember
+    ),
     // Cinder checks no policy here beyond the project in the URL.
     cinder!(GET, "/extensions", "volume:list_extensions", ProjectReader),
 ];

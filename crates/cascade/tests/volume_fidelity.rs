@@ -683,6 +683,25 @@ async fn cinder_bodies_match_tempest() {
     assert_eq!(m["min_ram"], "64");
     assert_eq!(m["size"], "4096");
     assert_eq!(m["os_distro"], "cirros");
+    // The image metadata actions.
+    let action_path = format!("/volumes/{vi}/action");
+    let act = |body: Value| cinder(&e, None, Method::POST, &action_path, Some(body));
+    let r = act(
+        json!({"os-set_image_metadata": {"metadata": {"kernel_id": "k1", "ramdisk_id": "r1"}}}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["metadata"]["kernel_id"], "k1");
+    assert_eq!(r.body["metadata"]["image_id"], img.as_str());
+    let r = act(json!({"os-unset_image_metadata": {"key": "ramdisk_id"}})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = act(json!({"os-unset_image_metadata": {"key": "ramdisk_id"}})).await;
+    assert_eq!(r.status, 404, "{}", r.text);
+    let r = act(json!({"os-show_image_metadata": {}})).await;
+    assert_eq!(r.body["metadata"]["kernel_id"], "k1", "{}", r.text);
+    assert!(r.body["metadata"].get("ramdisk_id").is_none(), "{}", r.text);
+    let v = cinder(&e, None, Method::GET, &format!("/volumes/{vi}"), None).await;
+    assert_eq!(v.body["volume"]["volume_image_metadata"]["kernel_id"], "k1");
     // Update answers without the show-only extensions.
     let r = cinder(
         &e,

@@ -1,7 +1,7 @@
 //! `/volumes`: create (explicit nulls accepted, as the CLI sends them), list and detail (from the
 //! index: filters, `sort`/`sort_key`/`sort_dir`, `limit`/`marker`, `volumes_links`), show,
-//! update, delete, actions (`os-extend`, `os-set_bootable`, `os-update_readonly_flag`,
-//! `os-reset_status`) and metadata.
+//! update, delete, actions (`os-extend`, `os-set_bootable`, `os-update_readonly_flag`, the
+//! image metadata actions, `os-reset_status`) and metadata.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -446,6 +446,37 @@ pub(crate) async fn action(
                 .await
                 .or_api(SVC)?;
             Ok(StatusCode::ACCEPTED.into_response())
+        }
+        "os-show_image_metadata" => {
+            let m = state
+                .volumes
+                .volume_image_metadata(&scope(&ctx)?, &id)
+                .await
+                .or_api(SVC)?;
+            Ok(axum::Json(json!({ "metadata": m })).into_response())
+        }
+        "os-set_image_metadata" => {
+            let items = string_map(&args["metadata"], "metadata")?;
+            let m = state
+                .volumes
+                .change_volume_image_metadata(&scope(&ctx)?, &id, items, None)
+                .await
+                .or_api(SVC)?;
+            Ok(axum::Json(json!({ "metadata": m })).into_response())
+        }
+        "os-unset_image_metadata" => {
+            let key = args["key"].as_str().ok_or_else(|| {
+                bad(format!(
+                    "Invalid input for field/attribute os-unset_image_metadata. Value: {}. 'key' is a required property",
+                    super::requests::py_repr(args)
+                ))
+            })?;
+            state
+                .volumes
+                .change_volume_image_metadata(&scope(&ctx)?, &id, BTreeMap::new(), Some(key))
+                .await
+                .or_api(SVC)?;
+            Ok(StatusCode::OK.into_response())
         }
         "os-reset_status" => {
             if !ctx.is_admin() {

@@ -1,7 +1,8 @@
 //! Volume actions: `os-extend` (quota and pod capacity checked, then the pod grows it),
 //! `os-set_bootable`, `os-update_readonly_flag` (Cinder's admin metadata `readonly`, kept in the
-//! index and set in the pod, whose attachments then follow it) and `os-reset_status` (admin,
-//! the index only).
+//! index and set in the pod, whose attachments then follow it), the image metadata actions
+//! (`os-show_image_metadata`, `os-set_image_metadata`, `os-unset_image_metadata`: the index's
+//! `volume_image_metadata`) and `os-reset_status` (admin, the index only).
 
 use std::collections::BTreeMap;
 
@@ -175,6 +176,44 @@ impl VolumeService {
         row.updated_at = now_micros().max(row.updated_at + 1);
         self.store.update_volume(&row).await?;
         Ok(())
+    }
+
+    /// `os-show_image_metadata`: the volume's `volume_image_metadata` (kept at the top: the
+    /// pod's names the pod's copy of the image).
+    pub async fn volume_image_metadata(
+        &self,
+        scope: &Scope,
+        id: &str,
+    ) -> Result<BTreeMap<String, String>> {
+        let row = self.volume_row(scope, id).await?;
+        Ok(serde_json::from_str(&row.image_metadata).unwrap_or_default())
+    }
+
+    /// `os-set_image_metadata` (merge; returns the whole set) and `os-unset_image_metadata`
+    /// (`remove`: one key, 404 when the volume has no such key).
+    pub async fn change_volume_image_metadata(
+        &self,
+        scope: &Scope,
+        id: &str,
+        set: BTreeMap<String, String>,
+        remove: Option<&str>,
+    ) -> Result<BTreeMap<String, String>> {
+        let mut row = self.volume_row(scope, id).await?;
+        super::volumes::check_metadata(&set)?;
+        let mut current: BTreeMap<String, String> =
+            serde_json::from_str(&row.image_metadata).unwrap_or_default();
+        if let Some(key) = remove
+            && current.remove(key).is_none()
+        {
+            return Err(CoreError::not_found(format!(
+                "Glance metadata for volume/snapshot {id} cannot be found."
+            )));
+        }
+        current.extend(set);
+        row.image_metadata = json_text(&current);
+        row.updated_at = now_micros().max(row.updated_at + 1);
+        self.store.update_volume(&row).await?;
+        Ok(current)
     }
 
     /// `os-reset_status` (admin): the index only.

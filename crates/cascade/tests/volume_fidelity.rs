@@ -457,6 +457,49 @@ async fn cinder_bodies_match_tempest() {
         assert_eq!(r.status, 202, "{}", r.text);
     }
 
+    // ---- reserve / unreserve -----------------------------------------------------------------
+    let action = format!("/volumes/{v1}/action");
+    let r = cinder(
+        &e,
+        None,
+        Method::POST,
+        &action,
+        Some(json!({"os-reserve": {}})),
+    )
+    .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let r = cinder(&e, None, Method::GET, &format!("/volumes/{v1}"), None).await;
+    assert_eq!(r.body["volume"]["status"], "attaching", "{}", r.text);
+    let r = cinder(
+        &e,
+        None,
+        Method::POST,
+        &action,
+        Some(json!({"os-reserve": {}})),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    let r = cinder(
+        &e,
+        None,
+        Method::POST,
+        &action,
+        Some(json!({"os-unreserve": {}})),
+    )
+    .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let r = cinder(&e, None, Method::GET, &format!("/volumes/{v1}"), None).await;
+    assert_eq!(r.body["volume"]["status"], "available", "{}", r.text);
+    let r = cinder(
+        &e,
+        None,
+        Method::POST,
+        "/volumes/7c1f6a3e-0000-4000-8000-000000000000/action",
+        Some(json!({"os-reserve": {}})),
+    )
+    .await;
+    assert_eq!(r.status, 404, "{}", r.text);
+
     // ---- read-only flag ---------------------------------------------------------------------
     let flag = |ro: Value| json!({"os-update_readonly_flag": {"readonly": ro}});
     let r = cinder(

@@ -1,7 +1,7 @@
 //! `/volumes`: create (explicit nulls accepted, as the CLI sends them), list and detail (from the
 //! index: filters, `sort`/`sort_key`/`sort_dir`, `limit`/`marker`, `volumes_links`), show,
-//! update, delete, actions (`os-extend`, `os-set_bootable`, `os-update_readonly_flag`, the
-//! image metadata actions, `os-reset_status`) and metadata.
+//! update, delete, actions (`os-extend`, `os-set_bootable`, `os-update_readonly_flag`,
+//! `os-reserve`, `os-unreserve`, the image metadata actions, `os-reset_status`) and metadata.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -443,6 +443,22 @@ pub(crate) async fn action(
             state
                 .volumes
                 .update_readonly_flag(&scope(&ctx)?, &id, readonly)
+                .await
+                .or_api(SVC)?;
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
+        "os-reserve" => {
+            state
+                .volumes
+                .reserve_volume(&scope(&ctx)?, &id)
+                .await
+                .or_api(SVC)?;
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
+        "os-unreserve" => {
+            state
+                .volumes
+                .unreserve_volume(&scope(&ctx)?, &id)
                 .await
                 .or_api(SVC)?;
             Ok(StatusCode::ACCEPTED.into_response())

@@ -1,5 +1,5 @@
 //! Volume actions: `os-extend` (quota and pod capacity checked, then the pod grows it),
-//! `os-set_bootable`, `os-update_readonly_flag` (Cinder's admin metadata `readonly`, kept in the
+//! `os-set_bootable`, `os-reserve` / `os-unreserve`, `os-update_readonly_flag` (Cinder's admin metadata `readonly`, kept in the
 //! index and set in the pod, whose attachments then follow it), the image metadata actions
 //! (`os-show_image_metadata`, `os-set_image_metadata`, `os-unset_image_metadata`: the index's
 //! `volume_image_metadata`) and `os-reset_status` (admin, the index only).
@@ -149,24 +149,11 @@ impl VolumeService {
                 row.status
             )));
         }
-        if let (Some(pod_id), Some(bottom)) = (row.pod_id.clone(), row.bottom_id.clone()) {
-            let client = self.pods.client(&pod_id).await?;
-            let owner = Actor::from_request(&row.request, &row.user_id, &row.project_id);
-            let token = self.delegation.token_for(&owner).await?;
-            let r = client
-                .send_as(
-                    Some(&token),
-                    Method::POST,
-                    "volumev3",
-                    &tenant_path(&row.project_id, &format!("/volumes/{bottom}/action")),
-                    Some(&json!({"os-update_readonly_flag": {"readonly": readonly}})),
-                    &[POD_MV],
-                )
-                .await?;
-            if r.status >= 400 {
-                return Err(pod_error(r.status, &r.body, Some(&bottom), id));
-            }
-        }
+        self.pod_action(
+            &row,
+            json!({"os-update_readonly_flag": {"readonly": readonly}}),
+        )
+        .await?;
         let mut admin = admin_metadata(&row);
         admin.insert(
             "readonly".into(),
@@ -214,6 +201,70 @@ impl VolumeService {
         row.updated_at = now_micros().max(row.updated_at + 1);
         self.store.update_volume(&row).await?;
         Ok(current)
+    }
+
+    /// Sends a volume action to the volume's pod as its owner; a pod's refusal is the caller's
+    /// answer. A volume not placed yet has nothing to change in a pod.
+    async fn pod_action(&self, row: &VolumeRow, action: serde_json::Value) -> Result<()> {
+        let (Some(pod_id), Some(bottom)) = (row.pod_id.clone(), row.bottom_id.clone()) else {
+            return Ok(());
+        };
+        let client = self.pods.client(&pod_id).await?;
+        let owner = Actor::from_request(&row.request, &row.user_id, &row.project_id);
+        let token = self.delegation.token_for(&owner).await?;
+        let r = client
+            .send_as(
+                Some(&token),
+                Method::POST,
+                "volumev3",
+                &tenant_path(&row.project_id, &format!("/volumes/{bottom}/action")),
+                Some(&action),
+                &[POD_MV],
+            )
+            .await?;
+        if r.status >= 400 {
+            return Err(pod_error(r.status, &r.body, Some(&bottom), &row.id));
+        }
+        Ok(())
+    }
+
+    /// `os-reserve`: an `available` volume (or an `in-use` multiattach one) becomes
+    /// `attaching`, in its pod and in the index.
+    pub async fn reserve_volume(&self, scope: &Scope, id: &str) -> Result<()> {
+        let mut row = self.volume_row(scope, id).await?;
+        let ok = row.status == "available" || (row.multiattach && row.status == "in-use");
+        if !ok {
+            let expected = if row.multiattach {
+                "available or in-use"
+            } else {
+                "available"
+            };
+            return Err(CoreError::bad_request(format!(
+                "Invalid volume: Volume status must be {expected} to reserve, but the status is {}.",
+                row.status
+            )));
+        }
+        self.pod_action(&row, json!({"os-reserve": {}})).await?;
+        row.status = "attaching".into();
+        row.updated_at = now_micros().max(row.updated_at + 1);
+        self.store.update_volume(&row).await?;
+        Ok(())
+    }
+
+    /// `os-unreserve`: an `attaching` volume returns to `in-use` (attachments left) or
+    /// `available`; any other status is left alone, as Cinder does.
+    pub async fn unreserve_volume(&self, scope: &Scope, id: &str) -> Result<()> {
+        let mut row = self.volume_row(scope, id).await?;
+        if row.status != "attaching" {
+            return Ok(());
+        }
+        self.pod_action(&row, json!({"os-unreserve": {}})).await?;
+        let attached = serde_json::from_str::<Vec<serde_json::Value>>(&row.attachments)
+            .is_ok_and(|a| !a.is_empty());
+        row.status = if attached { "in-use" } else { "available" }.into();
+        row.updated_at = now_micros().max(row.updated_at + 1);
+        self.store.update_volume(&row).await?;
+        Ok(())
     }
 
     /// `os-reset_status` (admin): the index only.

@@ -1,7 +1,8 @@
 //! Cinder v3 at `/volume/v3/{project_id}` (discovery at `/volume/` with 300 and `/volume/v3/`):
 //! volumes (create in the region's AZ, from an image or a snapshot; `creating` → `available`
 //! after the volume time; `in-use` while attached; `volumes/detail` with filters, sort,
-//! marker/limit and `changes-since`), snapshots, volume types, the `os-extend` action,
+//! marker/limit and `changes-since`), snapshots, volume types, the `os-extend`,
+//! `os-reserve`/`os-unreserve` and `os-update_readonly_flag` actions,
 //! attachments (3.27), quota sets and the admin's pool statistics (`scheduler-stats/get_pools`,
 //! one pool the size of the region's disk capacity). Microversions 3.0–3.71 are negotiated and echoed.
 //!
@@ -682,6 +683,14 @@ async fn vol_delete(
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
+fn set_status(st: &mut VolumeState, id: &str, status: &str, t: Ts) {
+    if let Some(o) = st.volumes.get_mut(id).and_then(Value::as_object_mut) {
+        o.insert("status".into(), json!(status));
+        o.insert("updated_at".into(), json!(ts_cinder(&t)));
+        o.insert("_updated".into(), json!(t.timestamp_nanos_opt()));
+    }
+}
+
 async fn vol_action(
     State(ctx): State<Ctx>,
     Extension(auth): Auth,
@@ -750,6 +759,37 @@ async fn vol_action(
                 o.insert("status".into(), s.clone());
             }
             o.insert("_updated".into(), json!(t.timestamp_nanos_opt()));
+        }
+        return Ok(StatusCode::ACCEPTED.into_response());
+    }
+    if v.get("os-reserve").is_some() {
+        let multi = cur["multiattach"] == json!(true);
+        let status = cur["status"].as_str().unwrap_or("");
+        if !(status == "available" || multi && status == "in-use") {
+            return Err(cerr(
+                400,
+                format!(
+                    "Invalid volume: Volume status must be {} to reserve, but the status is {status}.",
+                    if multi {
+                        "available or in-use"
+                    } else {
+                        "available"
+                    }
+                ),
+            ));
+        }
+        set_status(&mut st.volume, &id, "attaching", t);
+        return Ok(StatusCode::ACCEPTED.into_response());
+    }
+    if v.get("os-unreserve").is_some() {
+        if cur["status"] == json!("attaching") {
+            let attached = cur["attachments"].as_array().is_some_and(|a| !a.is_empty());
+            set_status(
+                &mut st.volume,
+                &id,
+                if attached { "in-use" } else { "available" },
+                t,
+            );
         }
         return Ok(StatusCode::ACCEPTED.into_response());
     }

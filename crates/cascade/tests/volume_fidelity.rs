@@ -657,6 +657,30 @@ async fn cinder_bodies_match_tempest() {
             [v1.clone(), v2.clone(), v3.clone()].into_iter().collect()
         );
     }
+    // 3.63: the type's id.
+    let types = cinder(&e, None, Method::GET, "/types", None).await;
+    let default = types.body["volume_types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "__DEFAULT__")
+        .cloned()
+        .unwrap_or_default();
+    let r = cinder(
+        &e,
+        Some("3.63"),
+        Method::GET,
+        &format!("/volumes/{v2}"),
+        None,
+    )
+    .await;
+    assert_eq!(r.body["volume"]["volume_type"], "__DEFAULT__", "{}", r.text);
+    assert_eq!(
+        r.body["volume"]["volume_type_id"], default["id"],
+        "{}",
+        r.text
+    );
+    assert!(default["id"].is_string(), "{}", types.text);
     for path in [
         "/volumes?availability_zone=az2",
         "/volumes/detail?availability_zone=az2",

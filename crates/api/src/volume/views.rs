@@ -131,6 +131,7 @@ pub(crate) fn volume_full<'a>(
     mv: Microversion,
     is_admin: bool,
     body: VolumeBody,
+    type_id: Option<&'a str>,
 ) -> VolumeDetail<'a> {
     let r = &v.row;
     let attachments: Vec<Value> = serde_json::from_str::<Vec<Value>>(&r.attachments)
@@ -181,7 +182,7 @@ pub(crate) fn volume_full<'a>(
         shared_targets: mv.at_least(3, 48).then_some(false),
         service_uuid: mv.at_least(3, 48).then_some(None),
         cluster_name: (is_admin && mv.at_least(3, 61)).then_some(None),
-        volume_type_id: mv.at_least(3, 63).then_some(None),
+        volume_type_id: mv.at_least(3, 63).then_some(type_id),
         consumes_quota: mv.at_least(3, 65).then_some(true),
         volume_image_metadata: (extended && !image.is_empty()).then_some(image),
         tenant_id: admin_ext.then_some(r.project_id.as_str()),
@@ -410,6 +411,7 @@ mod tests {
             Microversion::new(mv.0, mv.1),
             admin,
             body,
+            None,
         ))
         .unwrap();
         j.as_object().unwrap().keys().cloned().collect()
@@ -495,6 +497,7 @@ mod tests {
             Microversion::new(3, 0),
             false,
             VolumeBody::Extended,
+            None,
         ))
         .unwrap();
         assert_eq!(j["metadata"], json!({"k": "v", "readonly": "True"}));

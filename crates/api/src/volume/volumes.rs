@@ -168,6 +168,7 @@ pub(crate) async fn create(
         row,
         unavailable: false,
     };
+    let types = type_ids(&state, mv).await?;
     Ok(accepted(json!({"volume": views::volume_full(
         &state.public_url,
         &project,
@@ -175,6 +176,7 @@ pub(crate) async fn create(
         mv,
         ctx.is_admin(),
         VolumeBody::Plain,
+        types.get(&view.row.volume_type).map(String::as_str),
     )})))
 }
 
@@ -249,6 +251,15 @@ fn list_query(ctx: &AuthContext, raw: Option<String>) -> ApiResult<ListQuery> {
 
 /// The query of a `next` link: the request's own parameters, `marker` replaced (Cinder's
 /// `_get_next_link`).
+/// Volume type name → id, for `volume_type_id` (3.63+); empty below 3.63.
+async fn type_ids(state: &AppState, mv: Microversion) -> ApiResult<BTreeMap<String, String>> {
+    if !mv.at_least(3, 63) {
+        return Ok(BTreeMap::new());
+    }
+    let types = state.volumes.list_types(true).await.or_api(SVC)?;
+    Ok(types.into_iter().map(|t| (t.name, t.id)).collect())
+}
+
 pub(crate) fn with_marker(query: Option<&str>, marker: &str) -> String {
     let mut params: Vec<(String, String)> =
         url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
@@ -273,6 +284,11 @@ async fn list(
     let query = raw.clone();
     let lq = list_query(ctx, raw)?;
     let page = state.volumes.list_volumes(&lq).await.or_api(SVC)?;
+    let types = if detail {
+        type_ids(state, mv).await?
+    } else {
+        BTreeMap::new()
+    };
     let volumes: Vec<Value> = page
         .volumes
         .iter()
@@ -285,6 +301,7 @@ async fn list(
                     mv,
                     ctx.is_admin(),
                     VolumeBody::Extended,
+                    types.get(&v.row.volume_type).map(String::as_str),
                 ))
             } else {
                 views::volume_brief(&state.public_url, project, v)
@@ -332,6 +349,7 @@ pub(crate) async fn show(
         .get_volume(&scope(&ctx)?, &id)
         .await
         .or_api(SVC)?;
+    let types = type_ids(&state, mv).await?;
     Ok(axum::Json(json!({"volume": views::volume_full(
         &state.public_url,
         &project,
@@ -339,6 +357,7 @@ pub(crate) async fn show(
         mv,
         ctx.is_admin(),
         VolumeBody::Extended,
+        types.get(&view.row.volume_type).map(String::as_str),
     )}))
     .into_response())
 }
@@ -376,6 +395,7 @@ pub(crate) async fn update(
         .update_volume(&scope(&ctx)?, &id, u)
         .await
         .or_api(SVC)?;
+    let types = type_ids(&state, mv).await?;
     Ok(axum::Json(json!({"volume": views::volume_full(
         &state.public_url,
         &project,
@@ -383,6 +403,7 @@ pub(crate) async fn update(
         mv,
         ctx.is_admin(),
         VolumeBody::Plain,
+        types.get(&view.row.volume_type).map(String::as_str),
     )}))
     .into_response())
 }

@@ -657,6 +657,30 @@ async fn cinder_bodies_match_tempest() {
             [v1.clone(), v2.clone(), v3.clone()].into_iter().collect()
         );
     }
+    // The summary (3.12; metadata from 3.36); below 3.12 `summary` is no volume.
+    let r = cinder(&e, Some("3.12"), Method::GET, "/volumes/summary", None).await;
+    assert_eq!(
+        r.body,
+        json!({"volume-summary": {"total_size": 3, "total_count": 3}}),
+        "{}",
+        r.text
+    );
+    let r = cinder(
+        &e,
+        Some("3.36"),
+        Method::GET,
+        "/volumes/summary?availability_zone=az2",
+        None,
+    )
+    .await;
+    assert_eq!(r.body["volume-summary"]["total_count"], 2, "{}", r.text);
+    assert!(
+        r.body["volume-summary"]["metadata"].is_object(),
+        "{}",
+        r.text
+    );
+    let r = cinder(&e, None, Method::GET, "/volumes/summary", None).await;
+    assert_eq!(r.status, 404, "{}", r.text);
     // 3.63: the type's id.
     let types = cinder(&e, None, Method::GET, "/types", None).await;
     let default = types.body["volume_types"]

@@ -39,6 +39,7 @@ pub(crate) fn router() -> Router<AppState> {
             get(volumes::index).post(volumes::create),
         )
         .route(&format!("{p}/volumes/detail"), get(volumes::detail))
+        .route(&format!("{p}/volumes/summary"), get(volumes::summary))
         .route(
             &format!("{p}/volumes/{{id}}"),
             get(volumes::show)

@@ -1,5 +1,5 @@
 //! `/volumes`: create (explicit nulls accepted, as the CLI sends them), list and detail (from the
-//! index: filters, `sort`/`sort_key`/`sort_dir`, `limit`/`marker`, `volumes_links`), show,
+//! index: filters, `sort`/`sort_key`/`sort_dir`, `limit`/`marker`, `volumes_links`), summary, show,
 //! update, delete, actions (`os-extend`, `os-set_bootable`, `os-update_readonly_flag`,
 //! `os-reserve`, `os-unreserve`, the image metadata actions, `os-reset_status`) and metadata.
 
@@ -335,6 +335,31 @@ pub(crate) async fn detail(
     RawQuery(raw): RawQuery,
 ) -> ApiResult {
     list(&state, &ctx, mv, &project, raw, true).await
+}
+
+/// `GET /volumes/summary` (3.12; `metadata` from 3.36). Below 3.12 `summary` is a volume id.
+pub(crate) async fn summary(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Extension(mv): Extension<Microversion>,
+    Path(project): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult {
+    check_project(&ctx, &project)?;
+    if !mv.at_least(3, 12) {
+        return Err(ApiError::new(
+            SVC,
+            404,
+            "Volume summary could not be found.",
+        ));
+    }
+    let lq = list_query(&ctx, raw)?;
+    let s = state.volumes.volume_summary(&lq).await.or_api(SVC)?;
+    let mut body = json!({"total_size": s.size, "total_count": s.count});
+    if mv.at_least(3, 36) {
+        body["metadata"] = json!(s.metadata);
+    }
+    Ok(axum::Json(json!({ "volume-summary": body })).into_response())
 }
 
 pub(crate) async fn show(

@@ -38,7 +38,7 @@ use crate::{CoreError, ErrorKind};
 pub use actions::{admin_metadata, is_readonly};
 pub use attach::AttachRequest;
 pub use misc::{QuotaSet, SnapshotCreate, SnapshotQuery, TypeCreate, default_quotas};
-pub use volumes::{ListQuery, VolumeCreate, VolumeList, VolumeUpdate, VolumeView};
+pub use volumes::{ListQuery, VolumeCreate, VolumeList, VolumeSummary, VolumeUpdate, VolumeView};
 
 /// Metadata key carrying the top id on bottom volumes and snapshots (with the name suffix).
 pub const TOP_ID_KEY: &str = "cascade_top_id";

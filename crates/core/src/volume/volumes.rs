@@ -89,6 +89,15 @@ pub struct VolumeList {
     pub next_marker: Option<String>,
 }
 
+/// `GET /volumes/summary`.
+#[derive(Debug, Clone, Default)]
+pub struct VolumeSummary {
+    pub count: i64,
+    pub size: i64,
+    /// Each metadata key → its distinct values.
+    pub metadata: BTreeMap<String, BTreeSet<String>>,
+}
+
 pub(crate) fn volume_missing(id: &str) -> CoreError {
     CoreError::not_found(format!("Volume {id} could not be found."))
 }
@@ -545,6 +554,31 @@ impl VolumeService {
                     volumes: out,
                     next_marker: next,
                 });
+            }
+        }
+    }
+
+    /// `GET /volumes/summary` (3.12): how many volumes `q` selects, their total size, and each
+    /// metadata key with its distinct values (3.36).
+    pub async fn volume_summary(&self, q: &ListQuery) -> Result<VolumeSummary> {
+        let mut q = q.clone();
+        q.limit = None;
+        q.marker = None;
+        let mut out = VolumeSummary::default();
+        loop {
+            let page = self.list_volumes(&q).await?;
+            for v in &page.volumes {
+                out.count += 1;
+                out.size += v.row.size;
+                let m: BTreeMap<String, String> =
+                    serde_json::from_str(&v.row.metadata).unwrap_or_default();
+                for (k, val) in m {
+                    out.metadata.entry(k).or_default().insert(val);
+                }
+            }
+            match page.next_marker {
+                Some(m) => q.marker = Some(m),
+                None => return Ok(out),
             }
         }
     }

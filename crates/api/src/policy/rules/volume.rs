@@ -10,6 +10,7 @@ pub(super) static VOLUME: &[RouteRule] = &[
     cinder!(GET, "/volumes", "volume:get_all", ProjectReader),
     cinder!(POST, "/volumes", "volume:create", ProjectMember),
     cinder!(GET, "/volumes/detail", "volume:get_all", ProjectReader),
+    cinder!(GET, "/volumes/summary", "volume:get_all", ProjectReader),
     cinder!(GET, "/volumes/{id}", "volume:get", ProjectReader),
     cinder!(PUT, "/volumes/{id}", "volume:update", ProjectMember),
     cinder!(DELETE, "/volumes/{id}", "volume:delete", ProjectMember),

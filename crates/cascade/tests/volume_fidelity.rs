@@ -499,6 +499,25 @@ async fn cinder_bodies_match_tempest() {
     )
     .await;
     assert_eq!(r.status, 404, "{}", r.text);
+    // An action this cloud lacks: 404 for a missing volume (Cinder looks it up first), else 400.
+    let r = cinder(
+        &e,
+        None,
+        Method::POST,
+        "/volumes/7c1f6a3e-0000-4000-8000-000000000000/action",
+        Some(json!({"os-attach": {"instance_uuid": "x", "mountpoint": "/dev/vdb"}})),
+    )
+    .await;
+    assert_eq!(r.status, 404, "{}", r.text);
+    let r = cinder(
+        &e,
+        None,
+        Method::POST,
+        &action,
+        Some(json!({"os-migrate_volume": {"host": "h"}})),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text);
 
     // ---- read-only flag ---------------------------------------------------------------------
     let flag = |ro: Value| json!({"os-update_readonly_flag": {"readonly": ro}});

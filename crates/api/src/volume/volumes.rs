@@ -554,9 +554,17 @@ pub(crate) async fn action(
             state.volumes.reset_status(&id, status).await.or_api(SVC)?;
             Ok(StatusCode::ACCEPTED.into_response())
         }
-        other => Err(bad(format!(
-            "Invalid input received: action {other} is not supported by this cloud."
-        ))),
+        other => {
+            // Cinder finds the volume before it looks at the action: a missing one is a 404.
+            state
+                .volumes
+                .volume_row(&scope(&ctx)?, &id)
+                .await
+                .or_api(SVC)?;
+            Err(bad(format!(
+                "Invalid input received: action {other} is not supported by this cloud."
+            )))
+        }
     }
 }
 

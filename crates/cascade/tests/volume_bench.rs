@@ -140,6 +140,7 @@ async fn volume_list_latency() {
             updated_at: base + i as i64 * 1000,
             deleted: false,
             deleted_at: None,
+            admin_metadata: "{}".into(),
         });
         if batch.len() == 1000 {
             store.insert_volumes(&batch).await.unwrap();

@@ -38,12 +38,14 @@ pub struct VolumeRow {
     #[sqlx(try_from = "crate::Flag")]
     pub deleted: bool,
     pub deleted_at: Option<i64>,
+    /// Cinder's admin metadata (JSON object of strings): `readonly`, `attached_mode`.
+    pub admin_metadata: String,
 }
 
 const VOLUME_COLS: &str = "id, project_id, user_id, name, description, size, status, az, pod_id, bottom_id, \
     volume_type, bootable, multiattach, attachments, metadata, image_metadata, snapshot_id, source_volid, image_id, \
-    request, created_at, updated_at, deleted, deleted_at";
-const VOLUME_NCOLS: usize = 24;
+    request, created_at, updated_at, deleted, deleted_at, admin_metadata";
+const VOLUME_NCOLS: usize = 25;
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct SnapshotRow {
@@ -185,6 +187,7 @@ fn bind_volume<'q>(q: AnyQuery<'q>, v: &'q VolumeRow) -> AnyQuery<'q> {
         .bind(v.updated_at)
         .bind(i64::from(v.deleted))
         .bind(v.deleted_at)
+        .bind(&v.admin_metadata)
 }
 
 fn placeholders(n: usize) -> String {

@@ -69,6 +69,7 @@ fn vol(i: usize, project: &str, pod: &str) -> VolumeRow {
         updated_at: 1_000 + i as i64,
         deleted: false,
         deleted_at: None,
+        admin_metadata: "{}".into(),
     }
 }
 

@@ -1,5 +1,5 @@
-//! Snapshots, volume types (admin-managed), Cinder's attachment API (3.27+), quota sets,
-//! limits and availability zones.
+//! Volume types (admin-managed), Cinder's attachment API (3.27+), quota sets, limits,
+//! availability zones and the extension list.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -8,13 +8,13 @@ use axum::extract::{Path, Query, State};
 use axum::response::IntoResponse;
 use bytes::Bytes;
 use cascade_core::identity::AuthContext;
-use cascade_core::volume::{QuotaSet, SnapshotCreate, TypeCreate, default_quotas};
+use cascade_core::volume::{QuotaSet, TypeCreate, default_quotas};
 use cascade_model::microversion::Microversion;
 use http::StatusCode;
 use serde_json::{Value, json};
 
 use super::volumes::actor;
-use super::{ApiResult, SVC, accepted, bad, check_project, scope, views};
+use super::{ApiResult, SVC, bad, check_project, scope, views};
 use crate::auth::Auth;
 use crate::body;
 use crate::error::{ApiError, OrApi};
@@ -60,157 +60,6 @@ fn mv_at_least(mv: Microversion, minor: u16) -> ApiResult<()> {
     } else {
         Err(ApiError::new(SVC, 404, "The resource could not be found."))
     }
-}
-
-// ---- snapshots -------------------------------------------------------------------------------
-
-async fn snapshot_list(
-    state: &AppState,
-    ctx: &AuthContext,
-    mv: Microversion,
-    project: &str,
-    q: &HashMap<String, String>,
-    detail: bool,
-) -> ApiResult {
-    check_project(ctx, project)?;
-    let all = ctx.is_admin() && q.contains_key("all_tenants");
-    let list = state
-        .volumes
-        .list_snapshots(&ctx.list_scope(all).or_api(SVC)?)
-        .await
-        .or_api(SVC)?;
-    let out: Vec<Value> = list
-        .iter()
-        .filter(|s| q.get("volume_id").is_none_or(|v| v == &s.volume_id))
-        .filter(|s| q.get("status").is_none_or(|v| v == &s.status))
-        .filter(|s| q.get("name").is_none_or(|v| Some(v) == s.name.as_ref()))
-        .map(|s| {
-            let full = views::snapshot(s, mv, ctx.is_admin());
-            if detail {
-                full
-            } else {
-                json!({"id": s.id, "name": s.name, "volume_id": s.volume_id, "status": s.status,
-                       "size": s.size, "created_at": full["created_at"], "description": s.description,
-                       "metadata": full["metadata"]})
-            }
-        })
-        .collect();
-    ok(json!({"snapshots": out}))
-}
-
-pub(crate) async fn snapshots(
-    State(state): State<AppState>,
-    Auth(ctx): Auth,
-    Extension(mv): Extension<Microversion>,
-    Path(project): Path<String>,
-    Query(q): Params,
-) -> ApiResult {
-    snapshot_list(&state, &ctx, mv, &project, &q, false).await
-}
-
-pub(crate) async fn snapshots_detail(
-    State(state): State<AppState>,
-    Auth(ctx): Auth,
-    Extension(mv): Extension<Microversion>,
-    Path(project): Path<String>,
-    Query(q): Params,
-) -> ApiResult {
-    snapshot_list(&state, &ctx, mv, &project, &q, true).await
-}
-
-pub(crate) async fn create_snapshot(
-    State(state): State<AppState>,
-    Auth(ctx): Auth,
-    Extension(mv): Extension<Microversion>,
-    Path(project): Path<String>,
-    raw: Bytes,
-) -> ApiResult {
-    check_project(&ctx, &project)?;
-    let doc = body::json(SVC, &raw)?;
-    let s = doc
-        .get("snapshot")
-        .ok_or_else(|| bad("Missing required element 'snapshot' in request body."))?;
-    let volume_id = opt_text(s, "volume_id")?.ok_or_else(|| {
-        bad("Invalid input for field/attribute volume_id. 'volume_id' is a required property")
-    })?;
-    let metadata: BTreeMap<String, String> = match &s["metadata"] {
-        Value::Null => BTreeMap::new(),
-        m => serde_json::from_value(m.clone())
-            .map_err(|_| bad("Invalid input for field/attribute metadata."))?,
-    };
-    let req = SnapshotCreate {
-        volume_id,
-        name: opt_text(s, "name")?.or(opt_text(s, "display_name")?),
-        description: opt_text(s, "description")?.or(opt_text(s, "display_description")?),
-        force: truthy(&s["force"]),
-        metadata,
-    };
-    let actor = actor(&state, &ctx).await?;
-    let row = state
-        .volumes
-        .create_snapshot(&actor, &scope(&ctx)?, req)
-        .await
-        .or_api(SVC)?;
-    Ok(accepted(
-        json!({"snapshot": views::snapshot(&row, mv, ctx.is_admin())}),
-    ))
-}
-
-pub(crate) async fn show_snapshot(
-    State(state): State<AppState>,
-    Auth(ctx): Auth,
-    Extension(mv): Extension<Microversion>,
-    Path((project, id)): Path<(String, String)>,
-) -> ApiResult {
-    check_project(&ctx, &project)?;
-    let s = state
-        .volumes
-        .snapshot_row(&scope(&ctx)?, &id)
-        .await
-        .or_api(SVC)?;
-    ok(json!({"snapshot": views::snapshot(&s, mv, ctx.is_admin())}))
-}
-
-pub(crate) async fn update_snapshot(
-    State(state): State<AppState>,
-    Auth(ctx): Auth,
-    Extension(mv): Extension<Microversion>,
-    Path((project, id)): Path<(String, String)>,
-    raw: Bytes,
-) -> ApiResult {
-    check_project(&ctx, &project)?;
-    let doc = body::json(SVC, &raw)?;
-    let s = doc
-        .get("snapshot")
-        .ok_or_else(|| bad("Missing required element 'snapshot' in request body."))?;
-    let opt = |k: &str| -> ApiResult<Option<Option<String>>> {
-        match s.get(k) {
-            None => Ok(None),
-            Some(Value::Null) => Ok(Some(None)),
-            Some(Value::String(v)) => Ok(Some(Some(v.clone()))),
-            Some(_) => Err(bad(format!("Invalid input for field/attribute {k}."))),
-        }
-    };
-    let row = state
-        .volumes
-        .update_snapshot(&scope(&ctx)?, &id, opt("name")?, opt("description")?)
-        .await
-        .or_api(SVC)?;
-    ok(json!({"snapshot": views::snapshot(&row, mv, ctx.is_admin())}))
-}
-
-pub(crate) async fn delete_snapshot(
-    State(state): State<AppState>,
-    Auth(ctx): Auth,
-    Path((project, id)): Path<(String, String)>,
-) -> ApiResult {
-    check_project(&ctx, &project)?;
-    state
-        .volumes
-        .delete_snapshot(&scope(&ctx)?, &id)
-        .await
-        .or_api(SVC)?;
-    Ok(StatusCode::ACCEPTED.into_response())
 }
 
 // ---- types -----------------------------------------------------------------------------------
@@ -523,4 +372,124 @@ pub(crate) async fn availability_zones(
     ok(
         json!({"availabilityZoneInfo": zones.iter().map(|(name, up)| json!({"zoneName": name, "zoneState": {"available": up}})).collect::<Vec<_>>()}),
     )
+}
+
+/// One entry of `GET /extensions`.
+#[derive(Debug, serde::Serialize)]
+struct ApiExtension {
+    alias: &'static str,
+    description: &'static str,
+    links: [(); 0],
+    name: &'static str,
+    updated: &'static str,
+}
+
+const fn ext(
+    alias: &'static str,
+    name: &'static str,
+    description: &'static str,
+    updated: &'static str,
+) -> ApiExtension {
+    ApiExtension {
+        alias,
+        description,
+        links: [],
+        name,
+        updated,
+    }
+}
+
+/// The Cinder API extensions whose behaviour this gateway has (Cinder's names, descriptions and
+/// dates); those it lacks (hosts, backups, transfers, QoS, manage/unmanage, services, …) are
+/// not announced.
+const EXTENSIONS: &[ApiExtension] = &[
+    ext(
+        "os-vol-tenant-attr",
+        "VolumeTenantAttribute",
+        "Expose the internal project_id as an attribute of a volume.",
+        "2011-11-03T00:00:00+00:00",
+    ),
+    ext(
+        "os-quota-sets",
+        "Quotas",
+        "Quota management support.",
+        "2011-08-08T00:00:00+00:00",
+    ),
+    ext(
+        "os-availability-zone",
+        "AvailabilityZones",
+        "Describe Availability Zones.",
+        "2013-06-27T00:00:00+00:00",
+    ),
+    ext(
+        "os-volume-actions",
+        "VolumeActions",
+        "Enable volume actions.",
+        "2012-05-31T00:00:00+00:00",
+    ),
+    ext(
+        "os-vol-host-attr",
+        "VolumeHostAttribute",
+        "Expose host as an attribute of a volume.",
+        "2011-11-03T00:00:00+00:00",
+    ),
+    ext(
+        "os-vol-image-meta",
+        "VolumeImageMetadata",
+        "Show image metadata associated with the volume.",
+        "2012-12-07T00:00:00+00:00",
+    ),
+    ext(
+        "os-types-manage",
+        "TypesManage",
+        "Types manage support.",
+        "2011-08-24T00:00:00+00:00",
+    ),
+    ext(
+        "os-types-extra-specs",
+        "TypesExtraSpecs",
+        "Type extra specs support.",
+        "2011-08-24T00:00:00+00:00",
+    ),
+    ext(
+        "os-used-limits",
+        "UsedLimits",
+        "Provide data on limited resources that are being used.",
+        "2013-10-03T00:00:00+00:00",
+    ),
+    ext(
+        "os-vol-mig-status-attr",
+        "VolumeMigStatusAttribute",
+        "Expose migration_status as an attribute of a volume.",
+        "2013-08-08T00:00:00+00:00",
+    ),
+    ext(
+        "os-volume-type-access",
+        "VolumeTypeAccess",
+        "Volume type access support.",
+        "2014-06-26T00:00:00+00:00",
+    ),
+    ext(
+        "os-extended-snapshot-attributes",
+        "ExtendedSnapshotAttributes",
+        "Extended SnapshotAttributes support.",
+        "2012-06-19T00:00:00+00:00",
+    ),
+    ext(
+        "os-admin-actions",
+        "AdminActions",
+        "Enable admin actions.",
+        "2012-08-25T00:00:00+00:00",
+    ),
+    ext(
+        "OS-SCH-HNT",
+        "SchedulerHints",
+        "Pass arbitrary key/value pairs to the scheduler.",
+        "2013-04-18T00:00:00+00:00",
+    ),
+];
+
+pub(crate) async fn extensions(Auth(ctx): Auth, Path(project): Path<String>) -> ApiResult {
+    check_project(&ctx, &project)?;
+    ok(json!({ "extensions": EXTENSIONS }))
 }

@@ -2,10 +2,12 @@
 //! document with `min_version` 3.0 and `version` 3.71), microversion negotiation
 //! (`OpenStack-API-Version: volume X.Y`, echoed on every answer, 406 outside the range), and
 //! the routes under `/volume/v3/{project_id}`: volumes with actions and metadata
-//! (`volumes.rs`), snapshots, types, attachments, quota sets, limits and availability zones
-//! (`misc.rs`). The project in the URL must be the token's (admins may name any).
+//! (`volumes.rs`), snapshots with metadata (`snapshots.rs`), types, attachments, quota sets,
+//! limits, availability zones and the extension list (`misc.rs`). The project in the URL must be the token's (admins may name any).
 
 mod misc;
+mod requests;
+mod snapshots;
 mod views;
 mod volumes;
 
@@ -37,6 +39,7 @@ pub(crate) fn router() -> Router<AppState> {
             get(volumes::index).post(volumes::create),
         )
         .route(&format!("{p}/volumes/detail"), get(volumes::detail))
+        .route(&format!("{p}/volumes/summary"), get(volumes::summary))
         .route(
             &format!("{p}/volumes/{{id}}"),
             get(volumes::show)
@@ -58,17 +61,26 @@ pub(crate) fn router() -> Router<AppState> {
         )
         .route(
             &format!("{p}/snapshots"),
-            get(misc::snapshots).post(misc::create_snapshot),
+            get(snapshots::index).post(snapshots::create),
         )
-        .route(
-            &format!("{p}/snapshots/detail"),
-            get(misc::snapshots_detail),
-        )
+        .route(&format!("{p}/snapshots/detail"), get(snapshots::detail))
         .route(
             &format!("{p}/snapshots/{{id}}"),
-            get(misc::show_snapshot)
-                .put(misc::update_snapshot)
-                .delete(misc::delete_snapshot),
+            get(snapshots::show)
+                .put(snapshots::update)
+                .delete(snapshots::delete),
+        )
+        .route(
+            &format!("{p}/snapshots/{{id}}/metadata"),
+            get(snapshots::metadata)
+                .put(snapshots::replace_metadata)
+                .post(snapshots::update_metadata),
+        )
+        .route(
+            &format!("{p}/snapshots/{{id}}/metadata/{{key}}"),
+            get(snapshots::metadata_item)
+                .put(snapshots::set_metadata_item)
+                .delete(snapshots::delete_metadata_item),
         )
         .route(
             &format!("{p}/types"),
@@ -103,6 +115,7 @@ pub(crate) fn router() -> Router<AppState> {
             &format!("{p}/os-availability-zone"),
             get(misc::availability_zones),
         )
+        .route(&format!("{p}/extensions"), get(misc::extensions))
         .route("/", get(versions))
         .route("/v3", get(version))
         .route("/v3/", get(version));

@@ -1,12 +1,16 @@
-//! Cinder's JSON for index rows: volumes (summary and detail, fields by microversion, Cinder's
-//! naive microsecond timestamps), snapshots, types and attachments. A volume whose pod cannot be
-//! reached is shown from the index with `status: "unavailable"`.
+//! Cinder's JSON for index rows: volumes (summary and typed detail views by microversion, caller
+//! and answer, Cinder's naive microsecond timestamps), snapshots (typed views by answer and
+//! microversion), types and attachments. A volume whose pod cannot be reached is shown from the
+//! index with `status: "unavailable"`.
+
+use std::collections::BTreeMap;
 
 use cascade_core::volume::VolumeView;
 use cascade_model::microversion::Microversion;
 use cascade_store::from_micros;
-use cascade_store::volumes::{AttachmentRow, SnapshotRow, VolumeTypeRow};
-use serde_json::{Map, Value, json};
+use cascade_store::volumes::{AttachmentRow, SnapshotRow, VolumeRow, VolumeTypeRow};
+use serde::Serialize;
+use serde_json::{Value, json};
 
 /// Cinder's timestamp form: `2018-11-29T06:50:07.770785` (UTC, no zone).
 pub(crate) fn ts(us: i64) -> String {
@@ -24,18 +28,112 @@ pub(crate) fn volume_brief(base: &str, project: &str, v: &VolumeView) -> Value {
     json!({"id": v.row.id, "name": v.row.name, "links": links(base, project, "volumes", &v.row.id)})
 }
 
-pub(crate) fn volume_full(
+/// The volume's metadata as Cinder shows it: the tenant's, with the admin metadata keys users
+/// may see (`readonly`, `attached_mode`) written over it (`add_visible_admin_metadata`).
+fn visible_metadata(r: &VolumeRow) -> BTreeMap<String, String> {
+    let mut m: BTreeMap<String, String> = serde_json::from_str(&r.metadata).unwrap_or_default();
+    for (k, v) in cascade_core::volume::admin_metadata(r) {
+        if k == "readonly" || k == "attached_mode" {
+            m.insert(k, v);
+        }
+    }
+    m
+}
+
+/// Which of Cinder's volume bodies to render.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum VolumeBody {
+    /// The create and update answers: the v3 detail view without the extensions that Cinder
+    /// adds to show and detail only (`volume_image_metadata`, `os-vol-tenant-attr:*`,
+    /// `os-vol-host-attr:*`, `os-vol-mig-status-attr:*`).
+    Plain,
+    /// Show and `GET /volumes/detail`.
+    Extended,
+}
+
+/// One volume as Cinder's v3 detail view renders it; absent fields are not part of the view
+/// at that microversion, for that caller or in that answer.
+#[derive(Debug, Serialize)]
+pub(crate) struct VolumeDetail<'a> {
+    id: &'a str,
+    name: Option<&'a str>,
+    description: Option<&'a str>,
+    size: i64,
+    status: &'a str,
+    availability_zone: &'a str,
+    bootable: &'static str,
+    encrypted: bool,
+    multiattach: bool,
+    attachments: Vec<Value>,
+    metadata: BTreeMap<String, String>,
+    volume_type: &'a str,
+    snapshot_id: Option<&'a str>,
+    source_volid: Option<&'a str>,
+    consistencygroup_id: Option<&'a str>,
+    replication_status: Option<&'a str>,
+    user_id: &'a str,
+    created_at: String,
+    updated_at: String,
+    links: Value,
+    /// Admins only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    migration_status: Option<Option<&'a str>>,
+    /// 3.13.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group_id: Option<Option<&'a str>>,
+    /// 3.21, admins only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    provider_id: Option<Option<&'a str>>,
+    /// 3.48.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shared_targets: Option<bool>,
+    /// 3.48.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service_uuid: Option<Option<&'a str>>,
+    /// 3.61, admins only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cluster_name: Option<Option<&'a str>>,
+    /// 3.63.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    volume_type_id: Option<Option<&'a str>>,
+    /// 3.65.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    consumes_quota: Option<bool>,
+    /// `os-vol-image-meta` (show and detail, for volumes made from an image).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    volume_image_metadata: Option<BTreeMap<String, String>>,
+    #[serde(
+        rename = "os-vol-tenant-attr:tenant_id",
+        skip_serializing_if = "Option::is_none"
+    )]
+    tenant_id: Option<&'a str>,
+    #[serde(
+        rename = "os-vol-host-attr:host",
+        skip_serializing_if = "Option::is_none"
+    )]
+    host: Option<String>,
+    #[serde(
+        rename = "os-vol-mig-status-attr:migstat",
+        skip_serializing_if = "Option::is_none"
+    )]
+    migstat: Option<Option<&'a str>>,
+    #[serde(
+        rename = "os-vol-mig-status-attr:name_id",
+        skip_serializing_if = "Option::is_none"
+    )]
+    name_id: Option<Option<&'a str>>,
+}
+
+pub(crate) fn volume_full<'a>(
     base: &str,
     project: &str,
-    v: &VolumeView,
+    v: &'a VolumeView,
     mv: Microversion,
     is_admin: bool,
-) -> Value {
+    body: VolumeBody,
+    type_id: Option<&'a str>,
+) -> VolumeDetail<'a> {
     let r = &v.row;
-    let mut o = Map::new();
-    let mut put = |k: &str, val: Value| {
-        o.insert(k.to_string(), val);
-    };
     let attachments: Vec<Value> = serde_json::from_str::<Vec<Value>>(&r.attachments)
         .unwrap_or_default()
         .into_iter()
@@ -47,90 +145,127 @@ pub(crate) fn volume_full(
             a
         })
         .collect();
-    put("id", json!(r.id));
-    put("name", json!(r.name));
-    put("description", json!(r.description));
-    put("size", json!(r.size));
-    put(
-        "status",
-        json!(if v.unavailable {
+    let extended = body == VolumeBody::Extended;
+    // The admin extensions (`os-vol-tenant-attr`, `os-vol-host-attr`, `os-vol-mig-status-attr`)
+    // extend show and detail for admins.
+    let admin_ext = extended && is_admin;
+    let image: BTreeMap<String, String> =
+        serde_json::from_str(&r.image_metadata).unwrap_or_default();
+    VolumeDetail {
+        id: &r.id,
+        name: r.name.as_deref(),
+        description: r.description.as_deref(),
+        size: r.size,
+        status: if v.unavailable {
             "unavailable"
         } else {
-            r.status.as_str()
-        }),
-    );
-    put("availability_zone", json!(r.az));
-    put("bootable", json!(if r.bootable { "true" } else { "false" }));
-    put("encrypted", json!(false));
-    put("multiattach", json!(r.multiattach));
-    put("attachments", json!(attachments));
-    put(
-        "metadata",
-        serde_json::from_str(&r.metadata).unwrap_or(json!({})),
-    );
-    put("volume_type", json!(r.volume_type));
-    put("snapshot_id", json!(r.snapshot_id));
-    put("source_volid", json!(r.source_volid));
-    put("consistencygroup_id", Value::Null);
-    put("replication_status", Value::Null);
-    put("migration_status", Value::Null);
-    put("user_id", json!(r.user_id));
-    put("created_at", json!(ts(r.created_at)));
-    put("updated_at", json!(ts(r.updated_at)));
-    put("links", links(base, project, "volumes", &r.id));
-    let image: Value = serde_json::from_str(&r.image_metadata).unwrap_or(json!({}));
-    if image.as_object().is_some_and(|m| !m.is_empty()) {
-        put("volume_image_metadata", image);
+            &r.status
+        },
+        availability_zone: &r.az,
+        bootable: if r.bootable { "true" } else { "false" },
+        encrypted: false,
+        multiattach: r.multiattach,
+        attachments,
+        metadata: visible_metadata(r),
+        volume_type: &r.volume_type,
+        snapshot_id: r.snapshot_id.as_deref(),
+        source_volid: r.source_volid.as_deref(),
+        consistencygroup_id: None,
+        replication_status: None,
+        user_id: &r.user_id,
+        created_at: ts(r.created_at),
+        updated_at: ts(r.updated_at),
+        links: links(base, project, "volumes", &r.id),
+        migration_status: is_admin.then_some(None),
+        group_id: mv.at_least(3, 13).then_some(None),
+        provider_id: (is_admin && mv.at_least(3, 21)).then_some(None),
+        shared_targets: mv.at_least(3, 48).then_some(false),
+        service_uuid: mv.at_least(3, 48).then_some(None),
+        cluster_name: (is_admin && mv.at_least(3, 61)).then_some(None),
+        volume_type_id: mv.at_least(3, 63).then_some(type_id),
+        consumes_quota: mv.at_least(3, 65).then_some(true),
+        volume_image_metadata: (extended && !image.is_empty()).then_some(image),
+        tenant_id: admin_ext.then_some(r.project_id.as_str()),
+        host: admin_ext.then(|| format!("cascade@{}#{}", r.az, r.az)),
+        migstat: admin_ext.then_some(None),
+        name_id: admin_ext.then_some(None),
     }
-    if mv.at_least(3, 13) {
-        put("group_id", Value::Null);
-    }
-    if mv.at_least(3, 21) {
-        put("provider_id", Value::Null);
-    }
-    if mv.at_least(3, 48) {
-        put("shared_targets", json!(false));
-        put("service_uuid", Value::Null);
-    }
-    if mv.at_least(3, 63) {
-        put("volume_type_id", Value::Null);
-    }
-    if mv.at_least(3, 65) {
-        put("consumes_quota", json!(true));
-    }
-    if is_admin {
-        put("os-vol-tenant-attr:tenant_id", json!(r.project_id));
-        put(
-            "os-vol-host-attr:host",
-            json!(format!("cascade@{}#{}", r.az, r.az)),
-        );
-        put("os-vol-mig-status-attr:migstat", Value::Null);
-        put("os-vol-mig-status-attr:name_id", Value::Null);
-    }
-    Value::Object(o)
 }
 
-pub(crate) fn snapshot(s: &SnapshotRow, mv: Microversion, is_admin: bool) -> Value {
-    let mut v = json!({
-        "id": s.id, "name": s.name, "description": s.description, "volume_id": s.volume_id,
-        "status": s.status, "size": s.size,
-        "metadata": serde_json::from_str::<Value>(&s.metadata).unwrap_or(json!({})),
-        "created_at": ts(s.created_at), "updated_at": ts(s.updated_at),
-        "os-extended-snapshot-attributes:progress": if s.status == "available" { "100%" } else { "0%" },
-    });
-    if is_admin {
-        v["os-extended-snapshot-attributes:project_id"] = json!(s.project_id);
+/// Which of Cinder's snapshot bodies to render.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SnapshotBody {
+    /// `GET /snapshots`: the summary view, the same at every microversion.
+    Summary,
+    /// The create and update answers: the v3 detail view (`group_snapshot_id` from 3.14,
+    /// `user_id` from 3.41, `consumes_quota` from 3.65), without the extended attributes.
+    Detail,
+    /// Show and `GET /snapshots/detail`: the detail view plus the
+    /// `os-extended-snapshot-attributes` extension's `progress` and `project_id`, which Cinder
+    /// adds to those two answers only, for whoever passes
+    /// `volume_extension:extended_snapshot_attributes` (admin or owner: anyone who may see
+    /// the snapshot).
+    Extended,
+}
+
+/// One snapshot as Cinder renders it; absent fields are not part of that view.
+#[derive(Debug, Serialize)]
+pub(crate) struct SnapshotView<'a> {
+    id: &'a str,
+    created_at: String,
+    updated_at: Option<String>,
+    name: Option<&'a str>,
+    description: Option<&'a str>,
+    volume_id: &'a str,
+    status: &'a str,
+    size: i64,
+    metadata: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group_snapshot_id: Option<Option<&'a str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    consumes_quota: Option<bool>,
+    #[serde(
+        rename = "os-extended-snapshot-attributes:progress",
+        skip_serializing_if = "Option::is_none"
+    )]
+    progress: Option<&'static str>,
+    #[serde(
+        rename = "os-extended-snapshot-attributes:project_id",
+        skip_serializing_if = "Option::is_none"
+    )]
+    project_id: Option<&'a str>,
+}
+
+/// Cinder's snapshot `progress`: `0%` until the backend has made it, then `100%`.
+fn progress(status: &str) -> &'static str {
+    match status {
+        "creating" | "error" => "0%",
+        _ => "100%",
     }
-    if mv.at_least(3, 14) {
-        v["group_snapshot_id"] = Value::Null;
+}
+
+pub(crate) fn snapshot(s: &SnapshotRow, mv: Microversion, body: SnapshotBody) -> SnapshotView<'_> {
+    let detail = body != SnapshotBody::Summary;
+    let extended = body == SnapshotBody::Extended;
+    SnapshotView {
+        id: &s.id,
+        created_at: ts(s.created_at),
+        // Cinder's `updated_at` stays null until the snapshot is first changed.
+        updated_at: (s.updated_at != s.created_at).then(|| ts(s.updated_at)),
+        name: s.name.as_deref(),
+        description: s.description.as_deref(),
+        volume_id: &s.volume_id,
+        status: &s.status,
+        size: s.size,
+        metadata: serde_json::from_str(&s.metadata).unwrap_or_default(),
+        group_snapshot_id: (detail && mv.at_least(3, 14)).then_some(None),
+        user_id: (detail && mv.at_least(3, 41)).then_some(s.user_id.as_str()),
+        consumes_quota: (detail && mv.at_least(3, 65)).then_some(true),
+        progress: extended.then(|| progress(&s.status)),
+        project_id: extended.then_some(s.project_id.as_str()),
     }
-    if mv.at_least(3, 41) {
-        v["user_id"] = json!(s.user_id);
-    }
-    if mv.at_least(3, 65) {
-        v["consumes_quota"] = json!(true);
-    }
-    v
 }
 
 pub(crate) fn volume_type(t: &VolumeTypeRow) -> Value {
@@ -151,4 +286,248 @@ pub(crate) fn attachment(a: &AttachmentRow, detail: bool) -> Value {
         v["connection_info"] = json!({});
     }
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    fn row() -> SnapshotRow {
+        SnapshotRow {
+            id: "s1".into(),
+            project_id: "p1".into(),
+            user_id: "u1".into(),
+            volume_id: "v1".into(),
+            name: Some("snap".into()),
+            description: None,
+            size: 1,
+            status: "available".into(),
+            pod_id: None,
+            bottom_id: None,
+            metadata: r#"{"k":"v"}"#.into(),
+            created_at: 1_000_000,
+            updated_at: 2_000_000,
+            deleted: false,
+        }
+    }
+
+    fn keys(s: &SnapshotRow, mv: (u16, u16), body: SnapshotBody) -> Vec<String> {
+        let v = serde_json::to_value(snapshot(s, Microversion::new(mv.0, mv.1), body)).unwrap();
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    }
+
+    const BASE: &[&str] = &[
+        "created_at",
+        "description",
+        "id",
+        "metadata",
+        "name",
+        "size",
+        "status",
+        "updated_at",
+        "volume_id",
+    ];
+
+    fn with(extra: &[&str]) -> Vec<String> {
+        let mut k: Vec<String> = BASE.iter().chain(extra).map(|s| s.to_string()).collect();
+        k.sort();
+        k
+    }
+
+    #[test]
+    fn snapshot_key_sets_by_body_and_microversion() {
+        let s = row();
+        let ext = [
+            "os-extended-snapshot-attributes:progress",
+            "os-extended-snapshot-attributes:project_id",
+        ];
+        // 3.0: Tempest's schemas (create/update/index: no extension keys; show/detail: both).
+        assert_eq!(keys(&s, (3, 0), SnapshotBody::Summary), with(&[]));
+        assert_eq!(keys(&s, (3, 0), SnapshotBody::Detail), with(&[]));
+        assert_eq!(keys(&s, (3, 0), SnapshotBody::Extended), with(&ext));
+        assert_eq!(
+            keys(&s, (3, 14), SnapshotBody::Detail),
+            with(&["group_snapshot_id"])
+        );
+        assert_eq!(
+            keys(&s, (3, 41), SnapshotBody::Detail),
+            with(&["group_snapshot_id", "user_id"])
+        );
+        let mut all = vec!["group_snapshot_id", "user_id", "consumes_quota"];
+        assert_eq!(keys(&s, (3, 65), SnapshotBody::Detail), with(&all));
+        all.extend(ext);
+        assert_eq!(keys(&s, (3, 71), SnapshotBody::Extended), with(&all));
+        // The summary never grows with the microversion.
+        assert_eq!(keys(&s, (3, 71), SnapshotBody::Summary), with(&[]));
+    }
+
+    fn volume(image: &str) -> VolumeView {
+        VolumeView {
+            row: VolumeRow {
+                id: "v1".into(),
+                project_id: "p1".into(),
+                user_id: "u1".into(),
+                name: Some("vol".into()),
+                description: None,
+                size: 1,
+                status: "available".into(),
+                az: "az1".into(),
+                pod_id: None,
+                bottom_id: None,
+                volume_type: "__DEFAULT__".into(),
+                bootable: true,
+                multiattach: false,
+                attachments: "[]".into(),
+                metadata: r#"{"readonly":"mine","k":"v"}"#.into(),
+                image_metadata: image.into(),
+                snapshot_id: None,
+                source_volid: None,
+                image_id: None,
+                request: "{}".into(),
+                created_at: 1,
+                updated_at: 2,
+                deleted: false,
+                deleted_at: None,
+                admin_metadata: r#"{"readonly":"True","other":"x"}"#.into(),
+            },
+            unavailable: false,
+        }
+    }
+
+    fn volume_keys(
+        v: &VolumeView,
+        mv: (u16, u16),
+        admin: bool,
+        body: VolumeBody,
+    ) -> BTreeSet<String> {
+        let j = serde_json::to_value(volume_full(
+            "http://x",
+            "p1",
+            v,
+            Microversion::new(mv.0, mv.1),
+            admin,
+            body,
+            None,
+        ))
+        .unwrap();
+        j.as_object().unwrap().keys().cloned().collect()
+    }
+
+    /// Tempest's `create_volume` schema (create and update answers, 3.0): exactly its
+    /// required keys.
+    const CREATE: &[&str] = &[
+        "attachments",
+        "links",
+        "encrypted",
+        "updated_at",
+        "replication_status",
+        "id",
+        "size",
+        "user_id",
+        "availability_zone",
+        "metadata",
+        "status",
+        "description",
+        "multiattach",
+        "consistencygroup_id",
+        "name",
+        "bootable",
+        "created_at",
+        "volume_type",
+        "snapshot_id",
+        "source_volid",
+    ];
+
+    #[test]
+    fn volume_key_sets() {
+        let image = r#"{"image_id":"i1","image_name":"cirros","min_disk":"0"}"#;
+        let v = volume(image);
+        let create: BTreeSet<String> = CREATE.iter().map(|s| s.to_string()).collect();
+        for admin in [false, true] {
+            let mut want = create.clone();
+            if admin {
+                want.insert("migration_status".into());
+            }
+            assert_eq!(volume_keys(&v, (3, 0), admin, VolumeBody::Plain), want);
+        }
+        let mut want = create.clone();
+        want.insert("volume_image_metadata".into());
+        assert_eq!(volume_keys(&v, (3, 0), false, VolumeBody::Extended), want);
+        for k in [
+            "migration_status",
+            "os-vol-tenant-attr:tenant_id",
+            "os-vol-host-attr:host",
+            "os-vol-mig-status-attr:migstat",
+            "os-vol-mig-status-attr:name_id",
+        ] {
+            want.insert(k.into());
+        }
+        assert_eq!(volume_keys(&v, (3, 0), true, VolumeBody::Extended), want);
+        let at71 = volume_keys(&v, (3, 71), false, VolumeBody::Extended);
+        for k in [
+            "group_id",
+            "shared_targets",
+            "service_uuid",
+            "volume_type_id",
+            "consumes_quota",
+        ] {
+            assert!(at71.contains(k), "{k}");
+        }
+        assert!(!at71.contains("provider_id") && !at71.contains("cluster_name"));
+        let admin71 = volume_keys(&v, (3, 71), true, VolumeBody::Extended);
+        assert!(admin71.contains("provider_id") && admin71.contains("cluster_name"));
+        // No image, no `volume_image_metadata`.
+        assert!(
+            !volume_keys(&volume("{}"), (3, 0), false, VolumeBody::Extended)
+                .contains("volume_image_metadata")
+        );
+    }
+
+    #[test]
+    fn visible_admin_metadata_overrides_the_tenants() {
+        let v = volume("{}");
+        let j = serde_json::to_value(volume_full(
+            "http://x",
+            "p1",
+            &v,
+            Microversion::new(3, 0),
+            false,
+            VolumeBody::Extended,
+            None,
+        ))
+        .unwrap();
+        assert_eq!(j["metadata"], json!({"k": "v", "readonly": "True"}));
+    }
+
+    #[test]
+    fn snapshot_values() {
+        let mut s = row();
+        let v = serde_json::to_value(snapshot(
+            &s,
+            Microversion::new(3, 71),
+            SnapshotBody::Extended,
+        ))
+        .unwrap();
+        assert_eq!(v["os-extended-snapshot-attributes:progress"], "100%");
+        assert_eq!(v["os-extended-snapshot-attributes:project_id"], "p1");
+        assert_eq!(v["group_snapshot_id"], Value::Null);
+        assert_eq!(v["user_id"], "u1");
+        assert_eq!(v["consumes_quota"], true);
+        assert_eq!(v["metadata"]["k"], "v");
+        assert_eq!(v["updated_at"], "1970-01-01T00:00:02.000000");
+        s.status = "creating".into();
+        s.updated_at = s.created_at;
+        let v = serde_json::to_value(snapshot(
+            &s,
+            Microversion::new(3, 0),
+            SnapshotBody::Extended,
+        ))
+        .unwrap();
+        assert_eq!(v["os-extended-snapshot-attributes:progress"], "0%");
+        assert_eq!(v["updated_at"], Value::Null);
+    }
 }

@@ -1,6 +1,7 @@
 //! `/volumes`: create (explicit nulls accepted, as the CLI sends them), list and detail (from the
-//! index: filters, `sort`/`sort_key`/`sort_dir`, `limit`/`marker`, `volumes_links`), show,
-//! update, delete, actions (`os-extend`, `os-set_bootable`, `os-reset_status`) and metadata.
+//! index: filters, `sort`/`sort_key`/`sort_dir`, `limit`/`marker`, `volumes_links`), summary, show,
+//! update, delete, actions (`os-extend`, `os-set_bootable`, `os-update_readonly_flag`,
+//! `os-reserve`, `os-unreserve`, the image metadata actions, `os-reset_status`) and metadata.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -14,6 +15,7 @@ use cascade_model::microversion::Microversion;
 use http::StatusCode;
 use serde_json::{Value, json};
 
+use super::views::VolumeBody;
 use super::{ApiResult, SVC, accepted, bad, check_project, scope, views};
 use crate::auth::Auth;
 use crate::body;
@@ -35,7 +37,7 @@ fn text(v: &Value, k: &str) -> ApiResult<Option<String>> {
     }
 }
 
-fn string_map(v: &Value, field: &str) -> ApiResult<BTreeMap<String, String>> {
+pub(crate) fn string_map(v: &Value, field: &str) -> ApiResult<BTreeMap<String, String>> {
     match v {
         Value::Null => Ok(BTreeMap::new()),
         Value::Object(m) => m
@@ -166,12 +168,15 @@ pub(crate) async fn create(
         row,
         unavailable: false,
     };
+    let types = type_ids(&state, mv).await?;
     Ok(accepted(json!({"volume": views::volume_full(
         &state.public_url,
         &project,
         &view,
         mv,
-        ctx.is_admin()
+        ctx.is_admin(),
+        VolumeBody::Plain,
+        types.get(&view.row.volume_type).map(String::as_str),
     )})))
 }
 
@@ -244,6 +249,29 @@ fn list_query(ctx: &AuthContext, raw: Option<String>) -> ApiResult<ListQuery> {
     Ok(lq)
 }
 
+/// The query of a `next` link: the request's own parameters, `marker` replaced (Cinder's
+/// `_get_next_link`).
+/// Volume type name → id, for `volume_type_id` (3.63+); empty below 3.63.
+async fn type_ids(state: &AppState, mv: Microversion) -> ApiResult<BTreeMap<String, String>> {
+    if !mv.at_least(3, 63) {
+        return Ok(BTreeMap::new());
+    }
+    let types = state.volumes.list_types(true).await.or_api(SVC)?;
+    Ok(types.into_iter().map(|t| (t.name, t.id)).collect())
+}
+
+pub(crate) fn with_marker(query: Option<&str>, marker: &str) -> String {
+    let mut params: Vec<(String, String)> =
+        url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .into_owned()
+            .filter(|(k, _)| k != "marker")
+            .collect();
+    params.push(("marker".into(), marker.to_string()));
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish()
+}
+
 async fn list(
     state: &AppState,
     ctx: &AuthContext,
@@ -256,12 +284,25 @@ async fn list(
     let query = raw.clone();
     let lq = list_query(ctx, raw)?;
     let page = state.volumes.list_volumes(&lq).await.or_api(SVC)?;
+    let types = if detail {
+        type_ids(state, mv).await?
+    } else {
+        BTreeMap::new()
+    };
     let volumes: Vec<Value> = page
         .volumes
         .iter()
         .map(|v| {
             if detail {
-                views::volume_full(&state.public_url, project, v, mv, ctx.is_admin())
+                json!(views::volume_full(
+                    &state.public_url,
+                    project,
+                    v,
+                    mv,
+                    ctx.is_admin(),
+                    VolumeBody::Extended,
+                    types.get(&v.row.volume_type).map(String::as_str),
+                ))
             } else {
                 views::volume_brief(&state.public_url, project, v)
             }
@@ -269,15 +310,7 @@ async fn list(
         .collect();
     let mut body = json!({"volumes": volumes});
     if let Some(marker) = page.next_marker {
-        let mut params: Vec<(String, String)> =
-            url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-                .into_owned()
-                .filter(|(k, _)| k != "marker")
-                .collect();
-        params.push(("marker".into(), marker));
-        let qs = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(params)
-            .finish();
+        let qs = with_marker(query.as_deref(), &marker);
         let path = if detail { "volumes/detail" } else { "volumes" };
         body["volumes_links"] = json!([{"rel": "next", "href": format!("{}/volume/v3/{project}/{path}?{qs}", state.public_url)}]);
     }
@@ -304,6 +337,31 @@ pub(crate) async fn detail(
     list(&state, &ctx, mv, &project, raw, true).await
 }
 
+/// `GET /volumes/summary` (3.12; `metadata` from 3.36). Below 3.12 `summary` is a volume id.
+pub(crate) async fn summary(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Extension(mv): Extension<Microversion>,
+    Path(project): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult {
+    check_project(&ctx, &project)?;
+    if !mv.at_least(3, 12) {
+        return Err(ApiError::new(
+            SVC,
+            404,
+            "Volume summary could not be found.",
+        ));
+    }
+    let lq = list_query(&ctx, raw)?;
+    let s = state.volumes.volume_summary(&lq).await.or_api(SVC)?;
+    let mut body = json!({"total_size": s.size, "total_count": s.count});
+    if mv.at_least(3, 36) {
+        body["metadata"] = json!(s.metadata);
+    }
+    Ok(axum::Json(json!({ "volume-summary": body })).into_response())
+}
+
 pub(crate) async fn show(
     State(state): State<AppState>,
     Auth(ctx): Auth,
@@ -316,12 +374,15 @@ pub(crate) async fn show(
         .get_volume(&scope(&ctx)?, &id)
         .await
         .or_api(SVC)?;
+    let types = type_ids(&state, mv).await?;
     Ok(axum::Json(json!({"volume": views::volume_full(
         &state.public_url,
         &project,
         &view,
         mv,
-        ctx.is_admin()
+        ctx.is_admin(),
+        VolumeBody::Extended,
+        types.get(&view.row.volume_type).map(String::as_str),
     )}))
     .into_response())
 }
@@ -359,12 +420,15 @@ pub(crate) async fn update(
         .update_volume(&scope(&ctx)?, &id, u)
         .await
         .or_api(SVC)?;
+    let types = type_ids(&state, mv).await?;
     Ok(axum::Json(json!({"volume": views::volume_full(
         &state.public_url,
         &project,
         &view,
         mv,
-        ctx.is_admin()
+        ctx.is_admin(),
+        VolumeBody::Plain,
+        types.get(&view.row.volume_type).map(String::as_str),
     )}))
     .into_response())
 }
@@ -420,6 +484,62 @@ pub(crate) async fn action(
                 .or_api(SVC)?;
             Ok(StatusCode::OK.into_response())
         }
+        "os-update_readonly_flag" => {
+            let readonly = super::requests::readonly_flag(args)?;
+            state
+                .volumes
+                .update_readonly_flag(&scope(&ctx)?, &id, readonly)
+                .await
+                .or_api(SVC)?;
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
+        "os-reserve" => {
+            state
+                .volumes
+                .reserve_volume(&scope(&ctx)?, &id)
+                .await
+                .or_api(SVC)?;
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
+        "os-unreserve" => {
+            state
+                .volumes
+                .unreserve_volume(&scope(&ctx)?, &id)
+                .await
+                .or_api(SVC)?;
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
+        "os-show_image_metadata" => {
+            let m = state
+                .volumes
+                .volume_image_metadata(&scope(&ctx)?, &id)
+                .await
+                .or_api(SVC)?;
+            Ok(axum::Json(json!({ "metadata": m })).into_response())
+        }
+        "os-set_image_metadata" => {
+            let items = string_map(&args["metadata"], "metadata")?;
+            let m = state
+                .volumes
+                .change_volume_image_metadata(&scope(&ctx)?, &id, items, None)
+                .await
+                .or_api(SVC)?;
+            Ok(axum::Json(json!({ "metadata": m })).into_response())
+        }
+        "os-unset_image_metadata" => {
+            let key = args["key"].as_str().ok_or_else(|| {
+                bad(format!(
+                    "Invalid input for field/attribute os-unset_image_metadata. Value: {}. 'key' is a required property",
+                    super::requests::py_repr(args)
+                ))
+            })?;
+            state
+                .volumes
+                .change_volume_image_metadata(&scope(&ctx)?, &id, BTreeMap::new(), Some(key))
+                .await
+                .or_api(SVC)?;
+            Ok(StatusCode::OK.into_response())
+        }
         "os-reset_status" => {
             if !ctx.is_admin() {
                 return Err(ApiError::new(
@@ -434,9 +554,17 @@ pub(crate) async fn action(
             state.volumes.reset_status(&id, status).await.or_api(SVC)?;
             Ok(StatusCode::ACCEPTED.into_response())
         }
-        other => Err(bad(format!(
-            "Invalid input received: action {other} is not supported by this cloud."
-        ))),
+        other => {
+            // Cinder finds the volume before it looks at the action: a missing one is a 404.
+            state
+                .volumes
+                .volume_row(&scope(&ctx)?, &id)
+                .await
+                .or_api(SVC)?;
+            Err(bad(format!(
+                "Invalid input received: action {other} is not supported by this cloud."
+            )))
+        }
     }
 }
 

@@ -2,6 +2,8 @@
 //! (`cascade_core::network`) and the global Glance (`cascade_core::image`) implement them, and
 //! the binary wires the implementations in. Compute never reaches into their tables.
 
+use std::collections::BTreeMap;
+
 use serde_json::Value;
 
 use crate::{CoreError, Result};
@@ -106,6 +108,54 @@ pub struct ImageInfo {
     pub min_disk: u64,
     pub min_ram: u64,
     pub size: Option<u64>,
+    #[serde(default)]
+    pub checksum: Option<String>,
+    #[serde(default)]
+    pub container_format: Option<String>,
+    #[serde(default)]
+    pub disk_format: Option<String>,
+    /// The image's extra properties.
+    #[serde(default)]
+    pub properties: BTreeMap<String, Value>,
+}
+
+impl ImageInfo {
+    /// What Cinder records of an image on a volume made from it (`volume_image_metadata`, all
+    /// values strings): the image's extra properties, then `image_id`, `image_name` (when the
+    /// image has one) and those of `checksum`, `container_format`, `disk_format`, `min_disk`,
+    /// `min_ram`, `size` that are set (`volume_utils.get_volume_image_metadata`).
+    pub fn volume_image_metadata(&self) -> BTreeMap<String, String> {
+        let mut m: BTreeMap<String, String> = self
+            .properties
+            .iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| {
+                let text = match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                (k.clone(), text)
+            })
+            .collect();
+        m.insert("image_id".into(), self.id.clone());
+        if !self.name.is_empty() {
+            m.insert("image_name".into(), self.name.clone());
+        }
+        let attrs = [
+            ("checksum", self.checksum.clone()),
+            ("container_format", self.container_format.clone()),
+            ("disk_format", self.disk_format.clone()),
+            ("min_disk", Some(self.min_disk.to_string())),
+            ("min_ram", Some(self.min_ram.to_string())),
+            ("size", self.size.map(|s| s.to_string())),
+        ];
+        for (k, v) in attrs {
+            if let Some(v) = v {
+                m.insert(k.into(), v);
+            }
+        }
+        m
+    }
 }
 
 /// The global Glance, from the compute saga's point of view.

@@ -1402,6 +1402,10 @@ impl ImageSource for ImageService {
                 min_disk: img.min_disk,
                 min_ram: img.min_ram,
                 size: img.size,
+                checksum: img.checksum,
+                container_format: img.container_format,
+                disk_format: img.disk_format,
+                properties: img.properties,
             })
         })
     }

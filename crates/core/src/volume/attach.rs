@@ -323,7 +323,13 @@ impl VolumeService {
             volume_id: volume_id.to_string(),
             server_id: instance.map(str::to_string),
             status: b["status"].as_str().unwrap_or("reserved").to_string(),
-            attach_mode: mode.unwrap_or("rw").to_string(),
+            // Cinder makes every new attachment of a read-only flagged volume `ro`.
+            attach_mode: b["attach_mode"]
+                .as_str()
+                .or(super::actions::is_readonly(&vol).then_some("ro"))
+                .or(mode)
+                .unwrap_or("rw")
+                .to_string(),
             device: None,
             bottom_id: b["id"].as_str().map(str::to_string),
             created_at: now_micros(),

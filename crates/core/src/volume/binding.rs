@@ -205,7 +205,7 @@ impl VolumeService {
                     .max(1);
                 let need = i64::try_from(need).unwrap_or(i64::MAX);
                 size = Some(size.unwrap_or(need).max(need));
-                planned.image_metadata = json!({"image_id": info.id, "image_name": info.name});
+                planned.image_metadata = json!(info.volume_image_metadata());
                 planned.image_id = Some(info.id);
                 planned.bootable = true;
             }
@@ -313,6 +313,7 @@ impl VolumeService {
                     updated_at: now,
                     deleted: false,
                     deleted_at: None,
+                    admin_metadata: "{}".into(),
                 };
                 match self.store.insert_volume(&row).await {
                     Ok(()) => row,

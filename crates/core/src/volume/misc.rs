@@ -1,4 +1,5 @@
-//! Snapshots (in the pod of their volume; create and delete are jobs), volume types (top
+//! Snapshots (in the pod of their volume; create and delete are jobs; names and metadata kept
+//! at the top; Cinder's paging), volume types (top
 //! authoritative; a pod gets a type of the same name the first time a volume of that type is
 //! made there), quotas at the top (one quota across all pods: defaults, admin overrides, usage
 //! from the index) and the limits document's numbers.
@@ -32,6 +33,74 @@ pub fn default_quotas() -> QuotaSet {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect()
+}
+
+/// `GET /snapshots[/detail]`'s filters, sort and page.
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotQuery {
+    pub volume_id: Option<String>,
+    pub status: Option<String>,
+    pub name: Option<String>,
+    /// A Cinder sort key (`display_name` and `name` alike); `created_at` by default.
+    pub sort_key: Option<String>,
+    /// Ascending (default: descending).
+    pub ascending: bool,
+    pub marker: Option<String>,
+    pub limit: Option<usize>,
+    pub offset: usize,
+}
+
+fn page_snapshots(
+    mut all: Vec<SnapshotRow>,
+    q: &SnapshotQuery,
+    max_limit: usize,
+) -> Result<(Vec<SnapshotRow>, Option<String>)> {
+    type Key = fn(&SnapshotRow) -> String;
+    let key: Key = match q.sort_key.as_deref().unwrap_or("created_at") {
+        "created_at" => |s| format!("{:020}", s.created_at),
+        "updated_at" => |s| format!("{:020}", s.updated_at),
+        "id" => |s| s.id.clone(),
+        "name" | "display_name" => |s| s.name.clone().unwrap_or_default(),
+        "description" | "display_description" => |s| s.description.clone().unwrap_or_default(),
+        "status" => |s| s.status.clone(),
+        "size" | "volume_size" => |s| format!("{:020}", s.size),
+        "volume_id" => |s| s.volume_id.clone(),
+        "project_id" => |s| s.project_id.clone(),
+        "user_id" => |s| s.user_id.clone(),
+        other => {
+            return Err(CoreError::bad_request(format!(
+                "Invalid input received: Invalid sort key {other}"
+            )));
+        }
+    };
+    let marker_row = match &q.marker {
+        Some(m) => Some(
+            all.iter()
+                .find(|s| &s.id == m)
+                .cloned()
+                .ok_or_else(|| CoreError::not_found(format!("Marker {m} could not be found.")))?,
+        ),
+        None => None,
+    };
+    all.retain(|s| {
+        q.volume_id.as_ref().is_none_or(|v| v == &s.volume_id)
+            && q.status.as_ref().is_none_or(|v| v == &s.status)
+            && q.name.as_ref().is_none_or(|v| Some(v) == s.name.as_ref())
+    });
+    let order = |a: &SnapshotRow, b: &SnapshotRow| {
+        let o = key(a).cmp(&key(b)).then_with(|| a.id.cmp(&b.id));
+        if q.ascending { o } else { o.reverse() }
+    };
+    all.sort_by(order);
+    if let Some(m) = &marker_row {
+        all.retain(|s| order(s, m) == std::cmp::Ordering::Greater);
+    }
+    let limit = q.limit.unwrap_or(max_limit).min(max_limit);
+    let page: Vec<SnapshotRow> = all.into_iter().skip(q.offset).take(limit).collect();
+    let next = (limit > 0 && page.len() == limit)
+        .then(|| page.last().map(|s| s.id.clone()))
+        .flatten();
+    Ok((page, next))
 }
 
 /// `POST /snapshots`.
@@ -152,6 +221,19 @@ impl VolumeService {
         Ok(self.store.list_snapshots(scope.project()).await?)
     }
 
+    /// A page of the snapshots `scope` may see, as Cinder pages them: filtered, sorted on one
+    /// key (newest first by default, ties by id), after `marker` (404 when it is not one of
+    /// them), skipping `offset`, at most `limit` (capped by `max_limit`). The marker of a next
+    /// page is set when the page is full.
+    pub async fn list_snapshots_page(
+        &self,
+        scope: &Scope,
+        q: &SnapshotQuery,
+    ) -> Result<(Vec<SnapshotRow>, Option<String>)> {
+        let all = self.list_snapshots(scope).await?;
+        page_snapshots(all, q, self.config.max_limit)
+    }
+
     pub async fn update_snapshot(
         &self,
         scope: &Scope,
@@ -169,6 +251,53 @@ impl VolumeService {
         s.updated_at = now_micros();
         self.store.update_snapshot(&s).await?;
         Ok(s)
+    }
+
+    /// A snapshot's metadata (kept at the top, like its name).
+    pub async fn snapshot_metadata(
+        &self,
+        scope: &Scope,
+        id: &str,
+    ) -> Result<BTreeMap<String, String>> {
+        let s = self.snapshot_row(scope, id).await?;
+        Ok(serde_json::from_str(&s.metadata).unwrap_or_default())
+    }
+
+    /// Replaces (`replace`) or merges a snapshot's metadata; returns the result.
+    pub async fn set_snapshot_metadata(
+        &self,
+        scope: &Scope,
+        id: &str,
+        items: BTreeMap<String, String>,
+        replace: bool,
+    ) -> Result<BTreeMap<String, String>> {
+        let mut s = self.snapshot_row(scope, id).await?;
+        super::volumes::check_metadata(&items)?;
+        let mut current: BTreeMap<String, String> = if replace {
+            BTreeMap::new()
+        } else {
+            serde_json::from_str(&s.metadata).unwrap_or_default()
+        };
+        current.extend(items);
+        s.metadata = json_text(&current);
+        s.updated_at = now_micros().max(s.updated_at + 1);
+        self.store.update_snapshot(&s).await?;
+        Ok(current)
+    }
+
+    pub async fn delete_snapshot_metadata(&self, scope: &Scope, id: &str, key: &str) -> Result<()> {
+        let mut s = self.snapshot_row(scope, id).await?;
+        let mut current: BTreeMap<String, String> =
+            serde_json::from_str(&s.metadata).unwrap_or_default();
+        if current.remove(key).is_none() {
+            return Err(CoreError::not_found(format!(
+                "Snapshot {id} has no metadata with key {key}."
+            )));
+        }
+        s.metadata = json_text(&current);
+        s.updated_at = now_micros().max(s.updated_at + 1);
+        self.store.update_snapshot(&s).await?;
+        Ok(())
     }
 
     pub async fn delete_snapshot(&self, scope: &Scope, id: &str) -> Result<()> {
@@ -351,5 +480,88 @@ impl VolumeService {
     /// The AZs tenants can use (one per pod AZ), with whether any of its pods is usable.
     pub async fn availability_zones(&self) -> Result<Vec<(String, bool)>> {
         self.compute.availability_zones().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snap(i: i64, name: &str) -> SnapshotRow {
+        SnapshotRow {
+            id: format!("s{i}"),
+            project_id: "p".into(),
+            user_id: "u".into(),
+            volume_id: "v".into(),
+            name: Some(name.into()),
+            description: None,
+            size: 1,
+            status: "available".into(),
+            pod_id: None,
+            bottom_id: None,
+            metadata: "{}".into(),
+            created_at: i,
+            updated_at: i,
+            deleted: false,
+        }
+    }
+
+    fn ids(r: &(Vec<SnapshotRow>, Option<String>)) -> Vec<&str> {
+        r.0.iter().map(|s| s.id.as_str()).collect()
+    }
+
+    #[test]
+    fn snapshot_pages_as_cinder() {
+        let all = vec![snap(1, "b"), snap(2, "c"), snap(3, "a")];
+        let page = |q: SnapshotQuery| page_snapshots(all.clone(), &q, 1000);
+        // Newest first; a marker continues after itself.
+        let r = page(SnapshotQuery::default()).unwrap();
+        assert_eq!(ids(&r), ["s3", "s2", "s1"]);
+        assert_eq!(r.1, None);
+        let r = page(SnapshotQuery {
+            marker: Some("s2".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(ids(&r), ["s1"]);
+        // A full page has a next marker, also when nothing follows.
+        let r = page(SnapshotQuery {
+            limit: Some(3),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(r.1.as_deref(), Some("s1"));
+        let r = page(SnapshotQuery {
+            limit: Some(0),
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(r.0.is_empty() && r.1.is_none());
+        let r = page(SnapshotQuery {
+            offset: 2,
+            limit: Some(3),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(ids(&r), ["s1"]);
+        let r = page(SnapshotQuery {
+            sort_key: Some("display_name".into()),
+            ascending: true,
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(ids(&r), ["s3", "s1", "s2"]);
+        let e = page(SnapshotQuery {
+            sort_key: Some("invalid".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::BadRequest);
+        let e = page(SnapshotQuery {
+            marker: Some("nope".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert_eq!(e.kind, ErrorKind::NotFound);
     }
 }

@@ -11,6 +11,7 @@
 //! Bottom volumes are named `<name>@<top id>`, carry the top id in their metadata, and are
 //! created as the tenant (a delegated token), so they belong to the tenant's project in the pod.
 
+mod actions;
 mod attach;
 mod binding;
 mod jobs;
@@ -34,9 +35,10 @@ use crate::jobs::JobEngine;
 use crate::pods::PodRegistry;
 use crate::{CoreError, ErrorKind};
 
+pub use actions::{admin_metadata, is_readonly};
 pub use attach::AttachRequest;
-pub use misc::{QuotaSet, SnapshotCreate, TypeCreate, default_quotas};
-pub use volumes::{ListQuery, VolumeCreate, VolumeList, VolumeUpdate, VolumeView};
+pub use misc::{QuotaSet, SnapshotCreate, SnapshotQuery, TypeCreate, default_quotas};
+pub use volumes::{ListQuery, VolumeCreate, VolumeList, VolumeSummary, VolumeUpdate, VolumeView};
 
 /// Metadata key carrying the top id on bottom volumes and snapshots (with the name suffix).
 pub const TOP_ID_KEY: &str = "cascade_top_id";

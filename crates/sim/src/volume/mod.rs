@@ -1,12 +1,15 @@
 //! Cinder v3 at `/volume/v3/{project_id}` (discovery at `/volume/` with 300 and `/volume/v3/`):
 //! volumes (create in the region's AZ, from an image or a snapshot; `creating` → `available`
 //! after the volume time; `in-use` while attached; `volumes/detail` with filters, sort,
-//! marker/limit and `changes-since`), snapshots, volume types, the `os-extend` action,
+//! marker/limit and `changes-since`), snapshots, volume types, the `os-extend`,
+//! `os-reserve`/`os-unreserve` and `os-update_readonly_flag` actions,
 //! attachments (3.27), quota sets and the admin's pool statistics (`scheduler-stats/get_pools`,
 //! one pool the size of the region's disk capacity). Microversions 3.0–3.71 are negotiated and echoed.
 //!
 //! Simplifications: no backups, groups, transfers, migrations or QoS; `volume_type` is a
 //! label; snapshot and volume sizes are not checked against any backend.
+
+mod snapshots;
 
 use std::collections::BTreeMap;
 
@@ -184,8 +187,18 @@ impl VolumeState {
     ) -> ApiResult<String> {
         self.check_attachable(id, auth)?;
         let att = new_id();
+        // A volume flagged read-only (`os-update_readonly_flag`) is attached `ro`.
+        let mode = if self
+            .volumes
+            .get(id)
+            .is_some_and(|v| v["_readonly"] == json!("True"))
+        {
+            "ro"
+        } else {
+            "rw"
+        };
         let a = json!({"id": att, "attachment_id": att, "volume_id": id, "server_id": server, "host_name": host, "device": device, "attached_at": ts_cinder(&t)});
-        self.attachments.insert(att.clone(), json!({"id": att, "volume_id": id, "instance": server, "status": "attached", "attach_mode": "rw", "attached_at": ts_cinder(&t), "detached_at": null, "connection_info": {}, "project_id": auth.project_id}));
+        self.attachments.insert(att.clone(), json!({"id": att, "volume_id": id, "instance": server, "status": "attached", "attach_mode": mode, "attached_at": ts_cinder(&t), "detached_at": null, "connection_info": {}, "project_id": auth.project_id}));
         if let Some(o) = self.volumes.get_mut(id).and_then(Value::as_object_mut) {
             o.insert("status".into(), json!("in-use"));
             o.insert("attachments".into(), json!([a]));
@@ -280,19 +293,26 @@ fn render(v: &Value, auth: &AuthContext, base: &str, project: &str, mv: Mv, view
         .and_then(Value::as_str)
         .filter(|_| v.get("size").is_some() && v.get("volume_id").is_none())
     else {
-        // not a volume (a snapshot)
-        if !auth.is_admin {
-            o.remove("os-vol-tenant-attr:tenant_id");
+        // not a volume: a snapshot (`GET /snapshots` is the summary, `/snapshots/detail` the
+        // detail view with the extended attributes).
+        let body = if view == View::Brief {
+            snapshots::SnapBody::Summary
         } else {
-            o.insert("os-vol-host-attr:host".into(), json!("sim@lvm#pool"));
-        }
-        return Value::Object(o);
+            snapshots::SnapBody::Extended
+        };
+        return snapshots::render(v, mv, body);
     };
     let links = json!([{"rel": "self", "href": format!("{base}/volume/v3/{project}/volumes/{id}")}, {"rel": "bookmark", "href": format!("{base}/volume/{project}/volumes/{id}")}]);
     if view == View::Brief {
         return json!({"id": id, "name": v.get("name").cloned().unwrap_or(Value::Null), "links": links});
     }
     o.insert("links".into(), links);
+    // Cinder shows the admin metadata `readonly` among the volume's metadata.
+    if let Some(ro) = v.get("_readonly")
+        && let Some(m) = o.get_mut("metadata").and_then(Value::as_object_mut)
+    {
+        m.insert("readonly".into(), ro.clone());
+    }
     let group = o.remove("group_id").unwrap_or(Value::Null);
     let tenant = o.remove("os-vol-tenant-attr:tenant_id");
     if auth.is_admin {
@@ -663,6 +683,14 @@ async fn vol_delete(
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
+fn set_status(st: &mut VolumeState, id: &str, status: &str, t: Ts) {
+    if let Some(o) = st.volumes.get_mut(id).and_then(Value::as_object_mut) {
+        o.insert("status".into(), json!(status));
+        o.insert("updated_at".into(), json!(ts_cinder(&t)));
+        o.insert("_updated".into(), json!(t.timestamp_nanos_opt()));
+    }
+}
+
 async fn vol_action(
     State(ctx): State<Ctx>,
     Extension(auth): Auth,
@@ -734,6 +762,77 @@ async fn vol_action(
         }
         return Ok(StatusCode::ACCEPTED.into_response());
     }
+    if v.get("os-reserve").is_some() {
+        let multi = cur["multiattach"] == json!(true);
+        let status = cur["status"].as_str().unwrap_or("");
+        if !(status == "available" || multi && status == "in-use") {
+            return Err(cerr(
+                400,
+                format!(
+                    "Invalid volume: Volume status must be {} to reserve, but the status is {status}.",
+                    if multi {
+                        "available or in-use"
+                    } else {
+                        "available"
+                    }
+                ),
+            ));
+        }
+        set_status(&mut st.volume, &id, "attaching", t);
+        return Ok(StatusCode::ACCEPTED.into_response());
+    }
+    if v.get("os-unreserve").is_some() {
+        if cur["status"] == json!("attaching") {
+            let attached = cur["attachments"].as_array().is_some_and(|a| !a.is_empty());
+            set_status(
+                &mut st.volume,
+                &id,
+                if attached { "in-use" } else { "available" },
+                t,
+            );
+        }
+        return Ok(StatusCode::ACCEPTED.into_response());
+    }
+    if let Some(r) = v.get("os-update_readonly_flag") {
+        let flag = match r.get("readonly") {
+            Some(Value::Bool(b)) => Some(*b),
+            Some(Value::String(s)) => crate::util::truthy(s),
+            _ => None,
+        };
+        let Some(flag) = flag else {
+            {
+                return Err(cerr(
+                    400,
+                    format!(
+                        "Invalid input for field/attribute os-update_readonly_flag. Value: {r}. 'readonly' is a required property"
+                    ),
+                ));
+            }
+        };
+        if cur["status"] != json!("available") {
+            return Err(cerr(
+                400,
+                format!(
+                    "Invalid volume: Volume {id} status must be available to update readonly flag, but current status is: {}.",
+                    cur["status"].as_str().unwrap_or("")
+                ),
+            ));
+        }
+        if let Some(o) = st
+            .volume
+            .volumes
+            .get_mut(&id)
+            .and_then(Value::as_object_mut)
+        {
+            o.insert(
+                "_readonly".into(),
+                json!(if flag { "True" } else { "False" }),
+            );
+            o.insert("updated_at".into(), json!(ts_cinder(&t)));
+            o.insert("_updated".into(), json!(t.timestamp_nanos_opt()));
+        }
+        return Ok(StatusCode::ACCEPTED.into_response());
+    }
     if let Some(b) = v.get("os-set_bootable") {
         let flag = b.get("bootable").and_then(Value::as_bool).unwrap_or(false);
         if let Some(o) = st
@@ -747,108 +846,6 @@ async fn vol_action(
         return Ok(StatusCode::OK.into_response());
     }
     Err(cerr(400, "There is no such action"))
-}
-
-async fn snap_list(
-    State(ctx): State<Ctx>,
-    Extension(auth): Auth,
-    Extension(mv): Extension<Mv>,
-    Path(project): Path<String>,
-    RawQuery(q): RawQuery,
-) -> ApiResult<Response> {
-    check_project(&auth, &project)?;
-    let st = ctx.read();
-    Ok(axum::Json(list_of(
-        &st.volume.snapshots,
-        &auth,
-        &Params::parse(q.as_deref()),
-        "snapshots",
-        &ctx.region.base_url,
-        &project,
-        (mv, View::Detail),
-    )?)
-    .into_response())
-}
-
-async fn snap_create(
-    State(ctx): State<Ctx>,
-    Extension(auth): Auth,
-    Path(project): Path<String>,
-    raw: Bytes,
-) -> ApiResult<Response> {
-    check_project(&auth, &project)?;
-    let b = body(&raw, "snapshot")?;
-    let vid = b
-        .get("volume_id")
-        .and_then(Value::as_str)
-        .ok_or_else(|| cerr(400, "Invalid input received: volume_id is required"))?
-        .to_string();
-    let force = b
-        .get("force")
-        .is_some_and(|f| f == &json!(true) || f == &json!("True") || f == &json!("true"));
-    let t = now();
-    let mut st = ctx.write();
-    let v = get_vol(&st.volume, &vid, &auth)?.clone();
-    if v["status"] != json!("available") && !(force && v["status"] == json!("in-use")) {
-        return Err(cerr(
-            400,
-            format!(
-                "Invalid volume: Volume {vid} status must be available, but current status is: {}.",
-                v["status"].as_str().unwrap_or("")
-            ),
-        ));
-    }
-    let id = new_id();
-    let s = json!({"id": id, "name": b.get("name"), "description": b.get("description"), "volume_id": vid, "size": v["size"], "status": "creating",
-        "metadata": b.get("metadata").cloned().unwrap_or(json!({})), "created_at": ts_cinder(&t), "updated_at": null, "progress": "100%",
-        "os-extended-snapshot-attributes:project_id": v["os-vol-tenant-attr:tenant_id"], "_project": v["os-vol-tenant-attr:tenant_id"],
-        "_updated": t.timestamp_nanos_opt(), "_created": t.timestamp_nanos_opt(), "user_id": auth.user_id});
-    let due = t + st.volume.delay;
-    st.volume
-        .pending
-        .push((due, "snapshot".into(), id.clone(), "available".into()));
-    st.volume.snapshots.insert(id, s.clone());
-    let mut out = s;
-    if let Some(o) = out.as_object_mut() {
-        o.retain(|k, _| !k.starts_with('_'));
-    }
-    Ok((StatusCode::ACCEPTED, axum::Json(json!({"snapshot": out}))).into_response())
-}
-
-async fn snap_show(
-    State(ctx): State<Ctx>,
-    Extension(auth): Auth,
-    Path((project, id)): Path<(String, String)>,
-) -> ApiResult<Response> {
-    check_project(&auth, &project)?;
-    let st = ctx.read();
-    let s = st
-        .volume
-        .snapshots
-        .get(&id)
-        .filter(|s| owned(s, &auth))
-        .ok_or_else(|| cerr(404, format!("Snapshot {id} could not be found.")))?;
-    let mut out = s.clone();
-    if let Some(o) = out.as_object_mut() {
-        o.retain(|k, _| !k.starts_with('_'));
-    }
-    Ok(axum::Json(json!({"snapshot": out})).into_response())
-}
-
-async fn snap_delete(
-    State(ctx): State<Ctx>,
-    Extension(auth): Auth,
-    Path((project, id)): Path<(String, String)>,
-) -> ApiResult<Response> {
-    check_project(&auth, &project)?;
-    let mut st = ctx.write();
-    st.volume
-        .snapshots
-        .get(&id)
-        .filter(|s| owned(s, &auth))
-        .ok_or_else(|| cerr(404, format!("Snapshot {id} could not be found.")))?;
-    st.volume.snapshots.remove(&id);
-    Ok(StatusCode::ACCEPTED.into_response())
 }
 
 async fn types_list(
@@ -1118,11 +1115,14 @@ pub(crate) fn router(ctx: Ctx) -> Router<Ctx> {
             get(vol_show).put(vol_update).delete(vol_delete),
         )
         .route(&format!("{p}/volumes/{{id}}/action"), post(vol_action))
-        .route(&format!("{p}/snapshots"), get(snap_list).post(snap_create))
-        .route(&format!("{p}/snapshots/detail"), get(snap_list))
+        .route(
+            &format!("{p}/snapshots"),
+            get(snapshots::list).post(snapshots::create),
+        )
+        .route(&format!("{p}/snapshots/detail"), get(snapshots::list))
         .route(
             &format!("{p}/snapshots/{{id}}"),
-            get(snap_show).delete(snap_delete),
+            get(snapshots::show).delete(snapshots::delete),
         )
         .route(&format!("{p}/types"), get(types_list).post(type_create))
         .route(

@@ -10,6 +10,7 @@ pub(super) static VOLUME: &[RouteRule] = &[
     cinder!(GET, "/volumes", "volume:get_all", ProjectReader),
     cinder!(POST, "/volumes", "volume:create", ProjectMember),
     cinder!(GET, "/volumes/detail", "volume:get_all", ProjectReader),
+    cinder!(GET, "/volumes/summary", "volume:get_all", ProjectReader),
     cinder!(GET, "/volumes/{id}", "volume:get", ProjectReader),
     cinder!(PUT, "/volumes/{id}", "volume:update", ProjectMember),
     cinder!(DELETE, "/volumes/{id}", "volume:delete", ProjectMember),
@@ -154,4 +155,42 @@ pub(super) static VOLUME: &[RouteRule] = &[
         "volume_extension:availability_zone_list",
         ProjectReader
     ),
+    cinder!(
+        GET,
+        "/snapshots/{id}/metadata",
+        "volume:get_snapshot_metadata",
+        ProjectReader
+    ),
+    cinder!(
+        PUT,
+        "/snapshots/{id}/metadata",
+        "volume:update_snapshot_metadata",
+        ProjectMember
+    ),
+    cinder!(
+        POST,
+        "/snapshots/{id}/metadata",
+        "volume:update_snapshot_metadata",
+        ProjectMember
+    ),
+    cinder!(
+        GET,
+        "/snapshots/{id}/metadata/{key}",
+        "volume:get_snapshot_metadata",
+        ProjectReader
+    ),
+    cinder!(
+        PUT,
+        "/snapshots/{id}/metadata/{key}",
+        "volume:update_snapshot_metadata",
+        ProjectMember
+    ),
+    cinder!(
+        DELETE,
+        "/snapshots/{id}/metadata/{key}",
+        "volume:delete_snapshot_metadata",
+        ProjectMember
+    ),
+    // Cinder checks no policy here beyond the project in the URL.
+    cinder!(GET, "/extensions", "volume:list_extensions", ProjectReader),
 ];

@@ -85,7 +85,7 @@ image_ref="$(image_id tempest-image)" || die "cannot create the image"
 image_ref_alt="$(image_id tempest-image-alt)" || die "cannot create the second image"
 flavor_ref="$(flavor_id tempest-flavor 128)" || die "cannot create the flavor"
 flavor_ref_alt="$(flavor_id tempest-flavor-alt 256)" || die "cannot create the second flavor"
-# What the cloud says of itself: its public endpoints, Neutron's extensions and the newest
+# What the cloud says of itself: its public endpoints, Neutron's and Cinder's extensions and the newest
 # compute and volume microversions.
 discovered="$(python3 - <<'PY'
 import json, os, urllib.request
@@ -113,9 +113,11 @@ _, compute = call(urls["compute"], token=token)
 volume_root = urls["volumev3"].split("/v3")[0]
 _, volume = call(volume_root + "/v3/", token=token)
 volume = volume.get("version") or volume["versions"][0]
+_, vext = call(urls["volumev3"] + "/extensions", token=token)
 print("extensions=" + ",".join(sorted(e["alias"] for e in ext["extensions"])))
 print("max_microversion=" + compute["version"]["version"])
 print("volume_max=" + volume["version"])
+print("volume_extensions=" + ",".join(sorted(e["alias"] for e in vext["extensions"])))
 PY
 )" || die "cannot read the cloud's endpoints and versions"
 eval "$discovered"
@@ -234,6 +236,7 @@ build_timeout = 120
 build_interval = 1
 
 [volume-feature-enabled]
+api_extensions = $volume_extensions
 backup = false
 snapshot = true
 clone = true

@@ -26,7 +26,7 @@ fn is_public_param(q: &HashMap<String, String>) -> Option<Option<bool>> {
     q.get("is_public")
         .map(|v| match v.to_ascii_lowercase().as_str() {
             "none" => None,
-            "false" | "0" | "no" => Some(false),
+            "false" | "f" | "off" | "no" | "n" | "0" => Some(false),
             _ => Some(true),
         })
 }
@@ -157,7 +157,8 @@ pub(crate) async fn create_flavor(
         )?,
         swap: int_field(&f["swap"], "swap", false)?,
         rxtx_factor: f["rxtx_factor"].as_f64().unwrap_or(1.0),
-        is_public: f["os-flavor-access:is_public"].as_bool().unwrap_or(true),
+        is_public: nova_bool(&f["os-flavor-access:is_public"], "os-flavor-access:is_public")?
+            .unwrap_or(true),
         description: if mv.at_least(2, 55) {
             f["description"].as_str().map(str::to_string)
         } else {
@@ -166,6 +167,25 @@ pub(crate) async fn create_flavor(
     };
     let row = state.compute.create_flavor(req).await.or_api(SVC)?;
     ok(json!({"flavor": views::flavor(&state.public_url, &row, mv, true)}))
+}
+
+/// Nova's `parameter_types.boolean`: a JSON boolean, or one of the strings and numbers
+/// oslo's `strutils.bool_from_string` accepts (Tempest sends `"False"`); anything else is 400.
+fn nova_bool(v: &Value, field: &str) -> ApiResult<Option<bool>> {
+    let text = match v {
+        Value::Null => return Ok(None),
+        Value::Bool(b) => return Ok(Some(*b)),
+        Value::String(s) => s.to_ascii_lowercase(),
+        Value::Number(n) => n.to_string(),
+        _ => String::new(),
+    };
+    match text.as_str() {
+        "true" | "t" | "on" | "yes" | "y" | "1" => Ok(Some(true)),
+        "false" | "f" | "off" | "no" | "n" | "0" => Ok(Some(false)),
+        _ => Err(bad(&format!(
+            "Invalid input for field/attribute {field}. Value: {v}. {v} is not of type 'boolean', 'string'"
+        ))),
+    }
 }
 
 pub(crate) async fn update_flavor(
@@ -344,4 +364,37 @@ pub(crate) async fn delete_extra_spec(
         .await
         .or_api(SVC)?;
     Ok(StatusCode::ACCEPTED.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn booleans_read_like_nova() {
+        for (v, want) in [
+            (json!(false), Some(false)),
+            (json!("False"), Some(false)),
+            (json!("no"), Some(false)),
+            (json!(0), Some(false)),
+            (json!(true), Some(true)),
+            (json!("True"), Some(true)),
+            (json!("on"), Some(true)),
+            (json!(1), Some(true)),
+            (Value::Null, None),
+        ] {
+            assert_eq!(nova_bool(&v, "x").unwrap(), want, "{v}");
+        }
+        for v in [json!("maybe"), json!(2), json!([])] {
+            assert_eq!(nova_bool(&v, "x").unwrap_err().status, 400, "{v}");
+        }
+        let q = |v: &str| HashMap::from([("is_public".to_string(), v.to_string())]);
+        for v in ["f", "false", "no", "0"] {
+            assert_eq!(is_public_param(&q(v)), Some(Some(false)), "{v}");
+        }
+        for v in ["t", "true", "yes", "1"] {
+            assert_eq!(is_public_param(&q(v)), Some(Some(true)), "{v}");
+        }
+        assert_eq!(is_public_param(&q("None")), Some(None));
+    }
 }

@@ -1,10 +1,12 @@
 //! Nova v2.1 at `/compute/v2.1`: version documents, microversion negotiation (both headers
 //! accepted and echoed, 406 outside 2.1–2.100), and the routes: servers (`servers.rs`), flavors,
-//! keypairs, availability zones, limits, quotas, server groups and usage (`misc.rs`).
+//! keypairs, availability zones, limits, quotas, server groups and usage (`misc.rs`), and the
+//! deprecated security-group proxy (`security_groups.rs`).
 
 mod flavors;
 mod keypairs;
 mod misc;
+mod security_groups;
 mod servers;
 pub(crate) mod views;
 mod volumes;
@@ -71,6 +73,28 @@ pub(crate) fn router() -> Router<AppState> {
                 .delete(servers::delete_tag),
         )
         .route("/servers/{id}/ips", get(servers::ips))
+        .route(
+            "/servers/{id}/os-security-groups",
+            get(security_groups::server_groups),
+        )
+        .route(
+            "/os-security-groups",
+            get(security_groups::list).post(security_groups::create),
+        )
+        .route(
+            "/os-security-groups/{id}",
+            get(security_groups::show)
+                .put(security_groups::update)
+                .delete(security_groups::delete),
+        )
+        .route(
+            "/os-security-group-rules",
+            post(security_groups::create_rule),
+        )
+        .route(
+            "/os-security-group-rules/{id}",
+            axum::routing::delete(security_groups::delete_rule),
+        )
         .route(
             "/servers/{id}/os-volume_attachments",
             get(volumes::list).post(volumes::attach),

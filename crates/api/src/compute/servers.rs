@@ -1,6 +1,7 @@
 //! `/servers`: create, list, detail, show, update, delete, actions, metadata, tags and ips.
 
 use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
 
 use axum::Extension;
 use axum::extract::{Path, RawQuery, State};
@@ -76,6 +77,51 @@ const CREATE_FIELDS: &[&str] = &[
     "trusted_image_certificates",
 ];
 
+/// Nova's metadata schema: keys of 1 to 255 characters, values of at most 255.
+fn check_metadata(m: &BTreeMap<String, String>) -> ApiResult<()> {
+    for (k, v) in m {
+        let n = k.chars().count();
+        if n == 0 || n > 255 {
+            return Err(bad(format!(
+                "Invalid input for field/attribute metadata. Value: {k}. '{k}' does not match any of the regexes: '^[a-zA-Z0-9-_:. ]{{1,255}}$'"
+            )));
+        }
+        if v.chars().count() > 255 {
+            return Err(bad(format!(
+                "Invalid input for field/attribute {k}. Value: {v}. '{v}' is too long"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `accessIPv4` / `accessIPv6`: a valid address of that family, kept in canonical form (IPv6
+/// compressed as Nova's netaddr prints it).
+fn access_ip(v: &Value, family: u8) -> ApiResult<Option<String>> {
+    let field = if family == 4 {
+        "accessIPv4"
+    } else {
+        "accessIPv6"
+    };
+    let invalid = || {
+        bad(format!(
+            "Invalid input for field/attribute {field}. Value: {v}. {v} is not a 'ipv{family}'"
+        ))
+    };
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) => {
+            let addr: IpAddr = s.trim().parse().map_err(|_| invalid())?;
+            match (family, addr) {
+                (4, IpAddr::V4(a)) => Ok(Some(a.to_string())),
+                (6, IpAddr::V6(a)) => Ok(Some(a.to_string())),
+                _ => Err(invalid()),
+            }
+        }
+        _ => Err(invalid()),
+    }
+}
+
 fn parse_create(v: &Value, hints: &Value, mv: Microversion) -> ApiResult<ServerCreate> {
     let s = v
         .as_object()
@@ -117,10 +163,27 @@ fn parse_create(v: &Value, hints: &Value, mv: Microversion) -> ApiResult<ServerC
             let mut out = Vec::new();
             for n in items {
                 if let Some(port) = n["port"].as_str() {
+                    if uuid::Uuid::try_parse(port).is_err() {
+                        return Err(bad(format!(
+                            "Invalid input for field/attribute port. Value: {port}. '{port}' is not a 'uuid'"
+                        )));
+                    }
                     out.push(RequestedNetwork::Port {
                         port_id: port.to_string(),
                     });
                 } else if let Some(net) = n["uuid"].as_str() {
+                    if uuid::Uuid::try_parse(net).is_err() {
+                        return Err(bad(format!(
+                            "Bad networks format: network uuid is not in proper format ({net})"
+                        )));
+                    }
+                    if let Some(ip) = n.get("fixed_ip").filter(|ip| !ip.is_null())
+                        && ip.as_str().is_none_or(|ip| ip.parse::<IpAddr>().is_err())
+                    {
+                        return Err(bad(format!(
+                            "Invalid input for field/attribute fixed_ip. Value: {ip}. {ip} is not a valid IP address"
+                        )));
+                    }
                     out.push(RequestedNetwork::Network {
                         network_id: net.to_string(),
                         fixed_ip: n["fixed_ip"].as_str().map(str::to_string),
@@ -140,6 +203,7 @@ fn parse_create(v: &Value, hints: &Value, mv: Microversion) -> ApiResult<ServerC
         m => serde_json::from_value(m.clone())
             .map_err(|_| bad("Invalid input for field/attribute metadata."))?,
     };
+    check_metadata(&metadata)?;
     let security_groups = v["security_groups"]
         .as_array()
         .map(|a| {
@@ -190,8 +254,8 @@ fn parse_create(v: &Value, hints: &Value, mv: Microversion) -> ApiResult<ServerC
         max_count,
         description: text("description")?,
         tags,
-        access_ipv4: text("accessIPv4")?,
-        access_ipv6: text("accessIPv6")?,
+        access_ipv4: access_ip(&v["accessIPv4"], 4)?,
+        access_ipv6: access_ip(&v["accessIPv6"], 6)?,
         config_drive: v["config_drive"].as_bool().unwrap_or(false) || v["config_drive"] == "true",
     })
 }
@@ -230,8 +294,13 @@ pub(crate) async fn create(
         "OS-DCF:diskConfig": "MANUAL",
         "security_groups": serde_json::from_str::<Vec<String>>(&first.security_groups).unwrap_or_default().iter().map(|g| json!({"name": g})).collect::<Vec<_>>(),
     }});
-    body["server"]["adminPass"] =
-        json!(uuid::Uuid::new_v4().simple().to_string()[..12].to_string());
+    // Nova answers with the requested password, or the one it generated.
+    body["server"]["adminPass"] = json!(
+        server["adminPass"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(generated_password)
+    );
     let mut resp = accepted(body);
     if let Ok(v) = HeaderValue::from_str(&format!(
         "{}/compute/v2.1/servers/{}",
@@ -240,6 +309,20 @@ pub(crate) async fn create(
         resp.headers_mut().insert("location", v);
     }
     Ok(resp)
+}
+
+/// A password like Nova's `generate_password` (12 characters from an unambiguous alphabet).
+fn generated_password() -> String {
+    const SYMBOLS: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+    let bytes = uuid::Uuid::new_v4().into_bytes();
+    bytes[..12]
+        .iter()
+        .map(|b| SYMBOLS[*b as usize % SYMBOLS.len()] as char)
+        .collect()
+}
+
+fn location(state: &AppState, path: &str) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!("{}{path}", state.public_url)).ok()
 }
 
 fn split_list(v: Option<&String>) -> Vec<String> {
@@ -327,6 +410,8 @@ fn list_query(ctx: &AuthContext, mv: Microversion, raw: Option<String>) -> ApiRe
         None => None,
     };
     lq.marker = q.get("marker").cloned();
+    lq.ip = q.get("ip").cloned();
+    lq.ip6 = q.get("ip6").cloned();
     Ok(lq)
 }
 
@@ -450,14 +535,8 @@ pub(crate) async fn update(
             })
             .transpose()?,
         description: s.get("description").map(|d| d.as_str().map(str::to_string)),
-        access_ipv4: s
-            .get("accessIPv4")
-            .and_then(Value::as_str)
-            .map(str::to_string),
-        access_ipv6: s
-            .get("accessIPv6")
-            .and_then(Value::as_str)
-            .map(str::to_string),
+        access_ipv4: access_ip(s.get("accessIPv4").unwrap_or(&Value::Null), 4)?,
+        access_ipv6: access_ip(s.get("accessIPv6").unwrap_or(&Value::Null), 6)?,
     };
     let view = state
         .compute
@@ -465,7 +544,7 @@ pub(crate) async fn update(
         .await
         .or_api(SVC)?;
     Ok(axum::Json(
-        json!({"server": views::server_full(&state.public_url, &view, mv, ctx.is_admin(), false)}),
+        json!({"server": views::server_update(&state.public_url, &view, mv, ctx.is_admin())}),
     )
     .into_response())
 }
@@ -511,11 +590,35 @@ pub(crate) async fn action(
         .or_api(SVC)?;
     Ok(match outcome {
         ActionOutcome::Accepted => StatusCode::ACCEPTED.into_response(),
+        ActionOutcome::NoContent => StatusCode::NO_CONTENT.into_response(),
+        ActionOutcome::Rebuilt { admin_pass } => {
+            let view = state
+                .compute
+                .get_server(&scope(&ctx)?, &id)
+                .await
+                .or_api(SVC)?;
+            let pass = admin_pass.unwrap_or_else(generated_password);
+            accepted(json!({"server": views::server_rebuild(
+                &state.public_url,
+                &view,
+                mv,
+                ctx.is_admin(),
+                Some(&pass),
+            )}))
+        }
+        // From 2.45 the image id is in the body and there is no `Location` (as in Nova).
         ActionOutcome::Body(_, body) if name == "createImage" => {
             if mv.at_least(2, 45) {
                 accepted(body)
             } else {
-                StatusCode::ACCEPTED.into_response()
+                let mut resp = StatusCode::ACCEPTED.into_response();
+                if let Some(l) = body["image_id"]
+                    .as_str()
+                    .and_then(|i| location(&state, &format!("/image/images/{i}")))
+                {
+                    resp.headers_mut().insert("location", l);
+                }
+                resp
             }
         }
         ActionOutcome::Body(status, body) => (
@@ -530,8 +633,10 @@ pub(crate) async fn action(
 
 fn metadata_body(raw: &Bytes, key: &str) -> ApiResult<BTreeMap<String, String>> {
     let doc = body::json(SVC, raw)?;
-    serde_json::from_value(doc.get(key).cloned().unwrap_or(Value::Null))
-        .map_err(|_| bad(format!("Invalid input for field/attribute {key}.")))
+    let m = serde_json::from_value(doc.get(key).cloned().unwrap_or(Value::Null))
+        .map_err(|_| bad(format!("Invalid input for field/attribute {key}.")))?;
+    check_metadata(&m)?;
+    Ok(m)
 }
 
 pub(crate) async fn metadata(
@@ -719,6 +824,7 @@ pub(crate) async fn add_tag(
         .await
         .or_api(SVC)?;
     let existed = t.contains(&tag);
+    let tag_name = tag.clone();
     if !existed {
         t.push(tag);
         state
@@ -727,12 +833,18 @@ pub(crate) async fn add_tag(
             .await
             .or_api(SVC)?;
     }
-    Ok(if existed {
-        StatusCode::NO_CONTENT
-    } else {
-        StatusCode::CREATED
+    if existed {
+        return Ok(StatusCode::NO_CONTENT.into_response());
     }
-    .into_response())
+    let mut resp = StatusCode::CREATED.into_response();
+    let tag_path = url::form_urlencoded::byte_serialize(tag_name.as_bytes()).collect::<String>();
+    if let Some(l) = location(
+        &state,
+        &format!("/compute/v2.1/servers/{id}/tags/{tag_path}"),
+    ) {
+        resp.headers_mut().insert("location", l);
+    }
+    Ok(resp)
 }
 
 pub(crate) async fn delete_tag(

@@ -168,12 +168,24 @@ impl Compute {
                 message,
             ));
         }
-        if action.name == "rebuild"
-            && let Some(n) = action.body["rebuild"]["name"].as_str()
-        {
-            let mut renamed = self.server_row(scope, id).await?;
-            renamed.name = n.to_string();
-            self.store.update_server(&renamed).await?;
+        if action.name == "rebuild" {
+            // What the rebuild changed that the index shows: name, key and user data.
+            let req = &action.body["rebuild"];
+            let mut rebuilt = self.server_row(scope, id).await?;
+            if let Some(n) = req["name"].as_str() {
+                rebuilt.name = n.to_string();
+            }
+            if let Some(k) = req.get("key_name") {
+                rebuilt.key_name = k.as_str().map(str::to_string);
+            }
+            if let Some(u) = req.get("user_data") {
+                let mut request: Value = serde_json::from_str(&rebuilt.request).unwrap_or_default();
+                if request.is_object() {
+                    request["user_data"] = u.clone();
+                    rebuilt.request = json_text(&request);
+                }
+            }
+            self.store.update_server(&rebuilt).await?;
         }
         // Refresh the index from the pod right away.
         let _ = self.get_server(scope, id).await;
@@ -220,6 +232,17 @@ impl Compute {
                 r.status,
                 r.json().unwrap_or(Value::Null),
             ));
+        }
+        if action.name == "rebuild" {
+            let answered = r.json().unwrap_or(Value::Null);
+            let admin_pass = action.body["rebuild"]["adminPass"]
+                .as_str()
+                .or(answered["server"]["adminPass"].as_str())
+                .map(str::to_string);
+            return Ok(ActionOutcome::Rebuilt { admin_pass });
+        }
+        if action.name == "confirmResize" {
+            return Ok(ActionOutcome::NoContent);
         }
         Ok(ActionOutcome::Accepted)
     }

@@ -1,5 +1,5 @@
-//! Keypairs: top-authoritative per user; imported public keys only (clients ≥ 2.92 generate
-//! keys themselves). Copied into a pod, as the tenant, under the same name when a server
+//! Keypairs: top-authoritative per user; imported public keys, or (below 2.92, without one) an
+//! Ed25519 pair generated here (`keygen.rs`) whose private half is returned once and not kept. Copied into a pod, as the tenant, under the same name when a server
 //! there uses one (a copy whose public key no longer matches the top's is replaced). Deleting
 //! a keypair enqueues a `keypair_delete` job per pod holding a copy, which deletes the copy as
 //! the pod's admin and drops its routing row, so a key re-imported under the same name is the
@@ -81,6 +81,26 @@ pub struct KeypairCreate {
     pub user_id: Option<String>,
 }
 
+/// A new keypair, and the private key when Cascade generated the pair (returned once, never
+/// stored).
+#[derive(Clone)]
+pub struct CreatedKeypair {
+    pub row: KeypairRow,
+    pub private_key: Option<String>,
+}
+
+impl std::fmt::Debug for CreatedKeypair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedKeypair")
+            .field("row", &self.row)
+            .field(
+                "private_key",
+                &self.private_key.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
 /// `aa:bb:…` MD5 fingerprint of an OpenSSH public key.
 pub(crate) fn fingerprint(public_key: &str) -> Option<String> {
     let mut parts = public_key.split_whitespace();
@@ -109,7 +129,7 @@ impl Compute {
         project_id: &str,
         req: KeypairCreate,
         allow_dots: bool,
-    ) -> Result<KeypairRow> {
+    ) -> Result<CreatedKeypair> {
         let valid = |c: char| {
             c.is_ascii_alphanumeric()
                 || c == '-'
@@ -126,12 +146,25 @@ impl Compute {
                 "Keypair data is invalid: Keypair name contains unsafe characters",
             ));
         }
-        let Some(public_key) = req.public_key.filter(|k| !k.trim().is_empty()) else {
-            return Err(CoreError::bad_request(
-                "Keypair data is invalid: Cascade does not generate keys; provide public_key (clients at microversion 2.92+ generate one themselves)",
-            ));
-        };
         let key_type = req.key_type.unwrap_or_else(|| "ssh".into());
+        // Without a public key Nova generates the pair and hands out the private half once.
+        let (public_key, private_key) = match req.public_key {
+            Some(k) => (k, None),
+            None if key_type == "ssh" => {
+                let g = super::keygen::generate("Generated-by-Nova");
+                (g.public_key, Some(g.private_key))
+            }
+            None => {
+                return Err(CoreError::bad_request(
+                    "Keypair data is invalid: Cascade generates ssh key pairs only; provide public_key for an x509 key pair",
+                ));
+            }
+        };
+        if public_key.trim().is_empty() {
+            return Err(CoreError::bad_request(
+                "Keypair data is invalid: failed to generate fingerprint",
+            ));
+        }
         let fingerprint = if key_type == "ssh" {
             fingerprint(&public_key).ok_or_else(|| {
                 CoreError::bad_request("Keypair data is invalid: failed to generate fingerprint")
@@ -159,7 +192,7 @@ impl Compute {
             }
             other => other.into(),
         })?;
-        Ok(row)
+        Ok(CreatedKeypair { row, private_key })
     }
 
     pub async fn get_keypair(&self, user_id: &str, name: &str) -> Result<KeypairRow> {

@@ -9,6 +9,7 @@ mod actions;
 pub mod deps;
 mod flavors;
 mod groups;
+mod keygen;
 mod keypairs;
 mod metadata;
 mod name_filter;
@@ -25,8 +26,8 @@ use std::time::Duration;
 use cascade_store::Store;
 
 pub use flavors::{FlavorCreate, flavor_snapshot};
-pub use keypairs::KeypairCreate;
-pub use quotas::{QuotaSet, default_quotas};
+pub use keypairs::{CreatedKeypair, KeypairCreate};
+pub use quotas::{NETWORK_QUOTAS, QuotaSet, default_quotas};
 pub use scheduler::{SchedulerHints, fits_capabilities};
 pub use servers::{
     Action, ActionOutcome, ListQuery, ServerCreate, ServerList, ServerUpdate, ServerView,

@@ -81,6 +81,22 @@ pub struct ListQuery {
     pub scope: Scope,
     /// ≥ 2.69: servers of unreachable pods are shown as `UNKNOWN` instead of skipped.
     pub show_unknown: bool,
+    /// Nova's `ip` / `ip6` filters: a substring of one of the server's fixed IPv4 / IPv6
+    /// addresses (Nova asks Neutron for ports with `ip_address_substr`).
+    pub ip: Option<String>,
+    pub ip6: Option<String>,
+}
+
+/// Whether a server's `addresses` document has a fixed address of `version` containing `part`.
+pub(crate) fn has_fixed_ip(addresses: &str, version: u64, part: &str) -> bool {
+    let doc: Value = serde_json::from_str(addresses).unwrap_or(Value::Null);
+    doc.as_object().into_iter().flatten().any(|(_, ips)| {
+        ips.as_array().into_iter().flatten().any(|ip| {
+            ip["version"].as_u64() == Some(version)
+                && ip["OS-EXT-IPS:type"].as_str() != Some("floating")
+                && ip["addr"].as_str().is_some_and(|a| a.contains(part))
+        })
+    })
 }
 
 impl ListQuery {
@@ -99,6 +115,8 @@ impl ListQuery {
             marker: None,
             scope,
             show_unknown: false,
+            ip: None,
+            ip6: None,
         }
     }
 }
@@ -122,6 +140,13 @@ pub struct Action {
 #[derive(Debug, Clone)]
 pub enum ActionOutcome {
     Accepted,
+    /// 204 without a body (`confirmResize`).
+    NoContent,
+    /// `rebuild` was accepted: the handler answers with the server and its new password (the
+    /// requested one, else the pod's).
+    Rebuilt {
+        admin_pass: Option<String>,
+    },
     Body(u16, Value),
 }
 
@@ -717,6 +742,15 @@ impl Compute {
                     || (!q.tags_any.is_empty() && !q.tags_any.iter().any(|t| tags.contains(t)))
                     || (!q.not_tags.is_empty() && q.not_tags.iter().all(|t| tags.contains(t)))
                     || q.not_tags_any.iter().any(|t| tags.contains(t))
+                {
+                    continue;
+                }
+                if q.ip
+                    .as_deref()
+                    .is_some_and(|p| !has_fixed_ip(&row.addresses, 4, p))
+                    || q.ip6
+                        .as_deref()
+                        .is_some_and(|p| !has_fixed_ip(&row.addresses, 6, p))
                 {
                     continue;
                 }

@@ -7,6 +7,7 @@ mod flavors;
 mod keypairs;
 mod misc;
 mod security_groups;
+mod server_meta;
 mod servers;
 pub(crate) mod views;
 mod volumes;
@@ -50,27 +51,27 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/servers/{id}/action", post(servers::action))
         .route(
             "/servers/{id}/metadata",
-            get(servers::metadata)
-                .put(servers::replace_metadata)
-                .post(servers::update_metadata),
+            get(server_meta::metadata)
+                .put(server_meta::replace_metadata)
+                .post(server_meta::update_metadata),
         )
         .route(
             "/servers/{id}/metadata/{key}",
-            get(servers::metadata_item)
-                .put(servers::set_metadata_item)
-                .delete(servers::delete_metadata_item),
+            get(server_meta::metadata_item)
+                .put(server_meta::set_metadata_item)
+                .delete(server_meta::delete_metadata_item),
         )
         .route(
             "/servers/{id}/tags",
-            get(servers::tags)
-                .put(servers::replace_tags)
-                .delete(servers::delete_tags),
+            get(server_meta::tags)
+                .put(server_meta::replace_tags)
+                .delete(server_meta::delete_tags),
         )
         .route(
             "/servers/{id}/tags/{tag}",
-            get(servers::check_tag)
-                .put(servers::add_tag)
-                .delete(servers::delete_tag),
+            get(server_meta::check_tag)
+                .put(server_meta::add_tag)
+                .delete(server_meta::delete_tag),
         )
         .route("/servers/{id}/ips", get(servers::ips))
         .route(

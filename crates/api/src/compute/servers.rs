@@ -1,4 +1,5 @@
-//! `/servers`: create, list, detail, show, update, delete, actions, metadata, tags and ips.
+//! `/servers`: create, list, detail, show, update, delete, actions and ips (metadata and tags
+//! are in `server_meta.rs`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -26,7 +27,7 @@ async fn actor(state: &AppState, ctx: &AuthContext) -> ApiResult<Actor> {
     state.delegation.actor(ctx).await.or_api(SVC)
 }
 
-fn bad(message: impl Into<String>) -> ApiError {
+pub(super) fn bad(message: impl Into<String>) -> ApiError {
     ApiError::new(SVC, 400, message)
 }
 
@@ -78,7 +79,7 @@ const CREATE_FIELDS: &[&str] = &[
 ];
 
 /// Nova's metadata schema: keys of 1 to 255 characters, values of at most 255.
-fn check_metadata(m: &BTreeMap<String, String>) -> ApiResult<()> {
+pub(super) fn check_metadata(m: &BTreeMap<String, String>) -> ApiResult<()> {
     for (k, v) in m {
         let n = k.chars().count();
         if n == 0 || n > 255 {
@@ -321,7 +322,7 @@ fn generated_password() -> String {
         .collect()
 }
 
-fn location(state: &AppState, path: &str) -> Option<HeaderValue> {
+pub(super) fn location(state: &AppState, path: &str) -> Option<HeaderValue> {
     HeaderValue::from_str(&format!("{}{path}", state.public_url)).ok()
 }
 
@@ -629,253 +630,6 @@ pub(crate) async fn action(
     })
 }
 
-// ---- metadata ----------------------------------------------------------------------------
-
-fn metadata_body(raw: &Bytes, key: &str) -> ApiResult<BTreeMap<String, String>> {
-    let doc = body::json(SVC, raw)?;
-    let m = serde_json::from_value(doc.get(key).cloned().unwrap_or(Value::Null))
-        .map_err(|_| bad(format!("Invalid input for field/attribute {key}.")))?;
-    check_metadata(&m)?;
-    Ok(m)
-}
-
-pub(crate) async fn metadata(
-    State(state): State<AppState>,
-    Auth(ctx): Auth,
-    Path(id): Path<String>,
-) -> ApiResult {
-    let m = state
-        .compute
-        .server_metadata(&scope(&ctx)?, &id)
-        .await
-        .or_api(SVC)?;
-    Ok(axum::Json(json!({"metadata": m})).into_response())
-}
-
-pub(crate) async fn replace_metadata(
-    State(state): State<AppState>,
-    Auth(ctx): Auth,
-    Path(id): Path<String>,
-    raw: Bytes,
-) -> ApiResult {
-    let items = metadata_body(&raw, "metadata")?;
-    let m = state
-        .compute
-        .set_server_metadata(&scope(&ctx)?, &id, items, true)
-        .await
-        .or_api(SVC)?;
-    Ok(axum::Json(json!({"metadata": m})).into_response())
-}
-
-pub(crate) async fn update_metadata(
-    State(state): State<AppState>,
-    Auth(ctx): Auth,
-    Path(id): Path<String>,
-    raw: Bytes,
-) -> ApiResult {
-    let items = metadata_body(&raw, "metadata")?;
-    let m = state
-        .compute
-        .set_server_metadata(&scope(&ctx)?, &id, items, false)
-        .await
-        .or_api(SVC)?;
-    Ok(axum::Json(json!({"metadata": m})).into_response())
-}
-
-pub(crate) async fn metadata_item(
-    State(state): State<AppState>,
-    Auth(ctx): Auth,
-    Path((id, key)): Path<(String, String)>,
-) -> ApiResult {
-    let m = state
-        .compute
-        .server_metadata(&scope(&ctx)?, &id)
-        .await
-        .or_api(SVC)?;
-    let v = m
-        .get(&key)
-        .ok_or_else(|| ApiError::new(SVC, 404, "Metadata item was not found"))?;
-    Ok(axum::Json(json!({"meta": {key: v}})).into_response())
-}
-
-pub(crate) async fn set_metadata_item(
-    State(state): State<AppState>,
-    Auth(ctx): Auth,
-    Path((id, key)): Path<(String, String)>,
-    raw: Bytes,
-) -> ApiResult {
-    let items = metadata_body(&raw, "meta")?;
-    if items.len() != 1 || !items.contains_key(&key) {
-        return Err(bad("Request body and URI mismatch"));
-    }
-    state
-        .compute
-        .set_server_metadata(&scope(&ctx)?, &id, items.clone(), false)
-        .await
-        .or_api(SVC)?;
-    Ok(axum::Json(json!({"meta": items})).into_response())
-}
-
-pub(crate) async fn delete_metadata_item(
-    State(state): State<AppState>,
-    Auth(ctx): Auth,
-    Path((id, key)): Path<(String, String)>,
-) -> ApiResult {
-    state
-        .compute
-        .delete_server_metadata(&scope(&ctx)?, &id, &key)
-        .await
-        .or_api(SVC)?;
-    Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-// ---- tags --------------------------------------------------------------------------------
-
-fn need_tags(mv: Microversion) -> ApiResult<()> {
-    if mv.at_least(2, 26) {
-        Ok(())
-    } else {
-        Err(ApiError::new(SVC, 404, "The resource could not be found."))
-    }
-}
-
-pub(crate) async fn tags(
-    State(state): State<AppState>,
-    Auth(ctx): Auth,
-    Extension(mv): Extension<Microversion>,
-    Path(id): Path<String>,
-) -> ApiResult {
-    need_tags(mv)?;
-    let t = state
-        .compute
-        .server_tags(&scope(&ctx)?, &id)
-        .await
-        .or_api(SVC)?;
-    Ok(axum::Json(json!({"tags": t})).into_response())
-}
-
-pub(crate) async fn replace_tags(
-    State(state): State<AppState>,
-    Auth(ctx): Auth,
-    Extension(mv): Extension<Microversion>,
-    Path(id): Path<String>,
-    raw: Bytes,
-) -> ApiResult {
-    need_tags(mv)?;
-    let doc = body::json(SVC, &raw)?;
-    let tags: Vec<String> = serde_json::from_value(doc["tags"].clone())
-        .map_err(|_| bad("Invalid input for field/attribute tags."))?;
-    let t = state
-        .compute
-        .set_server_tags(&scope(&ctx)?, &id, tags)
-        .await
-        .or_api(SVC)?;
-    Ok(axum::Json(json!({"tags": t})).into_response())
-}
-
-pub(crate) async fn delete_tags(
-    State(state): State<AppState>,
-    Auth(ctx): Auth,
-    Extension(mv): Extension<Microversion>,
-    Path(id): Path<String>,
-) -> ApiResult {
-    need_tags(mv)?;
-    state
-        .compute
-        .set_server_tags(&scope(&ctx)?, &id, Vec::new())
-        .await
-        .or_api(SVC)?;
-    Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-pub(crate) async fn check_tag(
-    State(state): State<AppState>,
-    Auth(ctx): Auth,
-    Extension(mv): Extension<Microversion>,
-    Path((id, tag)): Path<(String, String)>,
-) -> ApiResult {
-    need_tags(mv)?;
-    let t = state
-        .compute
-        .server_tags(&scope(&ctx)?, &id)
-        .await
-        .or_api(SVC)?;
-    if t.contains(&tag) {
-        Ok(StatusCode::NO_CONTENT.into_response())
-    } else {
-        Err(ApiError::new(
-            SVC,
-            404,
-            format!("Tag {tag} could not be found."),
-        ))
-    }
-}
-
-pub(crate) async fn add_tag(
-    State(state): State<AppState>,
-    Auth(ctx): Auth,
-    Extension(mv): Extension<Microversion>,
-    Path((id, tag)): Path<(String, String)>,
-) -> ApiResult {
-    need_tags(mv)?;
-    let mut t = state
-        .compute
-        .server_tags(&scope(&ctx)?, &id)
-        .await
-        .or_api(SVC)?;
-    let existed = t.contains(&tag);
-    let tag_name = tag.clone();
-    if !existed {
-        t.push(tag);
-        state
-            .compute
-            .set_server_tags(&scope(&ctx)?, &id, t)
-            .await
-            .or_api(SVC)?;
-    }
-    if existed {
-        return Ok(StatusCode::NO_CONTENT.into_response());
-    }
-    let mut resp = StatusCode::CREATED.into_response();
-    let tag_path = url::form_urlencoded::byte_serialize(tag_name.as_bytes()).collect::<String>();
-    if let Some(l) = location(
-        &state,
-        &format!("/compute/v2.1/servers/{id}/tags/{tag_path}"),
-    ) {
-        resp.headers_mut().insert("location", l);
-    }
-    Ok(resp)
-}
-
-pub(crate) async fn delete_tag(
-    State(state): State<AppState>,
-    Auth(ctx): Auth,
-    Extension(mv): Extension<Microversion>,
-    Path((id, tag)): Path<(String, String)>,
-) -> ApiResult {
-    need_tags(mv)?;
-    let mut t = state
-        .compute
-        .server_tags(&scope(&ctx)?, &id)
-        .await
-        .or_api(SVC)?;
-    let before = t.len();
-    t.retain(|x| x != &tag);
-    if t.len() == before {
-        return Err(ApiError::new(
-            SVC,
-            404,
-            format!("Tag {tag} could not be found."),
-        ));
-    }
-    state
-        .compute
-        .set_server_tags(&scope(&ctx)?, &id, t)
-        .await
-        .or_api(SVC)?;
-    Ok(StatusCode::NO_CONTENT.into_response())
-}
-
 pub(crate) async fn ips(
     State(state): State<AppState>,
     Auth(ctx): Auth,
@@ -888,4 +642,70 @@ pub(crate) async fn ips(
         .or_api(SVC)?;
     let addresses: Value = serde_json::from_str(&view.row.addresses).unwrap_or_else(|_| json!({}));
     Ok(axum::Json(json!({"addresses": addresses})).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_ips_are_checked_and_canonical() {
+        assert_eq!(
+            access_ip(&json!("2001:0DB8:0000:0000::0001"), 6).unwrap(),
+            Some("2001:db8::1".to_string())
+        );
+        assert_eq!(
+            access_ip(&json!("10.0.0.1"), 4).unwrap(),
+            Some("10.0.0.1".to_string())
+        );
+        assert_eq!(access_ip(&Value::Null, 4).unwrap(), None);
+        for (v, family) in [
+            (json!("1.2.3"), 4),
+            (json!("::1"), 4),
+            (json!("10.0.0.1"), 6),
+            (json!(""), 6),
+            (json!(17), 4),
+        ] {
+            assert_eq!(access_ip(&v, family).unwrap_err().status, 400, "{v}");
+        }
+    }
+
+    #[test]
+    fn metadata_keys_and_values_are_at_most_255() {
+        let ok: BTreeMap<String, String> = [("k".repeat(255), "v".repeat(255))].into();
+        assert!(check_metadata(&ok).is_ok());
+        for m in [
+            [("k".repeat(256), "v".to_string())],
+            [("k".to_string(), "v".repeat(256))],
+            [(String::new(), "v".to_string())],
+        ] {
+            let m: BTreeMap<String, String> = m.into();
+            assert_eq!(check_metadata(&m).unwrap_err().status, 400);
+        }
+    }
+
+    #[test]
+    fn networks_need_uuids() {
+        let mv = Microversion::new(2, 100);
+        let s = |networks: Value| json!({"name": "a", "flavorRef": "1", "networks": networks});
+        let e = parse_create(&s(json!([{"uuid": "nope"}])), &Value::Null, mv).unwrap_err();
+        assert_eq!(e.status, 400);
+        let e = parse_create(&s(json!([{"port": "nope"}])), &Value::Null, mv).unwrap_err();
+        assert_eq!(e.status, 400);
+        let e = parse_create(
+            &s(json!([{"uuid": "8f2b5d0e-4c3a-4b7e-9d1f-2a6c8e0b4d3f", "fixed_ip": "10.0.0"}])),
+            &Value::Null,
+            mv,
+        )
+        .unwrap_err();
+        assert_eq!(e.status, 400);
+        assert!(
+            parse_create(
+                &s(json!([{"uuid": "8f2b5d0e-4c3a-4b7e-9d1f-2a6c8e0b4d3f", "fixed_ip": "10.0.0.4"}])),
+                &Value::Null,
+                mv
+            )
+            .is_ok()
+        );
+    }
 }

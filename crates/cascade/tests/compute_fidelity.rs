@@ -333,6 +333,39 @@ async fn security_group_proxy() {
         let r = rule(body.clone()).await;
         assert_eq!(r.status, status, "{body}: {}", r.text);
     }
+    // A CIDR with host bits stays as given (Neutron shows the network as `normalized_cidr`).
+    let r = rule(json!({"parent_group_id": web_id, "ip_protocol": "udp", "from_port": 53, "to_port": 53, "cidr": "10.2.3.124/24"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.body["security_group_rule"]["ip_range"],
+        json!({"cidr": "10.2.3.124/24"})
+    );
+    let dns = r.body["security_group_rule"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = neutron(
+        &e,
+        Method::GET,
+        &format!("/security-group-rules/{dns}"),
+        tok,
+        None,
+    )
+    .await;
+    assert_eq!(
+        r.body["security_group_rule"]["normalized_cidr"],
+        "10.2.3.0/24"
+    );
+    let r = nova(
+        &e,
+        Method::DELETE,
+        &format!("/os-security-group-rules/{dns}"),
+        tok,
+        None,
+        "2.35",
+    )
+    .await;
+    assert_eq!(r.status, 202);
     let r = nova(
         &e,
         Method::POST,
@@ -738,6 +771,16 @@ async fn server_response_shapes_and_validation() {
         k.difference(&set(BASIC_KEYS)).collect::<Vec<_>>()
     );
     assert_eq!(r.body["server"]["name"], "renamed");
+    for ip in r.body["server"]["addresses"]["n"]
+        .as_array()
+        .expect("addresses")
+    {
+        assert_eq!(
+            keys(ip),
+            set(&["addr", "version"]),
+            "no type or MAC below 2.75"
+        );
+    }
     let r = nova(
         &e,
         Method::PUT,
@@ -1031,6 +1074,16 @@ async fn server_response_shapes_and_validation() {
         r.body["keypair"].get("private_key").is_none(),
         "never shown again"
     );
+    let r = nova(
+        &e,
+        Method::POST,
+        "/os-keypairs",
+        tok,
+        Some(json!({"keypair": {"name": "junk", "public_key": "ssh-rsa JUNK nova@ubuntu"}})),
+        "2.2",
+    )
+    .await;
+    assert_eq!(r.status, 400, "a malformed key: {}", r.text);
     let r = nova(
         &e,
         Method::POST,

@@ -250,6 +250,14 @@ pub(crate) fn server_update(base: &str, v: &ServerView, mv: Microversion, is_adm
         && let Some(o) = out.as_object_mut()
     {
         o.retain(|k, _| BASIC_KEYS.contains(&k.as_str()));
+        // ...and the addresses without their type and MAC (Nova's `extend_address=False`).
+        if let Some(nets) = o.get_mut("addresses").and_then(Value::as_object_mut) {
+            for ips in nets.values_mut().filter_map(Value::as_array_mut) {
+                for ip in ips.iter_mut().filter_map(Value::as_object_mut) {
+                    ip.retain(|k, _| k == "addr" || k == "version");
+                }
+            }
+        }
     }
     out
 }

@@ -102,12 +102,36 @@ impl std::fmt::Debug for CreatedKeypair {
 }
 
 /// `aa:bb:…` MD5 fingerprint of an OpenSSH public key.
+/// `None` unless the key is an OpenSSH public key whose blob is well formed: length-prefixed
+/// fields, the first naming the key's own type, then the fields of that type (so `ssh-rsa JUNK`
+/// or a blob of zeros is refused, as Nova's key loading refuses them).
 pub(crate) fn fingerprint(public_key: &str) -> Option<String> {
     let mut parts = public_key.split_whitespace();
-    let _kind = parts.next()?;
+    let kind = parts.next()?;
     let blob = base64::engine::general_purpose::STANDARD
         .decode(parts.next()?)
         .ok()?;
+    let mut fields = Vec::new();
+    let mut rest = blob.as_slice();
+    while !rest.is_empty() {
+        let len = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+        fields.push(rest.get(4..4 + len)?);
+        rest = &rest[4 + len..];
+    }
+    if fields.first().copied() != Some(kind.as_bytes()) {
+        return None;
+    }
+    let shaped = match kind {
+        // e, n: a modulus of at most 16384 bits.
+        "ssh-rsa" => fields.len() == 3 && !fields[2].is_empty() && fields[2].len() <= 2049,
+        "ssh-ed25519" => fields.len() == 2 && fields[1].len() == 32,
+        "ssh-dss" => fields.len() == 5,
+        k if k.starts_with("ecdsa-sha2-") => fields.len() == 3,
+        _ => fields.len() >= 2,
+    };
+    if !shaped {
+        return None;
+    }
     let digest = Md5::digest(&blob);
     Some(
         digest
@@ -421,5 +445,12 @@ mod tests {
         let fp = super::fingerprint(key).unwrap();
         assert_eq!(fp.split(':').count(), 16);
         assert!(super::fingerprint("ssh-rsa not-base64!").is_none());
+        assert!(super::fingerprint("ssh-rsa JUNK nova@ubuntu").is_none());
+        let zeros = format!("ssh-rsa {} openstack@ubuntu", "A".repeat(2048));
+        assert!(super::fingerprint(&zeros).is_none());
+        // The type in the blob must be the one named.
+        let ed = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGbLZ8yQ0Z5cR6F0k6x4F7pX8mH8N1rSxYb0tT2nB1Qm";
+        assert!(super::fingerprint(ed).is_some());
+        assert!(super::fingerprint(&ed.replace("ssh-ed25519", "ssh-rsa")).is_none());
     }
 }

@@ -1441,6 +1441,14 @@ fn render_changed(mut server: Value, mv: Mv) -> Value {
         && let Some(o) = server.as_object_mut()
     {
         o.retain(|k, _| BASIC.contains(&k.as_str()));
+        // ...and the addresses without their type and MAC (Nova's `extend_address=False`).
+        if let Some(nets) = o.get_mut("addresses").and_then(Value::as_object_mut) {
+            for ips in nets.values_mut().filter_map(Value::as_array_mut) {
+                for ip in ips.iter_mut().filter_map(Value::as_object_mut) {
+                    ip.retain(|k, _| k == "addr" || k == "version");
+                }
+            }
+        }
     }
     server
 }

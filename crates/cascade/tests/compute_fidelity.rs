@@ -627,13 +627,13 @@ async fn server_response_shapes_and_validation() {
     let t = tenant(&e.c.url, &e.admin, "shp", "shu", Some("member")).await;
     let tok = t.token.as_str();
     let img = image(&e).await;
-    for (id, name) in [("1", "m1.a"), ("2", "m1.b")] {
+    for (id, name, ram) in [("fa", "m1.a", 128), ("fb", "m1.b", 256)] {
         let r = nova(
             &e,
             Method::POST,
             "/flavors",
             &e.admin,
-            Some(json!({"flavor": {"name": name, "id": id, "vcpus": 1, "ram": 128, "disk": 1}})),
+            Some(json!({"flavor": {"name": name, "id": id, "vcpus": 1, "ram": ram, "disk": 1}})),
             "2.61",
         )
         .await;
@@ -660,7 +660,7 @@ async fn server_response_shapes_and_validation() {
 
     // Validation at create.
     let base =
-        json!({"name": "v", "flavorRef": "1", "imageRef": img, "networks": [{"uuid": net_id}]});
+        json!({"name": "v", "flavorRef": "fa", "imageRef": img, "networks": [{"uuid": net_id}]});
     let with = |k: &str, v: Value| {
         let mut b = base.clone();
         b[k] = v;
@@ -920,7 +920,7 @@ async fn server_response_shapes_and_validation() {
         Method::POST,
         &format!("/servers/{id}/action"),
         tok,
-        Some(json!({"resize": {"flavorRef": "2"}})),
+        Some(json!({"resize": {"flavorRef": "fb"}})),
         "2.1",
     )
     .await;
@@ -936,6 +936,19 @@ async fn server_response_shapes_and_validation() {
     )
     .await;
     assert_eq!(r.status, 204, "{}", r.text);
+    // The index follows the pod to the new flavor.
+    let s = nova(&e, Method::GET, &format!("/servers/{id}"), tok, None, "2.1").await;
+    assert_eq!(s.body["server"]["flavor"]["id"], "fb", "{}", s.text);
+    let s = nova(
+        &e,
+        Method::GET,
+        &format!("/servers/{id}"),
+        tok,
+        None,
+        "2.47",
+    )
+    .await;
+    assert_eq!(s.body["server"]["flavor"]["original_name"], "m1.b");
 
     // Quotas: nova-network's keys below 2.36 only.
     let p = &t.project_id;

@@ -95,6 +95,7 @@ impl Compute {
             ));
         }
         let mut body = action.body.clone();
+        let mut resize_to = None;
         match action.name.as_str() {
             "resize" => {
                 let flavor_ref = body["resize"]["flavorRef"]
@@ -109,6 +110,7 @@ impl Compute {
                     })?;
                 self.ensure_flavor_in_pod(&flavor_snapshot(&flavor), &row.project_id, &pod_id)
                     .await?;
+                resize_to = Some(flavor_snapshot(&flavor));
             }
             "rebuild" => {
                 let image = body["rebuild"]["imageRef"]
@@ -167,6 +169,17 @@ impl Compute {
                 },
                 message,
             ));
+        }
+        if let Some(to) = resize_to {
+            // Both flavors, so the index follows the pod to the new one (and back on a revert).
+            let mut resized = self.server_row(scope, id).await?;
+            let mut request: Value = serde_json::from_str(&resized.request).unwrap_or_default();
+            if request.is_object() {
+                let from: Value = serde_json::from_str(&resized.flavor).unwrap_or_default();
+                request["resize"] = json!({"from": from, "to": to});
+                resized.request = json_text(&request);
+                self.store.update_server(&resized).await?;
+            }
         }
         if action.name == "rebuild" {
             // What the rebuild changed that the index shows: name, key and user data.

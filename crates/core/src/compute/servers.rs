@@ -104,7 +104,39 @@ fn parse_ts(v: &Value) -> Option<i64> {
 }
 
 /// Copies what the pod knows better (state, host, addresses, fault, lock) into the index.
+/// After a resize (or its revert) the pod's server shows the other flavor (by name, 2.47+):
+/// the index takes the matching snapshot kept at the resize, and its vCPUs and RAM.
+fn follow_resize(row: &mut ServerRow, b: &Value) {
+    let Some(name) = b["flavor"]["original_name"].as_str() else {
+        return;
+    };
+    let current: Value = serde_json::from_str(&row.flavor).unwrap_or_default();
+    if current["name"] == name {
+        return;
+    }
+    let request: Value = serde_json::from_str(&row.request).unwrap_or_default();
+    // By name, else by size (a pod's copy may carry another name).
+    let size = |f: &Value| (f["vcpus"].as_i64(), f["ram"].as_i64(), f["disk"].as_i64());
+    let by_size: Vec<&str> = ["to", "from"]
+        .into_iter()
+        .filter(|w| size(&request["resize"][*w]) == size(&b["flavor"]))
+        .collect();
+    for which in ["to", "from"] {
+        let snap = &request["resize"][which];
+        if !snap.is_object() {
+            continue;
+        }
+        if snap["name"] == name || (by_size == [which] && size(&current) != size(&b["flavor"])) {
+            row.flavor = json_text(snap);
+            row.vcpus = snap["vcpus"].as_i64().unwrap_or(row.vcpus);
+            row.ram = snap["ram"].as_i64().unwrap_or(row.ram);
+            return;
+        }
+    }
+}
+
 pub(crate) fn apply_bottom(row: &mut ServerRow, b: &Value) {
+    follow_resize(row, b);
     if let Some(s) = b["status"].as_str() {
         row.status = s.to_string();
     }

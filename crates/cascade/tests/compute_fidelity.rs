@@ -872,14 +872,15 @@ async fn server_response_shapes_and_validation() {
     assert_eq!(r.status, 202, "{}", r.text);
     assert_eq!(keys(&r.body), set(&["image_id"]));
 
-    // rebuild: 202 with the server and the requested password.
+    // rebuild: 202 with the server (new image, name, metadata) and the requested password.
+    let img2 = image(&e).await;
     assert!(wait_status(&e, tok, &id, "ACTIVE").await);
     let r = nova(
         &e,
         Method::POST,
         &format!("/servers/{id}/action"),
         tok,
-        Some(json!({"rebuild": {"imageRef": img, "adminPass": "N3w-Pass", "name": "rebuilt"}})),
+        Some(json!({"rebuild": {"imageRef": img2, "adminPass": "N3w-Pass", "name": "rebuilt", "metadata": {"role": "web"}}})),
         "2.1",
     )
     .await;
@@ -888,6 +889,30 @@ async fn server_response_shapes_and_validation() {
     assert_eq!(s["adminPass"], "N3w-Pass");
     assert_eq!(s["id"], id.as_str());
     assert_eq!(s["name"], "rebuilt");
+    assert_eq!(s["image"]["id"], img2.as_str(), "the new image");
+    assert_eq!(s["metadata"], json!({"role": "web"}));
+    let mut bottoms = Vec::new();
+    for region in e.sim.regions() {
+        let b = call(
+            Method::GET,
+            &format!("{}/servers/detail?all_tenants=1", region.compute_url),
+            Some(&e.admin),
+            None,
+            &[],
+        )
+        .await;
+        bottoms.extend(b.body["servers"].as_array().cloned().unwrap_or_default());
+    }
+    let twin = bottoms
+        .iter()
+        .find(|b| b["name"] == format!("rebuilt@{id}"))
+        .expect("the bottom server");
+    assert_eq!(
+        twin["metadata"]["cascade_top_id"],
+        id.as_str(),
+        "the top id survives new metadata"
+    );
+    assert_eq!(twin["metadata"]["role"], "web");
     let mut allowed = set(BASIC_KEYS);
     allowed.insert("adminPass".into());
     assert!(

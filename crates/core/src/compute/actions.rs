@@ -96,6 +96,7 @@ impl Compute {
         }
         let mut body = action.body.clone();
         let mut resize_to = None;
+        let mut rebuild_image = None;
         match action.name.as_str() {
             "resize" => {
                 let flavor_ref = body["resize"]["flavorRef"]
@@ -129,6 +130,14 @@ impl Compute {
                     .ensure_in_pod(&row.project_id, &info.id, &pod_id)
                     .await?;
                 body["rebuild"]["imageRef"] = json!(bottom_image);
+                rebuild_image = Some(info.id.clone());
+                // New metadata replaces the pod's: keep the top id on the bottom server.
+                if let Some(m) = body["rebuild"]
+                    .get_mut("metadata")
+                    .and_then(Value::as_object_mut)
+                {
+                    m.insert(super::TOP_ID_KEY.into(), json!(id));
+                }
                 if let Some(n) = body["rebuild"]["name"].as_str() {
                     body["rebuild"]["name"] = json!(format!("{n}@{id}"));
                 }
@@ -182,11 +191,17 @@ impl Compute {
             }
         }
         if action.name == "rebuild" {
-            // What the rebuild changed that the index shows: name, key and user data.
+            // What the rebuild changed that the index shows: image, name, metadata, key, user data.
             let req = &action.body["rebuild"];
             let mut rebuilt = self.server_row(scope, id).await?;
+            if let Some(image) = rebuild_image {
+                rebuilt.image_id = image;
+            }
             if let Some(n) = req["name"].as_str() {
                 rebuilt.name = n.to_string();
+            }
+            if let Some(m) = req.get("metadata").filter(|m| m.is_object()) {
+                rebuilt.metadata = json_text(m);
             }
             if let Some(k) = req.get("key_name") {
                 rebuilt.key_name = k.as_str().map(str::to_string);

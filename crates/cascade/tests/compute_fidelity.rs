@@ -727,6 +727,29 @@ async fn server_response_shapes_and_validation() {
         .clone();
     assert_eq!(s["accessIPv6"], "2001:db8::1");
 
+    // One network's addresses.
+    let r = nova(
+        &e,
+        Method::GET,
+        &format!("/servers/{id}/ips/n"),
+        tok,
+        None,
+        "2.1",
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(keys(&r.body["n"][0]), set(&["addr", "version"]));
+    let r = nova(
+        &e,
+        Method::GET,
+        &format!("/servers/{id}/ips/nope"),
+        tok,
+        None,
+        "2.1",
+    )
+    .await;
+    assert_eq!(r.status, 404);
+
     // `ip` filter: a substring of a fixed address.
     let addr = s["addresses"]["n"][0]["addr"]
         .as_str()

@@ -74,6 +74,7 @@ pub(crate) fn router() -> Router<AppState> {
                 .delete(server_meta::delete_tag),
         )
         .route("/servers/{id}/ips", get(servers::ips))
+        .route("/servers/{id}/ips/{network}", get(servers::ips_by_network))
         .route(
             "/servers/{id}/os-security-groups",
             get(security_groups::server_groups),

@@ -630,6 +630,30 @@ pub(crate) async fn action(
     })
 }
 
+/// `GET /servers/{id}/ips/{network}`: one network's addresses.
+pub(crate) async fn ips_by_network(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path((id, network)): Path<(String, String)>,
+) -> ApiResult {
+    let view = state
+        .compute
+        .get_server(&scope(&ctx)?, &id)
+        .await
+        .or_api(SVC)?;
+    let addresses: Value = serde_json::from_str(&view.row.addresses).unwrap_or_else(|_| json!({}));
+    let ips = addresses
+        .get(&network)
+        .ok_or_else(|| ApiError::new(SVC, 404, "There is no such network"))?;
+    let ips: Vec<Value> = ips
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|ip| json!({"version": ip["version"], "addr": ip["addr"]}))
+        .collect();
+    Ok(axum::Json(json!({ network: ips })).into_response())
+}
+
 pub(crate) async fn ips(
     State(state): State<AppState>,
     Auth(ctx): Auth,

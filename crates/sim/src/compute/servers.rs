@@ -1680,10 +1680,12 @@ pub(crate) async fn action(
             if s.status != "VERIFY_RESIZE" {
                 return Err(conflict("confirmResize", &s));
             }
+            // A server resized while stopped stays stopped.
             st.compute.touch(&id, t, |s| {
                 s.prev_flavor = None;
-                s.status = "ACTIVE".into();
-                s.vm_state = "active".into();
+                let off = s.power_state == 4;
+                s.status = if off { "SHUTOFF" } else { "ACTIVE" }.into();
+                s.vm_state = if off { "stopped" } else { "active" }.into();
             });
             return Ok(StatusCode::NO_CONTENT.into_response());
         }
@@ -2212,4 +2214,23 @@ pub(crate) async fn ips(
     let st = ctx.read();
     let s = st.compute.visible(&id, &auth)?;
     Ok(axum::Json(json!({"addresses": st.network.server_addresses(&s.port_ids)})).into_response())
+}
+
+/// `GET /servers/{id}/ips/{network}`: one network's addresses (version and address only).
+pub(crate) async fn ips_by_network(
+    State(ctx): State<Ctx>,
+    Extension(auth): Auth,
+    Path((id, network)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let st = ctx.read();
+    let s = st.compute.visible(&id, &auth)?;
+    let all = st.network.server_addresses(&s.port_ids);
+    let ips: Vec<Value> = all
+        .get(&network)
+        .and_then(Value::as_array)
+        .ok_or_else(|| ApiError::nova(404, "There is no such network"))?
+        .iter()
+        .map(|ip| json!({"version": ip["version"], "addr": ip["addr"]}))
+        .collect();
+    Ok(axum::Json(json!({ network: ips })).into_response())
 }

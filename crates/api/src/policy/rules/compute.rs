@@ -129,6 +129,12 @@ pub(super) static COMPUTE: &[RouteRule] = &[
     ),
     nova!(
         GET,
+        "/servers/{id}/ips/{network}",
+        "os_compute_api:ips:show",
+        ProjectReader
+    ),
+    nova!(
+        GET,
         "/servers/{id}/os-security-groups",
         "os_compute_api:os-security-groups:list",
         ProjectReader

@@ -145,6 +145,20 @@ async fn server_response_shapes_and_validation() {
         .clone();
     assert_eq!(s["accessIPv6"], "2001:db8::1");
 
+    // The ips views: version and address only.
+    let r = nova(
+        &e,
+        Method::GET,
+        &format!("/servers/{id}/ips"),
+        tok,
+        None,
+        "2.1",
+    )
+    .await;
+    assert_eq!(
+        keys(&r.body["addresses"]["n"][0]),
+        set(&["addr", "version"])
+    );
     // One network's addresses.
     let r = nova(
         &e,

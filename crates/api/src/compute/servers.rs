@@ -664,8 +664,20 @@ pub(crate) async fn ips(
         .get_server(&scope(&ctx)?, &id)
         .await
         .or_api(SVC)?;
-    let addresses: Value = serde_json::from_str(&view.row.addresses).unwrap_or_else(|_| json!({}));
-    Ok(axum::Json(json!({"addresses": addresses})).into_response())
+    let mut addresses: Value =
+        serde_json::from_str(&view.row.addresses).unwrap_or_else(|_| json!({}));
+    // Nova's ips view: version and address only.
+    for ips in addresses
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|o| o.values_mut())
+        .filter_map(Value::as_array_mut)
+    {
+        for ip in ips.iter_mut().filter_map(Value::as_object_mut) {
+            ip.retain(|k, _| k == "addr" || k == "version");
+        }
+    }
+    Ok(axum::Json(json!({ "addresses": addresses })).into_response())
 }
 
 #[cfg(test)]

@@ -1778,13 +1778,15 @@ pub(crate) async fn action(
                 {
                     s.user_data = u.as_str().map(str::to_string);
                 }
+                // A stopped server is rebuilt stopped.
+                let off = s.vm_state == "stopped";
                 s.status = "REBUILD".into();
                 s.task_state = Some("rebuilding".into());
                 s.pending = Some(Pending {
                     due: t + action_time,
-                    status: "ACTIVE".into(),
-                    vm_state: "active".into(),
-                    power_state: 1,
+                    status: if off { "SHUTOFF" } else { "ACTIVE" }.into(),
+                    vm_state: if off { "stopped" } else { "active" }.into(),
+                    power_state: if off { 4 } else { 1 },
                     revert_flavor: false,
                 });
             });
@@ -2213,7 +2215,14 @@ pub(crate) async fn ips(
 ) -> ApiResult<Response> {
     let st = ctx.read();
     let s = st.compute.visible(&id, &auth)?;
-    Ok(axum::Json(json!({"addresses": st.network.server_addresses(&s.port_ids)})).into_response())
+    // Nova's ips view: version and address only.
+    let mut addresses = st.network.server_addresses(&s.port_ids);
+    for ips in addresses.values_mut().filter_map(Value::as_array_mut) {
+        for ip in ips.iter_mut().filter_map(Value::as_object_mut) {
+            ip.retain(|k, _| k == "addr" || k == "version");
+        }
+    }
+    Ok(axum::Json(json!({ "addresses": addresses })).into_response())
 }
 
 /// `GET /servers/{id}/ips/{network}`: one network's addresses (version and address only).

@@ -430,6 +430,35 @@ async fn server_response_shapes_and_validation() {
     .await;
     assert_eq!(s.body["server"]["flavor"]["original_name"], "m1.b");
 
+    // A stopped server is rebuilt stopped.
+    assert!(wait_status(&e, tok, &id, "ACTIVE").await);
+    let r = nova(
+        &e,
+        Method::POST,
+        &format!("/servers/{id}/action"),
+        tok,
+        Some(json!({"os-stop": null})),
+        "2.1",
+    )
+    .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    assert!(wait_status(&e, tok, &id, "SHUTOFF").await);
+    let r = nova(
+        &e,
+        Method::POST,
+        &format!("/servers/{id}/action"),
+        tok,
+        Some(json!({"rebuild": {"imageRef": img}})),
+        "2.1",
+    )
+    .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    assert_eq!(r.body["server"]["image"]["id"], img.as_str());
+    assert!(
+        wait_status(&e, tok, &id, "SHUTOFF").await,
+        "back to SHUTOFF"
+    );
+
     // Quotas: nova-network's keys below 2.36 only.
     let p = &t.project_id;
     let r = nova(

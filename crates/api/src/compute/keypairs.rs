@@ -1,4 +1,4 @@
-//! Keypairs (`/os-keypairs`): imported public keys, per user; admins may act for another user
+//! Keypairs (`/os-keypairs`): imported or (below 2.92) generated keys, per user; admins may act for another user
 //! (2.10).
 
 use std::collections::HashMap;
@@ -11,7 +11,7 @@ use cascade_core::compute::KeypairCreate;
 use cascade_core::identity::AuthContext;
 use cascade_model::microversion::Microversion;
 use http::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::misc::{Params, admin, bad, ok};
 use super::{ApiResult, SVC, views};
@@ -68,14 +68,24 @@ pub(crate) async fn create_keypair(
         admin(&ctx)?;
         user = u.to_string();
     }
-    let row = state
+    let public_key = match &k["public_key"] {
+        Value::Null if mv.at_least(2, 92) => {
+            return Err(bad(
+                "Invalid input for field/attribute keypair. 'public_key' is a required property",
+            ));
+        }
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        _ => return Err(bad("Invalid input for field/attribute public_key.")),
+    };
+    let created = state
         .compute
         .create_keypair(
             &user,
             &actor.project_id,
             KeypairCreate {
                 name: name.to_string(),
-                public_key: k["public_key"].as_str().map(str::to_string),
+                public_key,
                 key_type: if mv.at_least(2, 2) {
                     k["type"].as_str().map(str::to_string)
                 } else {
@@ -87,8 +97,12 @@ pub(crate) async fn create_keypair(
         )
         .await
         .or_api(SVC)?;
-    let mut v = views::keypair(&row, mv, false);
+    let row = &created.row;
+    let mut v = views::keypair(row, mv, false);
     v["user_id"] = json!(row.user_id);
+    if let Some(private_key) = &created.private_key {
+        v["private_key"] = json!(private_key);
+    }
     let status = if mv.at_least(2, 2) {
         StatusCode::CREATED
     } else {

@@ -7,7 +7,7 @@ use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::response::IntoResponse;
 use bytes::Bytes;
-use cascade_core::compute::{QuotaSet, default_quotas};
+use cascade_core::compute::{NETWORK_QUOTAS, QuotaSet, default_quotas};
 use cascade_core::identity::AuthContext;
 use cascade_core::identity::Scope;
 use cascade_model::microversion::Microversion;
@@ -61,11 +61,18 @@ fn target_project(ctx: &AuthContext, project: &str) -> ApiResult<()> {
     }
 }
 
+/// Whether a quota exists at this microversion: nova-network's go at 2.36, personality
+/// files at 2.57.
+fn quota_shown(k: &str, mv: Microversion) -> bool {
+    !(mv.at_least(2, 36) && NETWORK_QUOTAS.contains(&k)
+        || mv.at_least(2, 57) && k.starts_with("injected_file"))
+}
+
 fn quota_view(project: &str, q: &QuotaSet, mv: Microversion) -> Value {
     let mut out = serde_json::Map::new();
     out.insert("id".into(), json!(project));
     for (k, v) in q {
-        if mv.at_least(2, 57) && k.starts_with("injected_file") {
+        if !quota_shown(k, mv) {
             continue;
         }
         out.insert(k.clone(), json!(v));
@@ -104,7 +111,7 @@ pub(crate) async fn quotas_detail(
     let mut out = serde_json::Map::new();
     out.insert("id".into(), json!(project));
     for (k, v) in &q {
-        if mv.at_least(2, 57) && k.starts_with("injected_file") {
+        if !quota_shown(k, mv) {
             continue;
         }
         let used = match k.as_str() {
@@ -137,6 +144,11 @@ pub(crate) async fn update_quotas(
     for (k, v) in m {
         if k == "force" {
             continue;
+        }
+        if !quota_shown(k, mv) {
+            return Err(bad(format!(
+                "Invalid input for field/attribute quota_set. Additional properties are not allowed ('{k}' was unexpected)"
+            )));
         }
         let n = v
             .as_i64()
@@ -179,6 +191,14 @@ pub(crate) async fn limits(
         "maxServerGroupMembers": g("server_group_members"), "totalCoresUsed": cores, "totalInstancesUsed": instances,
         "totalRAMUsed": ram, "totalServerGroupsUsed": groups,
     });
+    if !mv.at_least(2, 36) {
+        // nova-network's limits: Nova's own values, counted by nothing.
+        absolute["maxSecurityGroups"] = json!(g("security_groups"));
+        absolute["maxSecurityGroupRules"] = json!(g("security_group_rules"));
+        absolute["maxTotalFloatingIps"] = json!(g("floating_ips"));
+        absolute["totalFloatingIpsUsed"] = json!(0);
+        absolute["totalSecurityGroupsUsed"] = json!(0);
+    }
     if !mv.at_least(2, 39) {
         absolute["maxImageMeta"] = json!(128);
     }

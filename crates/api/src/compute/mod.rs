@@ -1,10 +1,13 @@
 //! Nova v2.1 at `/compute/v2.1`: version documents, microversion negotiation (both headers
 //! accepted and echoed, 406 outside 2.1–2.100), and the routes: servers (`servers.rs`), flavors,
-//! keypairs, availability zones, limits, quotas, server groups and usage (`misc.rs`).
+//! keypairs, availability zones, limits, quotas, server groups and usage (`misc.rs`), and the
+//! deprecated security-group proxy (`security_groups.rs`).
 
 mod flavors;
 mod keypairs;
 mod misc;
+mod security_groups;
+mod server_meta;
 mod servers;
 pub(crate) mod views;
 mod volumes;
@@ -48,29 +51,52 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/servers/{id}/action", post(servers::action))
         .route(
             "/servers/{id}/metadata",
-            get(servers::metadata)
-                .put(servers::replace_metadata)
-                .post(servers::update_metadata),
+            get(server_meta::metadata)
+                .put(server_meta::replace_metadata)
+                .post(server_meta::update_metadata),
         )
         .route(
             "/servers/{id}/metadata/{key}",
-            get(servers::metadata_item)
-                .put(servers::set_metadata_item)
-                .delete(servers::delete_metadata_item),
+            get(server_meta::metadata_item)
+                .put(server_meta::set_metadata_item)
+                .delete(server_meta::delete_metadata_item),
         )
         .route(
             "/servers/{id}/tags",
-            get(servers::tags)
-                .put(servers::replace_tags)
-                .delete(servers::delete_tags),
+            get(server_meta::tags)
+                .put(server_meta::replace_tags)
+                .delete(server_meta::delete_tags),
         )
         .route(
             "/servers/{id}/tags/{tag}",
-            get(servers::check_tag)
-                .put(servers::add_tag)
-                .delete(servers::delete_tag),
+            get(server_meta::check_tag)
+                .put(server_meta::add_tag)
+                .delete(server_meta::delete_tag),
         )
         .route("/servers/{id}/ips", get(servers::ips))
+        .route("/servers/{id}/ips/{network}", get(servers::ips_by_network))
+        .route(
+            "/servers/{id}/os-security-groups",
+            get(security_groups::server_groups),
+        )
+        .route(
+            "/os-security-groups",
+            get(security_groups::list).post(security_groups::create),
+        )
+        .route(
+            "/os-security-groups/{id}",
+            get(security_groups::show)
+                .put(security_groups::update)
+                .delete(security_groups::delete),
+        )
+        .route(
+            "/os-security-group-rules",
+            post(security_groups::create_rule),
+        )
+        .route(
+            "/os-security-group-rules/{id}",
+            axum::routing::delete(security_groups::delete_rule),
+        )
         .route(
             "/servers/{id}/os-volume_attachments",
             get(volumes::list).post(volumes::attach),

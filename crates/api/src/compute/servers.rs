@@ -1,6 +1,8 @@
-//! `/servers`: create, list, detail, show, update, delete, actions, metadata, tags and ips.
+//! `/servers`: create, list, detail, show, update, delete, actions and ips (metadata and tags
+//! are in `server_meta.rs`).
 
 use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
 
 use axum::Extension;
 use axum::extract::{Path, RawQuery, State};
@@ -25,7 +27,7 @@ async fn actor(state: &AppState, ctx: &AuthContext) -> ApiResult<Actor> {
     state.delegation.actor(ctx).await.or_api(SVC)
 }
 
-fn bad(message: impl Into<String>) -> ApiError {
+pub(super) fn bad(message: impl Into<String>) -> ApiError {
     ApiError::new(SVC, 400, message)
 }
 
@@ -76,6 +78,51 @@ const CREATE_FIELDS: &[&str] = &[
     "trusted_image_certificates",
 ];
 
+/// Nova's metadata schema: keys of 1 to 255 characters, values of at most 255.
+pub(super) fn check_metadata(m: &BTreeMap<String, String>) -> ApiResult<()> {
+    for (k, v) in m {
+        let n = k.chars().count();
+        if n == 0 || n > 255 {
+            return Err(bad(format!(
+                "Invalid input for field/attribute metadata. Value: {k}. '{k}' does not match any of the regexes: '^[a-zA-Z0-9-_:. ]{{1,255}}$'"
+            )));
+        }
+        if v.chars().count() > 255 {
+            return Err(bad(format!(
+                "Invalid input for field/attribute {k}. Value: {v}. '{v}' is too long"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `accessIPv4` / `accessIPv6`: a valid address of that family, kept in canonical form (IPv6
+/// compressed as Nova's netaddr prints it).
+fn access_ip(v: &Value, family: u8) -> ApiResult<Option<String>> {
+    let field = if family == 4 {
+        "accessIPv4"
+    } else {
+        "accessIPv6"
+    };
+    let invalid = || {
+        bad(format!(
+            "Invalid input for field/attribute {field}. Value: {v}. {v} is not a 'ipv{family}'"
+        ))
+    };
+    match v {
+        Value::Null => Ok(None),
+        Value::String(s) => {
+            let addr: IpAddr = s.trim().parse().map_err(|_| invalid())?;
+            match (family, addr) {
+                (4, IpAddr::V4(a)) => Ok(Some(a.to_string())),
+                (6, IpAddr::V6(a)) => Ok(Some(a.to_string())),
+                _ => Err(invalid()),
+            }
+        }
+        _ => Err(invalid()),
+    }
+}
+
 fn parse_create(v: &Value, hints: &Value, mv: Microversion) -> ApiResult<ServerCreate> {
     let s = v
         .as_object()
@@ -117,10 +164,27 @@ fn parse_create(v: &Value, hints: &Value, mv: Microversion) -> ApiResult<ServerC
             let mut out = Vec::new();
             for n in items {
                 if let Some(port) = n["port"].as_str() {
+                    if uuid::Uuid::try_parse(port).is_err() {
+                        return Err(bad(format!(
+                            "Invalid input for field/attribute port. Value: {port}. '{port}' is not a 'uuid'"
+                        )));
+                    }
                     out.push(RequestedNetwork::Port {
                         port_id: port.to_string(),
                     });
                 } else if let Some(net) = n["uuid"].as_str() {
+                    if uuid::Uuid::try_parse(net).is_err() {
+                        return Err(bad(format!(
+                            "Bad networks format: network uuid is not in proper format ({net})"
+                        )));
+                    }
+                    if let Some(ip) = n.get("fixed_ip").filter(|ip| !ip.is_null())
+                        && ip.as_str().is_none_or(|ip| ip.parse::<IpAddr>().is_err())
+                    {
+                        return Err(bad(format!(
+                            "Invalid input for field/attribute fixed_ip. Value: {ip}. {ip} is not a valid IP address"
+                        )));
+                    }
                     out.push(RequestedNetwork::Network {
                         network_id: net.to_string(),
                         fixed_ip: n["fixed_ip"].as_str().map(str::to_string),
@@ -140,6 +204,7 @@ fn parse_create(v: &Value, hints: &Value, mv: Microversion) -> ApiResult<ServerC
         m => serde_json::from_value(m.clone())
             .map_err(|_| bad("Invalid input for field/attribute metadata."))?,
     };
+    check_metadata(&metadata)?;
     let security_groups = v["security_groups"]
         .as_array()
         .map(|a| {
@@ -190,8 +255,8 @@ fn parse_create(v: &Value, hints: &Value, mv: Microversion) -> ApiResult<ServerC
         max_count,
         description: text("description")?,
         tags,
-        access_ipv4: text("accessIPv4")?,
-        access_ipv6: text("accessIPv6")?,
+        access_ipv4: access_ip(&v["accessIPv4"], 4)?,
+        access_ipv6: access_ip(&v["accessIPv6"], 6)?,
         config_drive: v["config_drive"].as_bool().unwrap_or(false) || v["config_drive"] == "true",
     })
 }
@@ -230,8 +295,13 @@ pub(crate) async fn create(
         "OS-DCF:diskConfig": "MANUAL",
         "security_groups": serde_json::from_str::<Vec<String>>(&first.security_groups).unwrap_or_default().iter().map(|g| json!({"name": g})).collect::<Vec<_>>(),
     }});
-    body["server"]["adminPass"] =
-        json!(uuid::Uuid::new_v4().simple().to_string()[..12].to_string());
+    // Nova answers with the requested password, or the one it generated.
+    body["server"]["adminPass"] = json!(
+        server["adminPass"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(generated_password)
+    );
     let mut resp = accepted(body);
     if let Ok(v) = HeaderValue::from_str(&format!(
         "{}/compute/v2.1/servers/{}",
@@ -240,6 +310,20 @@ pub(crate) async fn create(
         resp.headers_mut().insert("location", v);
     }
     Ok(resp)
+}
+
+/// A password like Nova's `generate_password` (12 characters from an unambiguous alphabet).
+fn generated_password() -> String {
+    const SYMBOLS: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+    let bytes = uuid::Uuid::new_v4().into_bytes();
+    bytes[..12]
+        .iter()
+        .map(|b| SYMBOLS[*b as usize % SYMBOLS.len()] as char)
+        .collect()
+}
+
+pub(super) fn location(state: &AppState, path: &str) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!("{}{path}", state.public_url)).ok()
 }
 
 fn split_list(v: Option<&String>) -> Vec<String> {
@@ -327,6 +411,8 @@ fn list_query(ctx: &AuthContext, mv: Microversion, raw: Option<String>) -> ApiRe
         None => None,
     };
     lq.marker = q.get("marker").cloned();
+    lq.ip = q.get("ip").cloned();
+    lq.ip6 = q.get("ip6").cloned();
     Ok(lq)
 }
 
@@ -450,14 +536,8 @@ pub(crate) async fn update(
             })
             .transpose()?,
         description: s.get("description").map(|d| d.as_str().map(str::to_string)),
-        access_ipv4: s
-            .get("accessIPv4")
-            .and_then(Value::as_str)
-            .map(str::to_string),
-        access_ipv6: s
-            .get("accessIPv6")
-            .and_then(Value::as_str)
-            .map(str::to_string),
+        access_ipv4: access_ip(s.get("accessIPv4").unwrap_or(&Value::Null), 4)?,
+        access_ipv6: access_ip(s.get("accessIPv6").unwrap_or(&Value::Null), 6)?,
     };
     let view = state
         .compute
@@ -465,7 +545,7 @@ pub(crate) async fn update(
         .await
         .or_api(SVC)?;
     Ok(axum::Json(
-        json!({"server": views::server_full(&state.public_url, &view, mv, ctx.is_admin(), false)}),
+        json!({"server": views::server_update(&state.public_url, &view, mv, ctx.is_admin())}),
     )
     .into_response())
 }
@@ -511,11 +591,35 @@ pub(crate) async fn action(
         .or_api(SVC)?;
     Ok(match outcome {
         ActionOutcome::Accepted => StatusCode::ACCEPTED.into_response(),
+        ActionOutcome::NoContent => StatusCode::NO_CONTENT.into_response(),
+        ActionOutcome::Rebuilt { admin_pass } => {
+            let view = state
+                .compute
+                .get_server(&scope(&ctx)?, &id)
+                .await
+                .or_api(SVC)?;
+            let pass = admin_pass.unwrap_or_else(generated_password);
+            accepted(json!({"server": views::server_rebuild(
+                &state.public_url,
+                &view,
+                mv,
+                ctx.is_admin(),
+                Some(&pass),
+            )}))
+        }
+        // From 2.45 the image id is in the body and there is no `Location` (as in Nova).
         ActionOutcome::Body(_, body) if name == "createImage" => {
             if mv.at_least(2, 45) {
                 accepted(body)
             } else {
-                StatusCode::ACCEPTED.into_response()
+                let mut resp = StatusCode::ACCEPTED.into_response();
+                if let Some(l) = body["image_id"]
+                    .as_str()
+                    .and_then(|i| location(&state, &format!("/image/images/{i}")))
+                {
+                    resp.headers_mut().insert("location", l);
+                }
+                resp
             }
         }
         ActionOutcome::Body(status, body) => (
@@ -526,242 +630,28 @@ pub(crate) async fn action(
     })
 }
 
-// ---- metadata ----------------------------------------------------------------------------
-
-fn metadata_body(raw: &Bytes, key: &str) -> ApiResult<BTreeMap<String, String>> {
-    let doc = body::json(SVC, raw)?;
-    serde_json::from_value(doc.get(key).cloned().unwrap_or(Value::Null))
-        .map_err(|_| bad(format!("Invalid input for field/attribute {key}.")))
-}
-
-pub(crate) async fn metadata(
+/// `GET /servers/{id}/ips/{network}`: one network's addresses.
+pub(crate) async fn ips_by_network(
     State(state): State<AppState>,
     Auth(ctx): Auth,
-    Path(id): Path<String>,
+    Path((id, network)): Path<(String, String)>,
 ) -> ApiResult {
-    let m = state
+    let view = state
         .compute
-        .server_metadata(&scope(&ctx)?, &id)
+        .get_server(&scope(&ctx)?, &id)
         .await
         .or_api(SVC)?;
-    Ok(axum::Json(json!({"metadata": m})).into_response())
-}
-
-pub(crate) async fn replace_metadata(
-    State(state): State<AppState>,
-    Auth(ctx): Auth,
-    Path(id): Path<String>,
-    raw: Bytes,
-) -> ApiResult {
-    let items = metadata_body(&raw, "metadata")?;
-    let m = state
-        .compute
-        .set_server_metadata(&scope(&ctx)?, &id, items, true)
-        .await
-        .or_api(SVC)?;
-    Ok(axum::Json(json!({"metadata": m})).into_response())
-}
-
-pub(crate) async fn update_metadata(
-    State(state): State<AppState>,
-    Auth(ctx): Auth,
-    Path(id): Path<String>,
-    raw: Bytes,
-) -> ApiResult {
-    let items = metadata_body(&raw, "metadata")?;
-    let m = state
-        .compute
-        .set_server_metadata(&scope(&ctx)?, &id, items, false)
-        .await
-        .or_api(SVC)?;
-    Ok(axum::Json(json!({"metadata": m})).into_response())
-}
-
-pub(crate) async fn metadata_item(
-    State(state): State<AppState>,
-    Auth(ctx): Auth,
-    Path((id, key)): Path<(String, String)>,
-) -> ApiResult {
-    let m = state
-        .compute
-        .server_metadata(&scope(&ctx)?, &id)
-        .await
-        .or_api(SVC)?;
-    let v = m
-        .get(&key)
-        .ok_or_else(|| ApiError::new(SVC, 404, "Metadata item was not found"))?;
-    Ok(axum::Json(json!({"meta": {key: v}})).into_response())
-}
-
-pub(crate) async fn set_metadata_item(
-    State(state): State<AppState>,
-    Auth(ctx): Auth,
-    Path((id, key)): Path<(String, String)>,
-    raw: Bytes,
-) -> ApiResult {
-    let items = metadata_body(&raw, "meta")?;
-    if items.len() != 1 || !items.contains_key(&key) {
-        return Err(bad("Request body and URI mismatch"));
-    }
-    state
-        .compute
-        .set_server_metadata(&scope(&ctx)?, &id, items.clone(), false)
-        .await
-        .or_api(SVC)?;
-    Ok(axum::Json(json!({"meta": items})).into_response())
-}
-
-pub(crate) async fn delete_metadata_item(
-    State(state): State<AppState>,
-    Auth(ctx): Auth,
-    Path((id, key)): Path<(String, String)>,
-) -> ApiResult {
-    state
-        .compute
-        .delete_server_metadata(&scope(&ctx)?, &id, &key)
-        .await
-        .or_api(SVC)?;
-    Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-// ---- tags --------------------------------------------------------------------------------
-
-fn need_tags(mv: Microversion) -> ApiResult<()> {
-    if mv.at_least(2, 26) {
-        Ok(())
-    } else {
-        Err(ApiError::new(SVC, 404, "The resource could not be found."))
-    }
-}
-
-pub(crate) async fn tags(
-    State(state): State<AppState>,
-    Auth(ctx): Auth,
-    Extension(mv): Extension<Microversion>,
-    Path(id): Path<String>,
-) -> ApiResult {
-    need_tags(mv)?;
-    let t = state
-        .compute
-        .server_tags(&scope(&ctx)?, &id)
-        .await
-        .or_api(SVC)?;
-    Ok(axum::Json(json!({"tags": t})).into_response())
-}
-
-pub(crate) async fn replace_tags(
-    State(state): State<AppState>,
-    Auth(ctx): Auth,
-    Extension(mv): Extension<Microversion>,
-    Path(id): Path<String>,
-    raw: Bytes,
-) -> ApiResult {
-    need_tags(mv)?;
-    let doc = body::json(SVC, &raw)?;
-    let tags: Vec<String> = serde_json::from_value(doc["tags"].clone())
-        .map_err(|_| bad("Invalid input for field/attribute tags."))?;
-    let t = state
-        .compute
-        .set_server_tags(&scope(&ctx)?, &id, tags)
-        .await
-        .or_api(SVC)?;
-    Ok(axum::Json(json!({"tags": t})).into_response())
-}
-
-pub(crate) async fn delete_tags(
-    State(state): State<AppState>,
-    Auth(ctx): Auth,
-    Extension(mv): Extension<Microversion>,
-    Path(id): Path<String>,
-) -> ApiResult {
-    need_tags(mv)?;
-    state
-        .compute
-        .set_server_tags(&scope(&ctx)?, &id, Vec::new())
-        .await
-        .or_api(SVC)?;
-    Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-pub(crate) async fn check_tag(
-    State(state): State<AppState>,
-    Auth(ctx): Auth,
-    Extension(mv): Extension<Microversion>,
-    Path((id, tag)): Path<(String, String)>,
-) -> ApiResult {
-    need_tags(mv)?;
-    let t = state
-        .compute
-        .server_tags(&scope(&ctx)?, &id)
-        .await
-        .or_api(SVC)?;
-    if t.contains(&tag) {
-        Ok(StatusCode::NO_CONTENT.into_response())
-    } else {
-        Err(ApiError::new(
-            SVC,
-            404,
-            format!("Tag {tag} could not be found."),
-        ))
-    }
-}
-
-pub(crate) async fn add_tag(
-    State(state): State<AppState>,
-    Auth(ctx): Auth,
-    Extension(mv): Extension<Microversion>,
-    Path((id, tag)): Path<(String, String)>,
-) -> ApiResult {
-    need_tags(mv)?;
-    let mut t = state
-        .compute
-        .server_tags(&scope(&ctx)?, &id)
-        .await
-        .or_api(SVC)?;
-    let existed = t.contains(&tag);
-    if !existed {
-        t.push(tag);
-        state
-            .compute
-            .set_server_tags(&scope(&ctx)?, &id, t)
-            .await
-            .or_api(SVC)?;
-    }
-    Ok(if existed {
-        StatusCode::NO_CONTENT
-    } else {
-        StatusCode::CREATED
-    }
-    .into_response())
-}
-
-pub(crate) async fn delete_tag(
-    State(state): State<AppState>,
-    Auth(ctx): Auth,
-    Extension(mv): Extension<Microversion>,
-    Path((id, tag)): Path<(String, String)>,
-) -> ApiResult {
-    need_tags(mv)?;
-    let mut t = state
-        .compute
-        .server_tags(&scope(&ctx)?, &id)
-        .await
-        .or_api(SVC)?;
-    let before = t.len();
-    t.retain(|x| x != &tag);
-    if t.len() == before {
-        return Err(ApiError::new(
-            SVC,
-            404,
-            format!("Tag {tag} could not be found."),
-        ));
-    }
-    state
-        .compute
-        .set_server_tags(&scope(&ctx)?, &id, t)
-        .await
-        .or_api(SVC)?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    let addresses: Value = serde_json::from_str(&view.row.addresses).unwrap_or_else(|_| json!({}));
+    let ips = addresses
+        .get(&network)
+        .ok_or_else(|| ApiError::new(SVC, 404, "There is no such network"))?;
+    let ips: Vec<Value> = ips
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|ip| json!({"version": ip["version"], "addr": ip["addr"]}))
+        .collect();
+    Ok(axum::Json(json!({ network: ips })).into_response())
 }
 
 pub(crate) async fn ips(
@@ -774,6 +664,84 @@ pub(crate) async fn ips(
         .get_server(&scope(&ctx)?, &id)
         .await
         .or_api(SVC)?;
-    let addresses: Value = serde_json::from_str(&view.row.addresses).unwrap_or_else(|_| json!({}));
-    Ok(axum::Json(json!({"addresses": addresses})).into_response())
+    let mut addresses: Value =
+        serde_json::from_str(&view.row.addresses).unwrap_or_else(|_| json!({}));
+    // Nova's ips view: version and address only.
+    for ips in addresses
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|o| o.values_mut())
+        .filter_map(Value::as_array_mut)
+    {
+        for ip in ips.iter_mut().filter_map(Value::as_object_mut) {
+            ip.retain(|k, _| k == "addr" || k == "version");
+        }
+    }
+    Ok(axum::Json(json!({ "addresses": addresses })).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_ips_are_checked_and_canonical() {
+        assert_eq!(
+            access_ip(&json!("2001:0DB8:0000:0000::0001"), 6).unwrap(),
+            Some("2001:db8::1".to_string())
+        );
+        assert_eq!(
+            access_ip(&json!("10.0.0.1"), 4).unwrap(),
+            Some("10.0.0.1".to_string())
+        );
+        assert_eq!(access_ip(&Value::Null, 4).unwrap(), None);
+        for (v, family) in [
+            (json!("1.2.3"), 4),
+            (json!("::1"), 4),
+            (json!("10.0.0.1"), 6),
+            (json!(""), 6),
+            (json!(17), 4),
+        ] {
+            assert_eq!(access_ip(&v, family).unwrap_err().status, 400, "{v}");
+        }
+    }
+
+    #[test]
+    fn metadata_keys_and_values_are_at_most_255() {
+        let ok: BTreeMap<String, String> = [("k".repeat(255), "v".repeat(255))].into();
+        assert!(check_metadata(&ok).is_ok());
+        for m in [
+            [("k".repeat(256), "v".to_string())],
+            [("k".to_string(), "v".repeat(256))],
+            [(String::new(), "v".to_string())],
+        ] {
+            let m: BTreeMap<String, String> = m.into();
+            assert_eq!(check_metadata(&m).unwrap_err().status, 400);
+        }
+    }
+
+    #[test]
+    fn networks_need_uuids() {
+        let mv = Microversion::new(2, 100);
+        let s = |networks: Value| json!({"name": "a", "flavorRef": "1", "networks": networks});
+        let e = parse_create(&s(json!([{"uuid": "nope"}])), &Value::Null, mv).unwrap_err();
+        assert_eq!(e.status, 400);
+        let e = parse_create(&s(json!([{"port": "nope"}])), &Value::Null, mv).unwrap_err();
+        assert_eq!(e.status, 400);
+        let e = parse_create(
+            &s(json!([{"uuid": "8f2b5d0e-4c3a-4b7e-9d1f-2a6c8e0b4d3f", "fixed_ip": "10.0.0"}])),
+            &Value::Null,
+            mv,
+        )
+        .unwrap_err();
+        assert_eq!(e.status, 400);
+        assert!(
+            parse_create(
+                &s(json!([{"uuid": "8f2b5d0e-4c3a-4b7e-9d1f-2a6c8e0b4d3f", "fixed_ip": "10.0.0.4"}])),
+                &Value::Null,
+                mv
+            )
+            .is_ok()
+        );
+    }
 }

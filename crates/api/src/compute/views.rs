@@ -215,6 +215,79 @@ pub(crate) fn server_full(
     Value::Object(m)
 }
 
+/// The keys of the server body Nova answers `PUT /servers/{id}` and `rebuild` with below 2.75
+/// (its view builder without the extended attributes).
+const BASIC_KEYS: &[&str] = &[
+    "id",
+    "name",
+    "status",
+    "tenant_id",
+    "user_id",
+    "metadata",
+    "hostId",
+    "image",
+    "flavor",
+    "created",
+    "updated",
+    "addresses",
+    "accessIPv4",
+    "accessIPv6",
+    "links",
+    "OS-DCF:diskConfig",
+    "progress",
+    "fault",
+    "locked",
+    "description",
+    "tags",
+    "trusted_image_certificates",
+    "locked_reason",
+];
+
+/// `PUT /servers/{id}`: the basic view below 2.75, everything `GET` shows from 2.75.
+pub(crate) fn server_update(base: &str, v: &ServerView, mv: Microversion, is_admin: bool) -> Value {
+    let mut out = server_full(base, v, mv, is_admin, false);
+    if !mv.at_least(2, 75)
+        && let Some(o) = out.as_object_mut()
+    {
+        o.retain(|k, _| BASIC_KEYS.contains(&k.as_str()));
+        // ...and the addresses without their type and MAC (Nova's `extend_address=False`).
+        if let Some(nets) = o.get_mut("addresses").and_then(Value::as_object_mut) {
+            for ips in nets.values_mut().filter_map(Value::as_array_mut) {
+                for ip in ips.iter_mut().filter_map(Value::as_object_mut) {
+                    ip.retain(|k, _| k == "addr" || k == "version");
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `rebuild`'s `server`: the update view plus `adminPass`, `key_name` (2.54) and `user_data`
+/// (2.57, in place of `OS-EXT-SRV-ATTR:user_data`).
+pub(crate) fn server_rebuild(
+    base: &str,
+    v: &ServerView,
+    mv: Microversion,
+    is_admin: bool,
+    admin_pass: Option<&str>,
+) -> Value {
+    let mut out = server_update(base, v, mv, is_admin);
+    let user_data = parse(&v.row.request)["user_data"].clone();
+    if let Some(o) = out.as_object_mut() {
+        o.remove("OS-EXT-SRV-ATTR:user_data");
+        if mv.at_least(2, 54) {
+            o.insert("key_name".into(), json!(v.row.key_name));
+        }
+        if mv.at_least(2, 57) {
+            o.insert("user_data".into(), user_data);
+        }
+        if let Some(p) = admin_pass {
+            o.insert("adminPass".into(), json!(p));
+        }
+    }
+    out
+}
+
 /// Nova's hostname sanitisation of a display name.
 fn hostname(name: &str) -> String {
     let mut h: String = name

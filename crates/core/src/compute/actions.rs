@@ -95,6 +95,8 @@ impl Compute {
             ));
         }
         let mut body = action.body.clone();
+        let mut resize_to = None;
+        let mut rebuild_image = None;
         match action.name.as_str() {
             "resize" => {
                 let flavor_ref = body["resize"]["flavorRef"]
@@ -109,6 +111,7 @@ impl Compute {
                     })?;
                 self.ensure_flavor_in_pod(&flavor_snapshot(&flavor), &row.project_id, &pod_id)
                     .await?;
+                resize_to = Some(flavor_snapshot(&flavor));
             }
             "rebuild" => {
                 let image = body["rebuild"]["imageRef"]
@@ -127,6 +130,14 @@ impl Compute {
                     .ensure_in_pod(&row.project_id, &info.id, &pod_id)
                     .await?;
                 body["rebuild"]["imageRef"] = json!(bottom_image);
+                rebuild_image = Some(info.id.clone());
+                // New metadata replaces the pod's: keep the top id on the bottom server.
+                if let Some(m) = body["rebuild"]
+                    .get_mut("metadata")
+                    .and_then(Value::as_object_mut)
+                {
+                    m.insert(super::TOP_ID_KEY.into(), json!(id));
+                }
                 if let Some(n) = body["rebuild"]["name"].as_str() {
                     body["rebuild"]["name"] = json!(format!("{n}@{id}"));
                 }
@@ -168,12 +179,41 @@ impl Compute {
                 message,
             ));
         }
-        if action.name == "rebuild"
-            && let Some(n) = action.body["rebuild"]["name"].as_str()
-        {
-            let mut renamed = self.server_row(scope, id).await?;
-            renamed.name = n.to_string();
-            self.store.update_server(&renamed).await?;
+        if let Some(to) = resize_to {
+            // Both flavors, so the index follows the pod to the new one (and back on a revert).
+            let mut resized = self.server_row(scope, id).await?;
+            let mut request: Value = serde_json::from_str(&resized.request).unwrap_or_default();
+            if request.is_object() {
+                let from: Value = serde_json::from_str(&resized.flavor).unwrap_or_default();
+                request["resize"] = json!({"from": from, "to": to});
+                resized.request = json_text(&request);
+                self.store.update_server(&resized).await?;
+            }
+        }
+        if action.name == "rebuild" {
+            // What the rebuild changed that the index shows: image, name, metadata, key, user data.
+            let req = &action.body["rebuild"];
+            let mut rebuilt = self.server_row(scope, id).await?;
+            if let Some(image) = rebuild_image {
+                rebuilt.image_id = image;
+            }
+            if let Some(n) = req["name"].as_str() {
+                rebuilt.name = n.to_string();
+            }
+            if let Some(m) = req.get("metadata").filter(|m| m.is_object()) {
+                rebuilt.metadata = json_text(m);
+            }
+            if let Some(k) = req.get("key_name") {
+                rebuilt.key_name = k.as_str().map(str::to_string);
+            }
+            if let Some(u) = req.get("user_data") {
+                let mut request: Value = serde_json::from_str(&rebuilt.request).unwrap_or_default();
+                if request.is_object() {
+                    request["user_data"] = u.clone();
+                    rebuilt.request = json_text(&request);
+                }
+            }
+            self.store.update_server(&rebuilt).await?;
         }
         // Refresh the index from the pod right away.
         let _ = self.get_server(scope, id).await;
@@ -220,6 +260,17 @@ impl Compute {
                 r.status,
                 r.json().unwrap_or(Value::Null),
             ));
+        }
+        if action.name == "rebuild" {
+            let answered = r.json().unwrap_or(Value::Null);
+            let admin_pass = action.body["rebuild"]["adminPass"]
+                .as_str()
+                .or(answered["server"]["adminPass"].as_str())
+                .map(str::to_string);
+            return Ok(ActionOutcome::Rebuilt { admin_pass });
+        }
+        if action.name == "confirmResize" {
+            return Ok(ActionOutcome::NoContent);
         }
         Ok(ActionOutcome::Accepted)
     }

@@ -1,5 +1,5 @@
-//! Keypairs: top-authoritative per user; imported public keys only (clients ≥ 2.92 generate
-//! keys themselves). Copied into a pod, as the tenant, under the same name when a server
+//! Keypairs: top-authoritative per user; imported public keys, or (below 2.92, without one) an
+//! Ed25519 pair generated here (`keygen.rs`) whose private half is returned once and not kept. Copied into a pod, as the tenant, under the same name when a server
 //! there uses one (a copy whose public key no longer matches the top's is replaced). Deleting
 //! a keypair enqueues a `keypair_delete` job per pod holding a copy, which deletes the copy as
 //! the pod's admin and drops its routing row, so a key re-imported under the same name is the
@@ -81,13 +81,57 @@ pub struct KeypairCreate {
     pub user_id: Option<String>,
 }
 
+/// A new keypair, and the private key when Cascade generated the pair (returned once, never
+/// stored).
+#[derive(Clone)]
+pub struct CreatedKeypair {
+    pub row: KeypairRow,
+    pub private_key: Option<String>,
+}
+
+impl std::fmt::Debug for CreatedKeypair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedKeypair")
+            .field("row", &self.row)
+            .field(
+                "private_key",
+                &self.private_key.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
 /// `aa:bb:…` MD5 fingerprint of an OpenSSH public key.
+/// `None` unless the key is an OpenSSH public key whose blob is well formed: length-prefixed
+/// fields, the first naming the key's own type, then the fields of that type (so `ssh-rsa JUNK`
+/// or a blob of zeros is refused, as Nova's key loading refuses them).
 pub(crate) fn fingerprint(public_key: &str) -> Option<String> {
     let mut parts = public_key.split_whitespace();
-    let _kind = parts.next()?;
+    let kind = parts.next()?;
     let blob = base64::engine::general_purpose::STANDARD
         .decode(parts.next()?)
         .ok()?;
+    let mut fields = Vec::new();
+    let mut rest = blob.as_slice();
+    while !rest.is_empty() {
+        let len = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+        fields.push(rest.get(4..4 + len)?);
+        rest = &rest[4 + len..];
+    }
+    if fields.first().copied() != Some(kind.as_bytes()) {
+        return None;
+    }
+    let shaped = match kind {
+        // e, n: a modulus of at most 16384 bits.
+        "ssh-rsa" => fields.len() == 3 && !fields[2].is_empty() && fields[2].len() <= 2049,
+        "ssh-ed25519" => fields.len() == 2 && fields[1].len() == 32,
+        "ssh-dss" => fields.len() == 5,
+        k if k.starts_with("ecdsa-sha2-") => fields.len() == 3,
+        _ => fields.len() >= 2,
+    };
+    if !shaped {
+        return None;
+    }
     let digest = Md5::digest(&blob);
     Some(
         digest
@@ -109,7 +153,7 @@ impl Compute {
         project_id: &str,
         req: KeypairCreate,
         allow_dots: bool,
-    ) -> Result<KeypairRow> {
+    ) -> Result<CreatedKeypair> {
         let valid = |c: char| {
             c.is_ascii_alphanumeric()
                 || c == '-'
@@ -126,12 +170,25 @@ impl Compute {
                 "Keypair data is invalid: Keypair name contains unsafe characters",
             ));
         }
-        let Some(public_key) = req.public_key.filter(|k| !k.trim().is_empty()) else {
-            return Err(CoreError::bad_request(
-                "Keypair data is invalid: Cascade does not generate keys; provide public_key (clients at microversion 2.92+ generate one themselves)",
-            ));
-        };
         let key_type = req.key_type.unwrap_or_else(|| "ssh".into());
+        // Without a public key Nova generates the pair and hands out the private half once.
+        let (public_key, private_key) = match req.public_key {
+            Some(k) => (k, None),
+            None if key_type == "ssh" => {
+                let g = super::keygen::generate("Generated-by-Nova");
+                (g.public_key, Some(g.private_key))
+            }
+            None => {
+                return Err(CoreError::bad_request(
+                    "Keypair data is invalid: Cascade generates ssh key pairs only; provide public_key for an x509 key pair",
+                ));
+            }
+        };
+        if public_key.trim().is_empty() {
+            return Err(CoreError::bad_request(
+                "Keypair data is invalid: failed to generate fingerprint",
+            ));
+        }
         let fingerprint = if key_type == "ssh" {
             fingerprint(&public_key).ok_or_else(|| {
                 CoreError::bad_request("Keypair data is invalid: failed to generate fingerprint")
@@ -159,7 +216,7 @@ impl Compute {
             }
             other => other.into(),
         })?;
-        Ok(row)
+        Ok(CreatedKeypair { row, private_key })
     }
 
     pub async fn get_keypair(&self, user_id: &str, name: &str) -> Result<KeypairRow> {
@@ -388,5 +445,12 @@ mod tests {
         let fp = super::fingerprint(key).unwrap();
         assert_eq!(fp.split(':').count(), 16);
         assert!(super::fingerprint("ssh-rsa not-base64!").is_none());
+        assert!(super::fingerprint("ssh-rsa JUNK nova@ubuntu").is_none());
+        let zeros = format!("ssh-rsa {} openstack@ubuntu", "A".repeat(2048));
+        assert!(super::fingerprint(&zeros).is_none());
+        // The type in the blob must be the one named.
+        let ed = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGbLZ8yQ0Z5cR6F0k6x4F7pX8mH8N1rSxYb0tT2nB1Qm";
+        assert!(super::fingerprint(ed).is_some());
+        assert!(super::fingerprint(&ed.replace("ssh-ed25519", "ssh-rsa")).is_none());
     }
 }

@@ -9,7 +9,9 @@ mod actions;
 pub mod deps;
 mod flavors;
 mod groups;
+mod keygen;
 mod keypairs;
+mod list;
 mod metadata;
 mod name_filter;
 mod quotas;
@@ -25,13 +27,11 @@ use std::time::Duration;
 use cascade_store::Store;
 
 pub use flavors::{FlavorCreate, flavor_snapshot};
-pub use keypairs::KeypairCreate;
-pub use quotas::{QuotaSet, default_quotas};
+pub use keypairs::{CreatedKeypair, KeypairCreate};
+pub use list::{ListQuery, ServerList};
+pub use quotas::{NETWORK_QUOTAS, QuotaSet, default_quotas};
 pub use scheduler::{SchedulerHints, fits_capabilities};
-pub use servers::{
-    Action, ActionOutcome, ListQuery, ServerCreate, ServerList, ServerUpdate, ServerView,
-    TOP_ID_KEY,
-};
+pub use servers::{Action, ActionOutcome, ServerCreate, ServerUpdate, ServerView, TOP_ID_KEY};
 
 use crate::identity::Delegation;
 use crate::jobs::JobEngine;

@@ -7,6 +7,14 @@ use std::collections::BTreeMap;
 use super::Compute;
 use crate::{CoreError, Result};
 
+/// The quotas Nova drops from its quota sets and limits at 2.36 (nova-network's).
+pub const NETWORK_QUOTAS: [&str; 4] = [
+    "fixed_ips",
+    "floating_ips",
+    "security_group_rules",
+    "security_groups",
+];
+
 /// Resource → hard limit (`-1` unlimited).
 pub type QuotaSet = BTreeMap<String, i64>;
 
@@ -23,6 +31,12 @@ pub fn default_quotas() -> QuotaSet {
         ("injected_files", 5),
         ("injected_file_content_bytes", 10240),
         ("injected_file_path_bytes", 255),
+        // nova-network's quotas: still shown (and settable) below 2.36, enforced by nothing
+        // (Neutron has its own), with Nova's defaults.
+        ("floating_ips", 10),
+        ("fixed_ips", -1),
+        ("security_groups", 10),
+        ("security_group_rules", 20),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))

@@ -1,13 +1,13 @@
 //! Servers: create (validate, quota, schedule, plan ports, write the index row in BUILD and the
 //! build job, answer at once), show (live from the pod, repairing the index; from the index
 //! with `UNKNOWN` when the pod is unreachable), list (from the index only: one pod down or slow
-//! never slows a list), update, delete (a job), actions (forwarded to the pod as the tenant),
+//! never slows a list: `list.rs`), update, delete (a job), actions (forwarded to the pod as the tenant),
 //! metadata, tags and server groups.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use cascade_model::admin::PodState;
-use cascade_store::compute::{ServerFilter, ServerPage, ServerRow, server_sort_column};
+use cascade_store::compute::ServerRow;
 use cascade_store::{StoreError, now_micros};
 use http::Method;
 use serde_json::{Value, json};
@@ -63,54 +63,6 @@ pub struct ServerView {
     pub server_groups: Vec<String>,
 }
 
-/// A list request.
-#[derive(Debug, Clone)]
-pub struct ListQuery {
-    pub filter: ServerFilter,
-    /// Nova's `name` filter is a regular expression.
-    pub name: Option<String>,
-    pub tags: Vec<String>,
-    pub tags_any: Vec<String>,
-    pub not_tags: Vec<String>,
-    pub not_tags_any: Vec<String>,
-    pub sort_key: Option<String>,
-    pub sort_dir: Option<String>,
-    pub limit: Option<usize>,
-    pub marker: Option<String>,
-    /// Whose servers: the caller's project, or all projects' for an admin's `all_tenants`.
-    pub scope: Scope,
-    /// ≥ 2.69: servers of unreachable pods are shown as `UNKNOWN` instead of skipped.
-    pub show_unknown: bool,
-}
-
-impl ListQuery {
-    /// A list of `scope`'s servers with no filter.
-    pub fn new(scope: Scope) -> ListQuery {
-        ListQuery {
-            filter: ServerFilter::default(),
-            name: None,
-            tags: Vec::new(),
-            tags_any: Vec::new(),
-            not_tags: Vec::new(),
-            not_tags_any: Vec::new(),
-            sort_key: None,
-            sort_dir: None,
-            limit: None,
-            marker: None,
-            scope,
-            show_unknown: false,
-        }
-    }
-}
-
-/// A page of servers.
-#[derive(Debug, Clone)]
-pub struct ServerList {
-    pub servers: Vec<ServerView>,
-    /// Set when the page is full (Nova then emits a `next` link).
-    pub next_marker: Option<String>,
-}
-
 /// A server action (`POST /servers/{id}/action`): its name and body as sent.
 #[derive(Debug, Clone)]
 pub struct Action {
@@ -122,6 +74,13 @@ pub struct Action {
 #[derive(Debug, Clone)]
 pub enum ActionOutcome {
     Accepted,
+    /// 204 without a body (`confirmResize`).
+    NoContent,
+    /// `rebuild` was accepted: the handler answers with the server and its new password (the
+    /// requested one, else the pod's).
+    Rebuilt {
+        admin_pass: Option<String>,
+    },
     Body(u16, Value),
 }
 
@@ -145,7 +104,39 @@ fn parse_ts(v: &Value) -> Option<i64> {
 }
 
 /// Copies what the pod knows better (state, host, addresses, fault, lock) into the index.
+/// After a resize (or its revert) the pod's server shows the other flavor (by name, 2.47+):
+/// the index takes the matching snapshot kept at the resize, and its vCPUs and RAM.
+fn follow_resize(row: &mut ServerRow, b: &Value) {
+    let Some(name) = b["flavor"]["original_name"].as_str() else {
+        return;
+    };
+    let current: Value = serde_json::from_str(&row.flavor).unwrap_or_default();
+    if current["name"] == name {
+        return;
+    }
+    let request: Value = serde_json::from_str(&row.request).unwrap_or_default();
+    // By name, else by size (a pod's copy may carry another name).
+    let size = |f: &Value| (f["vcpus"].as_i64(), f["ram"].as_i64(), f["disk"].as_i64());
+    let by_size: Vec<&str> = ["to", "from"]
+        .into_iter()
+        .filter(|w| size(&request["resize"][*w]) == size(&b["flavor"]))
+        .collect();
+    for which in ["to", "from"] {
+        let snap = &request["resize"][which];
+        if !snap.is_object() {
+            continue;
+        }
+        if snap["name"] == name || (by_size == [which] && size(&current) != size(&b["flavor"])) {
+            row.flavor = json_text(snap);
+            row.vcpus = snap["vcpus"].as_i64().unwrap_or(row.vcpus);
+            row.ram = snap["ram"].as_i64().unwrap_or(row.ram);
+            return;
+        }
+    }
+}
+
 pub(crate) fn apply_bottom(row: &mut ServerRow, b: &Value) {
+    follow_resize(row, b);
     if let Some(s) = b["status"].as_str() {
         row.status = s.to_string();
     }
@@ -625,133 +616,6 @@ impl Compute {
             self.store.update_server(&row).await?;
         }
         Ok(())
-    }
-
-    /// Lists servers from the index, sorted and paged like Nova.
-    pub async fn list_servers(&self, q: &ListQuery) -> Result<ServerList> {
-        let sort_column = match q.sort_key.as_deref() {
-            None => "created_at",
-            Some(k) => server_sort_column(k)
-                .ok_or_else(|| CoreError::bad_request(format!("Invalid sort_key {k}")))?,
-        };
-        let descending = match q.sort_dir.as_deref() {
-            None | Some("desc") => true,
-            Some("asc") => false,
-            Some(d) => return Err(CoreError::bad_request(format!("Invalid sort_dir {d}"))),
-        };
-        let limit = q
-            .limit
-            .unwrap_or(self.config.max_limit)
-            .min(self.config.max_limit);
-        let mut after = match &q.marker {
-            Some(m) => Some(
-                self.store
-                    .get_server(m)
-                    .await
-                    .ok()
-                    .filter(|r| q.scope.permits(&r.project_id))
-                    .ok_or_else(|| CoreError::bad_request(format!("marker [{m}] not found")))?,
-            ),
-            None => None,
-        };
-        let name_re = q
-            .name
-            .as_deref()
-            .map(super::name_filter::NameFilter::parse)
-            .transpose()?;
-        let mut scanned = 0usize;
-        let mut filter = q.filter.clone();
-        if let Scope::Project(scope) = &q.scope {
-            filter.project_id = Some(scope.clone());
-        }
-        let pods = self.pods.list().await?;
-        let mut down = BTreeSet::new();
-        for p in &pods {
-            if p.state == PodState::Down
-                || self
-                    .pods
-                    .client(&p.pod_id)
-                    .await
-                    .map(|c| c.is_open())
-                    .unwrap_or(false)
-            {
-                down.insert(p.pod_id.clone());
-            }
-        }
-        let mut out = Vec::new();
-        if limit == 0 {
-            return Ok(ServerList {
-                servers: out,
-                next_marker: None,
-            });
-        }
-        loop {
-            let batch = self
-                .store
-                .list_servers(
-                    &filter,
-                    &ServerPage {
-                        sort_column,
-                        descending,
-                        after: after.clone(),
-                        limit: (limit as i64).max(100),
-                    },
-                )
-                .await?;
-            let exhausted = (batch.len() as i64) < (limit as i64).max(100);
-            scanned += batch.len();
-            let named = match &name_re {
-                Some(re) => Some(
-                    re.matches(batch.iter().map(|r| r.name.clone()).collect())
-                        .await?,
-                ),
-                None => None,
-            };
-            for (i, row) in batch.into_iter().enumerate() {
-                after = Some(row.clone());
-                if named.as_ref().is_some_and(|m| !m[i]) {
-                    continue;
-                }
-                let tags: Vec<String> = serde_json::from_str(&row.tags).unwrap_or_default();
-                if !q.tags.iter().all(|t| tags.contains(t))
-                    || (!q.tags_any.is_empty() && !q.tags_any.iter().any(|t| tags.contains(t)))
-                    || (!q.not_tags.is_empty() && q.not_tags.iter().all(|t| tags.contains(t)))
-                    || q.not_tags_any.iter().any(|t| tags.contains(t))
-                {
-                    continue;
-                }
-                let unknown = row.pod_id.as_ref().is_some_and(|p| down.contains(p));
-                if unknown && !q.show_unknown {
-                    continue;
-                }
-                let groups = row.server_group_id.iter().cloned().collect();
-                out.push(ServerView {
-                    row,
-                    unknown,
-                    server_groups: groups,
-                });
-                if out.len() == limit {
-                    let next = out.last().map(|v| v.row.id.clone());
-                    return Ok(ServerList {
-                        servers: out,
-                        next_marker: next,
-                    });
-                }
-            }
-            if exhausted {
-                return Ok(ServerList {
-                    servers: out,
-                    next_marker: None,
-                });
-            }
-            if scanned >= self.config.max_scan_rows {
-                // Filters left most rows out: a short page, continued where the scan stopped.
-                return Ok(ServerList {
-                    servers: out,
-                    next_marker: after.map(|r| r.id),
-                });
-            }
-        }
     }
 
     // ---- update / delete ----------------------------------------------------------------------

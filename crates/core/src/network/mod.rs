@@ -18,6 +18,7 @@ mod binding;
 pub mod bottom;
 pub mod ipam;
 pub mod jobs;
+pub mod nova;
 mod ownership;
 pub mod query;
 pub mod resources;

@@ -225,6 +225,7 @@ pub(crate) fn router(ctx: Ctx) -> Router<Ctx> {
         )
         .route(&p("/servers/{id}/os-interface"), get(s::interfaces))
         .route(&p("/servers/{id}/ips"), get(s::ips))
+        .route(&p("/servers/{id}/ips/{network}"), get(s::ips_by_network))
         .route(&p("/flavors"), get(f::list).post(f::create))
         .route(&p("/flavors/detail"), get(f::list_detail))
         .route(

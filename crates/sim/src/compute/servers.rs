@@ -5,8 +5,8 @@
 //! networks/ports/block devices, show, list, update, delete (deleted servers stay visible to
 //! `changes-since` as `DELETED`), actions, metadata, tags, volume attachments.
 //!
-//! Simplifications: one host per region; no rebuild, rescue, shelve, migrate, evacuate;
-//! `adminPass` is random and never checked; `user_data` is stored but not validated beyond
+//! Simplifications: one host per region; no rescue, shelve, migrate, evacuate;
+//! `adminPass` is the requested one or random, and never checked; `user_data` is stored but not validated beyond
 //! being a string; scheduling fails only on capacity ("No valid host was found").
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -891,6 +891,12 @@ pub(crate) async fn create(
         .and_then(Value::as_object)
         .ok_or_else(|| bad("Invalid input for field/attribute server."))?;
     let name = valid_name(srv.get("name"), "name")?;
+    // Nova answers with the requested password, or one it generated.
+    let admin_pass = srv
+        .get("adminPass")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| new_id().replace('-', "")[..12].to_string());
     let flavor_ref = srv
         .get("flavorRef")
         .and_then(|f| {
@@ -1320,7 +1326,7 @@ pub(crate) async fn create(
         "links": server_links(base, &id),
         "OS-DCF:diskConfig": "MANUAL",
         "security_groups": sg_names.iter().map(|n| json!({"name": n})).collect::<Vec<_>>(),
-        "adminPass": &new_id().replace('-', "")[..12],
+        "adminPass": admin_pass,
     }});
     let mut r = (StatusCode::ACCEPTED, axum::Json(body)).into_response();
     if let Ok(loc) = http::HeaderValue::from_str(&format!("{base}/compute/v2.1/servers/{id}")) {
@@ -1399,10 +1405,52 @@ pub(crate) async fn update(
         }
     });
     let s = st.compute.visible(&id, &auth)?;
-    Ok(
-        axum::Json(json!({"server": render(&st, s, mv, auth.is_admin, &ctx.region.base_url)}))
-            .into_response(),
-    )
+    let server = render_changed(render(&st, s, mv, auth.is_admin, &ctx.region.base_url), mv);
+    Ok(axum::Json(json!({ "server": server })).into_response())
+}
+
+/// The server in `PUT /servers/{id}` and `rebuild` answers: below 2.75 Nova leaves out the
+/// extended attributes (availability zone, host, task and power state, volumes, key, ...).
+fn render_changed(mut server: Value, mv: Mv) -> Value {
+    const BASIC: &[&str] = &[
+        "id",
+        "name",
+        "status",
+        "tenant_id",
+        "user_id",
+        "metadata",
+        "hostId",
+        "image",
+        "flavor",
+        "created",
+        "updated",
+        "addresses",
+        "accessIPv4",
+        "accessIPv6",
+        "links",
+        "OS-DCF:diskConfig",
+        "progress",
+        "fault",
+        "locked",
+        "description",
+        "tags",
+        "trusted_image_certificates",
+        "locked_reason",
+    ];
+    if !mv.ge(2, 75)
+        && let Some(o) = server.as_object_mut()
+    {
+        o.retain(|k, _| BASIC.contains(&k.as_str()));
+        // ...and the addresses without their type and MAC (Nova's `extend_address=False`).
+        if let Some(nets) = o.get_mut("addresses").and_then(Value::as_object_mut) {
+            for ips in nets.values_mut().filter_map(Value::as_array_mut) {
+                for ip in ips.iter_mut().filter_map(Value::as_object_mut) {
+                    ip.retain(|k, _| k == "addr" || k == "version");
+                }
+            }
+        }
+    }
+    server
 }
 
 fn check_lock(s: &Server) -> ApiResult<()> {
@@ -1632,10 +1680,12 @@ pub(crate) async fn action(
             if s.status != "VERIFY_RESIZE" {
                 return Err(conflict("confirmResize", &s));
             }
+            // A server resized while stopped stays stopped.
             st.compute.touch(&id, t, |s| {
                 s.prev_flavor = None;
-                s.status = "ACTIVE".into();
-                s.vm_state = "active".into();
+                let off = s.power_state == 4;
+                s.status = if off { "SHUTOFF" } else { "ACTIVE" }.into();
+                s.vm_state = if off { "stopped" } else { "active" }.into();
             });
             return Ok(StatusCode::NO_CONTENT.into_response());
         }
@@ -1672,11 +1722,91 @@ pub(crate) async fn action(
                     .into_response());
             }
             let mut r = StatusCode::ACCEPTED.into_response();
-            if let Ok(h) = http::HeaderValue::from_str(&format!("{base}/compute/images/{image_id}"))
-            {
+            if let Ok(h) = http::HeaderValue::from_str(&format!("{base}/image/images/{image_id}")) {
                 r.headers_mut().insert(http::header::LOCATION, h);
             }
             return Ok(r);
+        }
+        "rebuild" => {
+            // The server keeps its id, ports and flavor; image, name, metadata, key and user
+            // data may change; it goes REBUILD and comes back ACTIVE.
+            let image = arg
+                .get("imageRef")
+                .and_then(Value::as_str)
+                .ok_or_else(|| {
+                    bad("Invalid input for field/attribute rebuild. 'imageRef' is a required property")
+                })?
+                .to_string();
+            match st.image.images.get(&image) {
+                Some(i) if i.visible_to(&auth) && i.status == "active" => {}
+                Some(i) if i.visible_to(&auth) => {
+                    return Err(bad(format!("Image {image} is not active.")));
+                }
+                _ => return Err(bad(format!("Image {image} could not be found."))),
+            }
+            let new_name = match arg.get("name") {
+                Some(n) => Some(valid_name(Some(n), "name")?),
+                None => None,
+            };
+            let meta = match arg.get("metadata") {
+                Some(m) => Some(string_map(Some(m), "metadata")?),
+                None => None,
+            };
+            if busy || !["active", "stopped", "error"].contains(&s.vm_state.as_str()) {
+                return Err(conflict("rebuild", &s));
+            }
+            let password = arg
+                .get("adminPass")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .unwrap_or_else(|| new_id().replace('-', "")[..12].to_string());
+            st.compute.touch(&id, t, |s| {
+                s.image_id = Some(image.clone());
+                if let Some(n) = new_name {
+                    s.name = n;
+                }
+                if let Some(m) = meta {
+                    s.metadata = m;
+                }
+                if mv.ge(2, 54)
+                    && let Some(k) = arg.get("key_name")
+                {
+                    s.key_name = k.as_str().map(str::to_string);
+                }
+                if mv.ge(2, 57)
+                    && let Some(u) = arg.get("user_data")
+                {
+                    s.user_data = u.as_str().map(str::to_string);
+                }
+                // A stopped server is rebuilt stopped.
+                let off = s.vm_state == "stopped";
+                s.status = "REBUILD".into();
+                s.task_state = Some("rebuilding".into());
+                s.pending = Some(Pending {
+                    due: t + action_time,
+                    status: if off { "SHUTOFF" } else { "ACTIVE" }.into(),
+                    vm_state: if off { "stopped" } else { "active" }.into(),
+                    power_state: if off { 4 } else { 1 },
+                    revert_flavor: false,
+                });
+            });
+            let s = st.compute.visible(&id, &auth)?;
+            let (key_name, user_data) = (s.key_name.clone(), s.user_data.clone());
+            let mut server =
+                render_changed(render(st, s, mv, auth.is_admin, &ctx.region.base_url), mv);
+            if let Some(o) = server.as_object_mut() {
+                o.remove("OS-EXT-SRV-ATTR:user_data");
+                if mv.ge(2, 54) {
+                    o.insert("key_name".into(), json!(key_name));
+                }
+                if mv.ge(2, 57) {
+                    o.insert("user_data".into(), json!(user_data));
+                }
+            }
+            server["adminPass"] = json!(password);
+            return Ok(
+                (StatusCode::ACCEPTED, axum::Json(json!({"server": server}))).into_response(),
+            );
         }
         "os-getConsoleOutput" => {
             let out = format!("Simulated console of {} ({})\nlogin: ", s.name, s.id);
@@ -2085,5 +2215,31 @@ pub(crate) async fn ips(
 ) -> ApiResult<Response> {
     let st = ctx.read();
     let s = st.compute.visible(&id, &auth)?;
-    Ok(axum::Json(json!({"addresses": st.network.server_addresses(&s.port_ids)})).into_response())
+    // Nova's ips view: version and address only.
+    let mut addresses = st.network.server_addresses(&s.port_ids);
+    for ips in addresses.values_mut().filter_map(Value::as_array_mut) {
+        for ip in ips.iter_mut().filter_map(Value::as_object_mut) {
+            ip.retain(|k, _| k == "addr" || k == "version");
+        }
+    }
+    Ok(axum::Json(json!({ "addresses": addresses })).into_response())
+}
+
+/// `GET /servers/{id}/ips/{network}`: one network's addresses (version and address only).
+pub(crate) async fn ips_by_network(
+    State(ctx): State<Ctx>,
+    Extension(auth): Auth,
+    Path((id, network)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let st = ctx.read();
+    let s = st.compute.visible(&id, &auth)?;
+    let all = st.network.server_addresses(&s.port_ids);
+    let ips: Vec<Value> = all
+        .get(&network)
+        .and_then(Value::as_array)
+        .ok_or_else(|| ApiError::nova(404, "There is no such network"))?
+        .iter()
+        .map(|ip| json!({"version": ip["version"], "addr": ip["addr"]}))
+        .collect();
+    Ok(axum::Json(json!({ network: ips })).into_response())
 }

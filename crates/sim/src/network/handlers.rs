@@ -788,12 +788,14 @@ pub(crate) fn create(
                                     "InvalidCIDR",
                                     format!("Invalid CIDR {p} for IP prefix."),
                                 )
-                            })?
-                            .trunc()
-                            .to_string(),
+                            })?,
                     ),
                     None => None,
                 };
+                // Neutron keeps the prefix as given (with a mask) and shows the network it means
+                // as `normalized_cidr`; duplicates are found on the latter.
+                let normalized = prefix.map(|p| p.trunc().to_string());
+                let prefix = prefix.map(|p| p.to_string());
                 let rg = s(&b, "remote_group_id").map(str::to_string);
                 if prefix.is_some() && rg.is_some() {
                     return Err(nerr(
@@ -803,7 +805,7 @@ pub(crate) fn create(
                     ));
                 }
                 let rule = json!({"id": id, "security_group_id": sg, "direction": dir, "ethertype": eth, "protocol": proto, "port_range_min": pmin, "port_range_max": pmax,
-                    "remote_ip_prefix": prefix, "remote_group_id": rg, "remote_address_group_id": null, "normalized_cidr": prefix, "description": s(&b, "description").unwrap_or(""), "project_id": project, "tenant_id": project, "belongs_to_default_sg": false});
+                    "remote_ip_prefix": prefix, "remote_group_id": rg, "remote_address_group_id": null, "normalized_cidr": normalized, "description": s(&b, "description").unwrap_or(""), "project_id": project, "tenant_id": project, "belongs_to_default_sg": false});
                 let same = |r: &Value| {
                     [
                         "security_group_id",
@@ -812,7 +814,7 @@ pub(crate) fn create(
                         "protocol",
                         "port_range_min",
                         "port_range_max",
-                        "remote_ip_prefix",
+                        "normalized_cidr",
                         "remote_group_id",
                     ]
                     .iter()

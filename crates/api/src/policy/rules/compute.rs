@@ -130,6 +130,60 @@ pub(super) static COMPUTE: &[RouteRule] = &[
     ),
     nova!(
         GET,
+        "/servers/{id}/ips/{network}",
+        "os_compute_api:ips:show",
+        ProjectReader
+    ),
+    nova!(
+        GET,
+        "/servers/{id}/os-security-groups",
+        "os_compute_api:os-security-groups:list",
+        ProjectReader
+    ),
+    nova!(
+        GET,
+        "/os-security-groups",
+        "os_compute_api:os-security-groups:get",
+        ProjectReader
+    ),
+    nova!(
+        POST,
+        "/os-security-groups",
+        "os_compute_api:os-security-groups:create",
+        ProjectMember
+    ),
+    nova!(
+        GET,
+        "/os-security-groups/{id}",
+        "os_compute_api:os-security-groups:show",
+        ProjectReader
+    ),
+    nova!(
+        PUT,
+        "/os-security-groups/{id}",
+        "os_compute_api:os-security-groups:update",
+        ProjectMember
+    ),
+    nova!(
+        DELETE,
+        "/os-security-groups/{id}",
+        "os_compute_api:os-security-groups:delete",
+        ProjectMember
+    ),
+    nova!(
+        POST,
+        "/os-security-group-rules",
+        "os_compute_api:os-security-groups:rule:create",
+        ProjectMember
+    ),
+    nova!(
+        DELETE,
+        "/os-security-group-rules/{id}",
+        "os_compute_api:os-security-groups:rule:delete",
+        ProjectMember
+    ),
+    nova!(
+        GET,
         "/servers/{id}/os-volume_attachments",
         "os_compute_api:os-volumes-attachments:index",
         ProjectReader

@@ -221,7 +221,8 @@ impl NetworkService {
         protocol: Value,
         min: Option<i64>,
         max: Option<i64>,
-        prefix: Option<&str>,
+        // (as given, normalized)
+        prefix: Option<(&str, &str)>,
         remote_group: Option<&str>,
         description: &str,
         default_sg: bool,
@@ -237,8 +238,8 @@ impl NetworkService {
         d.insert("protocol".into(), protocol);
         d.insert("port_range_min".into(), json!(min));
         d.insert("port_range_max".into(), json!(max));
-        d.insert("remote_ip_prefix".into(), json!(prefix));
-        d.insert("normalized_cidr".into(), json!(prefix));
+        d.insert("remote_ip_prefix".into(), json!(prefix.map(|p| p.0)));
+        d.insert("normalized_cidr".into(), json!(prefix.map(|p| p.1)));
         d.insert("remote_group_id".into(), json!(remote_group));
         d.insert("remote_address_group_id".into(), Value::Null);
         d.insert("belongs_to_default_sg".into(), json!(default_sg));
@@ -341,9 +342,15 @@ impl NetworkService {
                         format!("Conflicting value ethertype {ethertype} for CIDR {p}"),
                     ));
                 }
-                Some(net.trunc().to_string())
+                // Neutron keeps the prefix as given (a mask added to a bare address) and shows
+                // the network it means as `normalized_cidr`.
+                Some((net.to_string(), net.trunc().to_string()))
             }
             None => None,
+        };
+        let (given_prefix, prefix) = match prefix {
+            Some((given, normalized)) => (Some(given), Some(normalized)),
+            None => (None, None),
         };
         let remote_group = opt_str(b, "remote_group_id")?;
         if prefix.is_some() && remote_group.is_some() {
@@ -368,7 +375,11 @@ impl NetworkService {
                 && r["protocol"] == protocol
                 && r["port_range_min"] == json!(min)
                 && r["port_range_max"] == json!(max)
-                && r["remote_ip_prefix"] == json!(prefix)
+                && (if r["normalized_cidr"].is_null() {
+                    &r["remote_ip_prefix"]
+                } else {
+                    &r["normalized_cidr"]
+                }) == &json!(prefix)
                 && r["remote_group_id"] == json!(remote_group)
             {
                 return Err(NetError::conflict(
@@ -389,7 +400,7 @@ impl NetworkService {
                 protocol,
                 min,
                 max,
-                prefix.as_deref(),
+                given_prefix.as_deref().zip(prefix.as_deref()),
                 remote_group,
                 opt_str(b, "description")?.unwrap_or(""),
                 str_of(&sg, "name") == "default",

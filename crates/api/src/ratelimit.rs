@@ -220,7 +220,10 @@ mod tests {
         assert!(l.take_at(ip("10.0.0.1"), t0, true).is_ok());
         assert!(l.take_at(ip("10.0.0.1"), t0, true).is_ok());
         assert!(l.take_at(ip("10.0.0.1"), t0, false).is_err());
-        assert!(l.take_at(ip("10.0.0.1"), t0 + Duration::from_secs(1), false).is_ok());
+        assert!(
+            l.take_at(ip("10.0.0.1"), t0 + Duration::from_secs(1), false)
+                .is_ok()
+        );
     }
 
     #[test]

@@ -157,8 +157,11 @@ pub(crate) async fn create_flavor(
         )?,
         swap: int_field(&f["swap"], "swap", false)?,
         rxtx_factor: f["rxtx_factor"].as_f64().unwrap_or(1.0),
-        is_public: nova_bool(&f["os-flavor-access:is_public"], "os-flavor-access:is_public")?
-            .unwrap_or(true),
+        is_public: nova_bool(
+            &f["os-flavor-access:is_public"],
+            "os-flavor-access:is_public",
+        )?
+        .unwrap_or(true),
         description: if mv.at_least(2, 55) {
             f["description"].as_str().map(str::to_string)
         } else {
@@ -182,7 +185,7 @@ fn nova_bool(v: &Value, field: &str) -> ApiResult<Option<bool>> {
     match text.as_str() {
         "true" | "t" | "on" | "yes" | "y" | "1" => Ok(Some(true)),
         "false" | "f" | "off" | "no" | "n" | "0" => Ok(Some(false)),
-        _ => Err(bad(&format!(
+        _ => Err(bad(format!(
             "Invalid input for field/attribute {field}. Value: {v}. {v} is not of type 'boolean', 'string'"
         ))),
     }

@@ -2,7 +2,8 @@
 # The whole test suite, in two stages:
 #   1. fast: formatting, lints, unit and integration tests (SQLite and the real PostgreSQL at
 #      CASCADE_TEST_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/test), then the
-#      end-to-end run of `cascade demo` driven by the real `openstack` CLI;
+#      end-to-end run of `cascade demo` driven by the real `openstack` CLI, then OpenStack's
+#      own API tests (Tempest, pinned) against `cascade demo` (tests/tempest/run.sh);
 #   2. real: the real-OpenStack tier (scripts/real-openstack/tier.sh): installs (cached) and
 #      starts two real regions, smoke-tests them, runs the contract suite against a real and a
 #      simulated region, and runs Cascade end to end in front of both real regions.
@@ -26,6 +27,8 @@ fi
 echo "== end-to-end: cascade demo + openstack CLI"
 cargo build --locked -p cascade
 tests/e2e/cli.sh
+echo "== OpenStack's API tests: Tempest against cascade demo (tests/tempest/run.sh)"
+tests/tempest/run.sh
 echo "== fast stage done in $(($(date +%s) - T0))s"
 
 if [ "${CASCADE_REAL_TIER:-run}" = skip ]; then

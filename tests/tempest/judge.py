@@ -2,8 +2,10 @@
 
   judge.py retry RESULTS KNOWN        prints an include-list (regexes) of the failures that
                                       known-failures.txt does not list, for one retry
-  judge.py known RESULTS TEMPEST_OUT  prints a known-failures.txt for a run: each failing test
-                                      under its service, with the first words of its error
+  judge.py known RESULTS TEMPEST_OUT [RESULTS TEMPEST_OUT ...]
+                                      prints a known-failures.txt for a run (and its retry):
+                                      each test that failed in any of them, under its service,
+                                      with the first words of its error
   judge.py judge [--filtered] --known KNOWN --min-pass FILE --elapsed S --label L CSV...
                                       the verdict over the first run and its retry (a later
                                       CSV's result wins for a test it ran): exits 1 when a
@@ -78,9 +80,13 @@ def reasons(tempest_out):
     return found
 
 
-def known_list(results, tempest_out):
-    status = read(results)
-    why = reasons(tempest_out)
+def known_list(pairs):
+    status, why = {}, {}
+    for results, tempest_out in pairs:
+        for test, s in read(results).items():
+            if s == "failure" or test not in status:
+                status[test] = s
+        why = {**reasons(tempest_out), **why}
     out = [
         "# Tempest tests that fail through `cascade demo` today (issue 12), one per line, each with",
         "# the first words of its error as measured (judge.py known). A test that starts to pass is",
@@ -100,7 +106,8 @@ def known_list(results, tempest_out):
 
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "known":
-        known_list(sys.argv[2], sys.argv[3])
+        args = sys.argv[2:]
+        known_list(list(zip(args[0::2], args[1::2])))
         return 0
     if len(sys.argv) > 1 and sys.argv[1] == "retry":
         status = read(sys.argv[2])

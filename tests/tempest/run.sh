@@ -15,7 +15,7 @@
 # rises). Prints "tempest: P passed, F failed (K known), S skipped in Ns".
 #
 # TEMPEST_FILTER=REGEX narrows the run to matching tests (a developer's loop; the checks on
-# the counts are then not applied). TEMPEST_CONCURRENCY (default 2) sets the workers.
+# the counts are then not applied). TEMPEST_CONCURRENCY (default 4) sets the workers.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -24,7 +24,7 @@ venv="${TEMPEST_VENV:-$root/.venv-tempest}"
 osc="$("$root/scripts/venv.sh")/bin/openstack"
 work="${TEMPEST_WORK:-$(mktemp -d)}"
 mkdir -p "$work"
-concurrency="${TEMPEST_CONCURRENCY:-2}"
+concurrency="${TEMPEST_CONCURRENCY:-4}"
 label="${TEMPEST_LABEL:-demo}"
 demo_pid=""
 cleanup() {

@@ -621,3 +621,41 @@ async fn server_response_shapes_and_validation() {
     drop(e.c);
     db.cleanup().await;
 }
+
+/// A project without any network: before 2.37 a server asked for with no `networks` boots
+/// without ports, as Nova does; `"auto"` (2.37+) is refused with Nova's text.
+#[tokio::test]
+async fn servers_of_a_project_without_networks() {
+    let db = Db::sqlite();
+    let e = env(&db).await;
+    let t = tenant(&e.c.url, &e.admin, "nonet", "nonet-u", Some("member")).await;
+    let tok = t.token.as_str();
+    let img = image(&e).await;
+    let r = nova(
+        &e,
+        Method::POST,
+        "/flavors",
+        &e.admin,
+        Some(json!({"flavor": {"name": "m1.nonet", "id": "fnonet", "vcpus": 1, "ram": 64, "disk": 1}})),
+        "2.1",
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let body = json!({"server": {"name": "bare", "imageRef": img, "flavorRef": "fnonet"}});
+    let r = nova(&e, Method::POST, "/servers", tok, Some(body.clone()), "2.1").await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let id = r.body["server"]["id"].as_str().unwrap().to_string();
+    assert!(wait_status(&e, tok, &id, "ACTIVE").await);
+    let r = nova(&e, Method::GET, &format!("/servers/{id}"), tok, None, "2.1").await;
+    assert_eq!(r.body["server"]["addresses"], json!({}), "{}", r.text);
+    let mut auto = body;
+    auto["server"]["networks"] = json!("auto");
+    let r = nova(&e, Method::POST, "/servers", tok, Some(auto), "2.37").await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(
+        r.text
+            .contains("Unable to automatically allocate a network"),
+        "{}",
+        r.text
+    );
+}

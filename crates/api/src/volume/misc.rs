@@ -71,7 +71,12 @@ pub(crate) async fn types(
 ) -> ApiResult {
     check_project(&ctx, &project)?;
     let list = state.volumes.list_types(ctx.is_admin()).await.or_api(SVC)?;
-    ok(json!({"volume_types": list.iter().map(views::volume_type).collect::<Vec<_>>()}))
+    let read = views::TypeAnswer::Read {
+        admin: ctx.is_admin(),
+    };
+    ok(
+        json!({"volume_types": list.iter().map(|t| views::volume_type(t, read)).collect::<Vec<_>>()}),
+    )
 }
 
 pub(crate) async fn show_type(
@@ -85,7 +90,10 @@ pub(crate) async fn show_type(
         .get_type(&id, ctx.is_admin())
         .await
         .or_api(SVC)?;
-    ok(json!({"volume_type": views::volume_type(&t)}))
+    let read = views::TypeAnswer::Read {
+        admin: ctx.is_admin(),
+    };
+    ok(json!({"volume_type": views::volume_type(&t, read)}))
 }
 
 pub(crate) async fn create_type(
@@ -115,7 +123,7 @@ pub(crate) async fn create_type(
         extra_specs,
     };
     let row = state.volumes.create_type(req).await.or_api(SVC)?;
-    ok(json!({"volume_type": views::volume_type(&row)}))
+    ok(json!({"volume_type": views::volume_type(&row, views::TypeAnswer::Create)}))
 }
 
 pub(crate) async fn delete_type(

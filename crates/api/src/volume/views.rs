@@ -268,12 +268,41 @@ pub(crate) fn snapshot(s: &SnapshotRow, mv: Microversion, body: SnapshotBody) ->
     }
 }
 
-pub(crate) fn volume_type(t: &VolumeTypeRow) -> Value {
-    json!({
-        "id": t.id, "name": t.name, "description": t.description, "is_public": t.is_public,
-        "os-volume-type-access:is_public": t.is_public, "qos_specs_id": null,
-        "extra_specs": serde_json::from_str::<Value>(&t.extra_specs).unwrap_or(json!({})),
-    })
+/// A volume type as Cinder renders it: `qos_specs_id` only in an admin's show and list (never
+/// in the answer to a create, whose schema forbids it).
+#[derive(Debug, Serialize)]
+pub(crate) struct VolumeTypeView<'a> {
+    id: &'a str,
+    name: &'a str,
+    description: Option<&'a str>,
+    is_public: bool,
+    #[serde(rename = "os-volume-type-access:is_public")]
+    access_is_public: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    qos_specs_id: Option<Option<String>>,
+    extra_specs: Value,
+}
+
+/// Which answer a volume type is part of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TypeAnswer {
+    /// Show or list, for an admin or not.
+    Read {
+        admin: bool,
+    },
+    Create,
+}
+
+pub(crate) fn volume_type(t: &VolumeTypeRow, answer: TypeAnswer) -> VolumeTypeView<'_> {
+    VolumeTypeView {
+        id: &t.id,
+        name: &t.name,
+        description: t.description.as_deref(),
+        is_public: t.is_public,
+        access_is_public: t.is_public,
+        qos_specs_id: (answer == TypeAnswer::Read { admin: true }).then_some(None),
+        extra_specs: serde_json::from_str::<Value>(&t.extra_specs).unwrap_or(json!({})),
+    }
 }
 
 pub(crate) fn attachment(a: &AttachmentRow, detail: bool) -> Value {
@@ -290,6 +319,31 @@ pub(crate) fn attachment(a: &AttachmentRow, detail: bool) -> Value {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn volume_type_key_sets() {
+        let row = VolumeTypeRow {
+            id: "t1".into(),
+            name: "fast".into(),
+            description: None,
+            is_public: true,
+            extra_specs: "{}".into(),
+            created_at: 0,
+        };
+        let keys = |answer| {
+            let v = serde_json::to_value(volume_type(&row, answer)).unwrap();
+            let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+            k.sort();
+            k.join(",")
+        };
+        let base = "description,extra_specs,id,is_public,name,os-volume-type-access:is_public";
+        assert_eq!(keys(TypeAnswer::Create), base);
+        assert_eq!(keys(TypeAnswer::Read { admin: false }), base);
+        assert_eq!(
+            keys(TypeAnswer::Read { admin: true }),
+            format!("{base},qos_specs_id")
+        );
+    }
+
     use std::collections::BTreeSet;
 
     use super::*;

@@ -23,12 +23,16 @@ pub enum RequestedNetwork {
     Port { port_id: String },
 }
 
-/// What a server asked for: explicit entries, `"auto"` or `"none"`.
+/// What a server asked for: explicit entries, `"auto"` or `"none"`, or nothing at all.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum RequestedNetworks {
     Explicit(Vec<RequestedNetwork>),
+    /// `"auto"` (2.37+): the project's network or a shared one; without any, 400.
     Auto,
     None,
+    /// No `networks` key (before 2.37): like `Auto`, but a project with no usable network
+    /// gets a server without ports, as Nova does.
+    Available,
 }
 
 /// A port as the compute saga sees it once planned.

@@ -306,7 +306,7 @@ impl Compute {
             }
             None => None,
         };
-        let networks = req.networks.clone().unwrap_or(RequestedNetworks::Auto);
+        let networks = req.networks.clone().unwrap_or(RequestedNetworks::Available);
 
         let mut rows = Vec::new();
         for i in 0..req.max_count {

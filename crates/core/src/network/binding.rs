@@ -36,7 +36,7 @@ impl NetworkService {
         let entries: Vec<RequestedNetwork> = match requested {
             RequestedNetworks::None => return Ok(Vec::new()),
             RequestedNetworks::Explicit(e) => e.clone(),
-            RequestedNetworks::Auto => {
+            RequestedNetworks::Auto | RequestedNetworks::Available => {
                 let mine = self
                     .store
                     .list_net_resources("network", Some(project))
@@ -58,6 +58,9 @@ impl NetworkService {
                         }),
                 };
                 let Some(net) = pick else {
+                    if *requested == RequestedNetworks::Available {
+                        return Ok(Vec::new());
+                    }
                     return Err(NetError::bad_request(format!(
                         "Unable to automatically allocate a network for project {project}"
                     )));

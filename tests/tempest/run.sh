@@ -15,7 +15,8 @@
 # rises). Prints "tempest: P passed, F failed (K known), S skipped in Ns".
 #
 # TEMPEST_FILTER=REGEX narrows the run to matching tests (a developer's loop; the checks on
-# the counts are then not applied). TEMPEST_CONCURRENCY (default 4) sets the workers.
+# the counts are then not applied). TEMPEST_CONCURRENCY (default 6) sets the workers; TEMPEST_BUILD_TIMEOUT
+# (default 30 s, the demo builds in 1 s) bounds each wait for a status.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -24,7 +25,7 @@ venv="${TEMPEST_VENV:-$root/.venv-tempest}"
 osc="$("$root/scripts/venv.sh")/bin/openstack"
 work="${TEMPEST_WORK:-$(mktemp -d)}"
 mkdir -p "$work"
-concurrency="${TEMPEST_CONCURRENCY:-4}"
+concurrency="${TEMPEST_CONCURRENCY:-6}"
 label="${TEMPEST_LABEL:-demo}"
 demo_pid=""
 cleanup() {
@@ -48,7 +49,7 @@ if [ -n "${TEMPEST_OPENRC:-}" ]; then
     # shellcheck disable=SC1090
     source "$TEMPEST_OPENRC"
 else
-    "$cascade" demo --listen 127.0.0.1:0 --pods 2 --data-dir "$work/demo" > "$work/demo.out" 2> "$work/demo.err" &
+    "$cascade" demo --listen 127.0.0.1:0 --pods 2 --build-secs 1 --data-dir "$work/demo" > "$work/demo.out" 2> "$work/demo.err" &
     demo_pid=$!
     for _ in $(seq 1 300); do
         grep -q "Stop with Ctrl-C" "$work/demo.out" 2>/dev/null && break
@@ -164,7 +165,7 @@ flavor_ref_alt = $flavor_ref_alt
 region = $region
 min_microversion = 2.1
 max_microversion = $max_microversion
-build_timeout = 120
+build_timeout = ${TEMPEST_BUILD_TIMEOUT:-30}
 build_interval = 1
 
 [compute-feature-enabled]
@@ -232,7 +233,7 @@ region = $region
 catalog_type = volumev3
 min_microversion = 3.0
 max_microversion = $volume_max
-build_timeout = 120
+build_timeout = ${TEMPEST_BUILD_TIMEOUT:-30}
 build_interval = 1
 
 [volume-feature-enabled]

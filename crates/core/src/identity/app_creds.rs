@@ -51,6 +51,19 @@ fn role_ids(row: &AppCredRow) -> Vec<String> {
     serde_json::from_str(&row.roles).unwrap_or_default()
 }
 
+/// A token issued from a restricted credential may not manage credentials.
+fn refuse_restricted(caller: &AuthContext) -> Result<()> {
+    match &caller.application_credential {
+        Some(a) if a.restricted => Err(CoreError::forbidden(RESTRICTED)),
+        _ => Ok(()),
+    }
+}
+
+fn expired(row: &AppCredRow) -> bool {
+    row.expires_at
+        .is_some_and(|e| e <= cascade_store::now_micros())
+}
+
 fn new_secret() -> String {
     let mut bytes = [0u8; 48];
     rand::rng().fill_bytes(&mut bytes);
@@ -110,13 +123,7 @@ impl EmbeddedIdentity {
                 "You are not authorized to perform the requested action: identity:create_application_credential.",
             ));
         }
-        if caller
-            .application_credential
-            .as_ref()
-            .is_some_and(|a| a.restricted)
-        {
-            return Err(CoreError::forbidden(RESTRICTED));
-        }
+        refuse_restricted(caller)?;
         let Some(project) = &caller.project else {
             return Err(CoreError::bad_request(
                 "Application credentials must be created with a project-scoped token.",
@@ -237,13 +244,7 @@ impl EmbeddedIdentity {
         user_id: &str,
         id: &str,
     ) -> Result<()> {
-        if caller
-            .application_credential
-            .as_ref()
-            .is_some_and(|a| a.restricted)
-        {
-            return Err(CoreError::forbidden(RESTRICTED));
-        }
+        refuse_restricted(caller)?;
         match self.store.get_app_cred(id).await {
             Ok(row) if row.user_id == user_id => {}
             Ok(_) | Err(StoreError::NotFound) => return Err(Self::app_cred_missing(id)),
@@ -293,10 +294,7 @@ impl EmbeddedIdentity {
         let Some(row) = row.filter(|_| ok) else {
             return Err(denied());
         };
-        if row
-            .expires_at
-            .is_some_and(|e| e <= cascade_store::now_micros())
-        {
+        if expired(&row) {
             return Err(denied());
         }
         let user = self
@@ -320,10 +318,7 @@ impl EmbeddedIdentity {
             .get_app_cred(app_cred_id)
             .await
             .map_err(|_| denied())?;
-        if row
-            .expires_at
-            .is_some_and(|e| e <= cascade_store::now_micros())
-        {
+        if expired(&row) {
             return Err(denied());
         }
         let allowed = role_ids(&row);

@@ -8,10 +8,13 @@
 #   5. e2e       tests/real_e2e: `cascade serve` in keystone mode with RegionOne and RegionTwo as
 #                pods, driven by the openstack CLI and openstacksdk; includes fault isolation
 #                (stops r1-nova-api, restarts it with start.sh)
-#   6. stop      stop.sh, always (trap), also after a failure or Ctrl-C
+#   6. tempest   OpenStack's API tests (tests/tempest/real_tier.py): the selection of
+#                tests/tempest run against Cascade in keystone mode in front of both regions,
+#                judged against tests/tempest/known-failures-real.txt and min-pass-real
+#   7. stop      stop.sh, always (trap), also after a failure or Ctrl-C
 # Prints the time of each step, the peak memory of the regions, and as its last line
 #   real-tier: N passed, M failed
-# (N and M count smoke runs and contract tests; xfailed tests count as passed, an xpassed
+# (N and M count smoke runs, contract tests and the Tempest run as one; xfailed tests count as passed, an xpassed
 # strict xfail as failed). Exits non-zero on any failure. Nothing is ever skipped silently: a
 # service that does not start fails the tier.
 #
@@ -45,7 +48,7 @@ finish() {
     fi
     [ -n "${MEM_PID:-}" ] && kill "$MEM_PID" 2>/dev/null
     printf '\ntimings:'
-    for k in install start smoke contract-real contract-sim e2e stop; do
+    for k in install start smoke contract-real contract-sim e2e tempest stop; do
         [ -n "${took[$k]:-}" ] && printf ' %s %ss,' "$k" "${took[$k]}"
     done
     printf ' total %ss\n' $(($(now) - T0))
@@ -163,4 +166,15 @@ EOF
 suite contract-real tests/real --target real --region RegionOne
 suite contract-sim tests/real --target sim ${CASCADE_BIN:+--cascade-bin "$CASCADE_BIN"}
 suite e2e tests/real_e2e ${CASCADE_BIN:+--cascade-bin "$CASCADE_BIN"}
+
+banner "tempest through Cascade (tests/tempest/real_tier.py)"
+t=$(now)
+if "$PY" tests/tempest/real_tier.py --openrc "$RUN/admin-openrc" ${CASCADE_BIN:+--cascade-bin "$CASCADE_BIN"}; then
+    passed=$((passed + 1))
+    echo "tempest through Cascade: passed"
+else
+    failed=$((failed + 1))
+    echo "tempest through Cascade: FAILED"
+fi
+took[tempest]=$(($(now) - t))
 exit 0

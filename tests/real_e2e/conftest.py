@@ -16,11 +16,11 @@ The tests (``test_through_cascade.py``) run in file order and share the module's
 drive Cascade with the CLI and openstacksdk as the tenant, and check the real regions directly
 as admin. Teardown stops Cascade and removes the endpoints, the region, the user and the project.
 """
+import contextlib
 import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -32,9 +32,9 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.append(str(ROOT / 'tests' / 'real'))  # appended: this directory's conftest stays first
-from harness import DEFAULT_OPENRC, cascade_binary, free_port, read_openrc  # noqa: E402
-REGIONS = {'RegionOne': 'az1', 'RegionTwo': 'az2'}
-CASCADE_REGION = 'Cascade'
+from harness import DEFAULT_OPENRC, read_openrc  # noqa: E402
+from deploy import (CASCADE_REGION, REGIONS, Keystone, admin_env,  # noqa: E402,F401
+                    cascade_in_front, wait_until)
 
 
 def pytest_addoption(parser):
@@ -45,18 +45,6 @@ def pytest_addoption(parser):
                 help='cascade binary (default target/debug/cascade, built if missing)')
     g.addoption('--stop-service', default='r1-nova-api',
                 help='the real service stopped by the fault-isolation test (a PID file name)')
-
-
-def wait_until(what, fn, timeout=120, every=0.5):
-    """Calls fn until it returns something truthy; fails with its last value after timeout."""
-    t0 = time.monotonic()
-    last = None
-    while time.monotonic() - t0 < timeout:
-        last = fn()
-        if last:
-            return last
-        time.sleep(every)
-    raise AssertionError(f'{what}: not reached after {timeout}s (last: {last!r})')
 
 
 def wait_for(what, fn, want, timeout=120, every=1, bad=('ERROR', 'error')):
@@ -72,42 +60,6 @@ def wait_for(what, fn, want, timeout=120, every=1, bad=('ERROR', 'error')):
         assert v not in bad, f'{what}: became {v!r} (seen {seen})'
         assert time.monotonic() - t0 < timeout, f'{what}: still {v!r} after {timeout}s (seen {seen})'
         time.sleep(every)
-
-
-class Keystone:
-    """The shared real Keystone, as its admin (for the operator's set-up and teardown)."""
-
-    def __init__(self, creds):
-        self.url = creds['OS_AUTH_URL'].rstrip('/')
-        self.creds = creds
-        self.http = requests.Session()
-        self.token, self.body = self.issue(creds['OS_USERNAME'], creds['OS_PASSWORD'],
-                                           creds['OS_PROJECT_NAME'])
-        self.http.headers['X-Auth-Token'] = self.token
-
-    def issue(self, user, password, project):
-        body = {'auth': {
-            'identity': {'methods': ['password'], 'password': {'user': {
-                'name': user, 'password': password, 'domain': {'name': 'Default'}}}},
-            'scope': {'project': {'name': project, 'domain': {'name': 'Default'}}}}}
-        r = requests.post(f'{self.url}/auth/tokens', json=body, timeout=30)
-        assert r.status_code == 201, f'token for {user}: {r.status_code} {r.text[:300]}'
-        return r.headers['X-Subject-Token'], r.json()['token']
-
-    def call(self, method, path, expect=None, **kw):
-        r = self.http.request(method, f'{self.url}{path}', timeout=30, **kw)
-        if expect is not None:
-            assert r.status_code in ((expect,) if isinstance(expect, int) else expect), \
-                f'{method} {path}: {r.status_code} {r.text[:300]}'
-        return r
-
-    def endpoint(self, stype, region, project_id=None):
-        for svc in self.body['catalog']:
-            if svc['type'] == stype:
-                for ep in svc['endpoints']:
-                    if ep['interface'] == 'public' and ep['region_id'] == region:
-                        return ep['url']
-        raise AssertionError(f'no {stype} endpoint for {region}')
 
 
 class Region:
@@ -263,7 +215,7 @@ def deployment(request, tmp_path_factory):
     uniq = f'e2e-{uuid.uuid4().hex[:8]}'
     password = uuid.uuid4().hex
     undo = []  # teardown steps, run in reverse
-    proc = None
+    stack = contextlib.ExitStack()  # Cascade in front (stops it, removes its endpoints)
     d = None
     work = tmp_path_factory.mktemp('cascade')
     log = work / 'cascade.log'
@@ -286,85 +238,17 @@ def deployment(request, tmp_path_factory):
         project, user = tenants[uniq]
         other_project = tenants[f'{uniq}-other'][0]
 
-        # ---- Cascade in keystone mode
-        port = free_port()
-        url = f'http://127.0.0.1:{port}'
-        (work / 'cascade.toml').write_text(f'''
-listen = "127.0.0.1:{port}"
-region_name = "{CASCADE_REGION}"
-database_url = "sqlite://{work}/cascade.db?mode=rwc"
-secret_key_file = "{work}/cascade.key"
-log_format = "pretty"
-
-[identity]
-mode = "keystone"
-url = "{ks.url}"
-service_username = "{creds['OS_USERNAME']}"
-service_password = "{creds['OS_PASSWORD']}"
-service_project = "{creds['OS_PROJECT_NAME']}"
-cache_ttl_secs = 30
-
-[pods]
-health_interval_secs = 2
-health_timeout_secs = 3
-call_timeout_secs = 60
-breaker_failure_threshold = 3
-breaker_open_secs = 5
-''')
-        ready = work / 'ready'
-        logf = open(log, 'w')
-        env = {k: v for k, v in os.environ.items() if not k.startswith('OS_')}
-        env.setdefault('RUST_LOG', 'info')
-        binary = cascade_binary(cfg.getoption('--cascade-bin'))
-        proc = subprocess.Popen([binary, 'serve', '--config', str(work / 'cascade.toml'),
-                                 '--ready-file', str(ready)], stdout=logf,
-                                stderr=subprocess.STDOUT, env=env, start_new_session=True,
-                                cwd=work)
-        wait_until('cascade serve ready', lambda: ready.exists() or proc.poll() is not None,
-                   timeout=60)
-        assert proc.poll() is None, f'cascade serve exited:\n{log.read_text()}'
-
-        # ---- Cascade's endpoints in the shared Keystone, as region "Cascade"
-        r = ks.call('GET', f'/regions/{CASCADE_REGION}')
-        if r.status_code == 200:  # left over from an interrupted run: replace it
-            for ep in ks.call('GET', f'/endpoints?region_id={CASCADE_REGION}',
-                              expect=200).json()['endpoints']:
-                ks.call('DELETE', f"/endpoints/{ep['id']}", expect=204)
-            ks.call('DELETE', f'/regions/{CASCADE_REGION}', expect=204)
-        ks.call('POST', '/regions', expect=201, json={'region': {
-            'id': CASCADE_REGION, 'description': 'Cascade: one API over RegionOne and RegionTwo'}})
-        undo.append(('DELETE', f'/regions/{CASCADE_REGION}'))
-        services = {s['type']: s['id'] for s in
-                    ks.call('GET', '/services', expect=200).json()['services']}
-        paths = {'compute': '/compute/v2.1', 'network': '/network', 'image': '/image',
-                 'volumev3': '/volume/v3/%(project_id)s',
-                 'block-storage': '/volume/v3/%(project_id)s'}
-        urls = {stype: url + path for stype, path in paths.items() if stype in services}
-        # the shared Keystone serves every region, Cascade's too (as in each real region)
-        urls['identity'] = ks.endpoint('identity', creds.get('OS_REGION_NAME', 'RegionOne'))
-        for stype, ep_url in urls.items():
-            ep = ks.call('POST', '/endpoints', expect=201, json={'endpoint': {
-                'service_id': services[stype], 'interface': 'public',
-                'region_id': CASCADE_REGION, 'url': ep_url}}).json()['endpoint']
-            undo.append(('DELETE', f"/endpoints/{ep['id']}"))
-
-        d = Deployment(creds=creds, ks=ks, auth_url=creds['OS_AUTH_URL'], url=url, proc=proc,
-                       log=log, user=uniq, password=password, project=uniq,
+        # ---- Cascade in keystone mode in front of both regions (tests/real/deploy.py)
+        front = stack.enter_context(cascade_in_front(ks, creds, work,
+                                                     cfg.getoption('--cascade-bin')))
+        d = Deployment(creds=creds, ks=ks, auth_url=creds['OS_AUTH_URL'], url=front.url,
+                       proc=front.proc, log=log, user=uniq, password=password, project=uniq,
                        project_id=project['id'], user_id=user['id'], uniq=uniq,
                        other=f'{uniq}-other', other_project_id=other_project['id'],
-                       openstack=venv_bin / 'openstack', cascade_bin=binary, transcript=[],
-                       regions={name: Region(ks, name) for name in REGIONS},
+                       openstack=venv_bin / 'openstack', cascade_bin=front.binary,
+                       transcript=[], regions={name: Region(ks, name) for name in REGIONS},
                        scripts=ROOT / 'scripts' / 'real-openstack',
                        stop_service=cfg.getoption('--stop-service'))
-
-        # ---- the two real regions as pods, as an operator registers them
-        for region, az in REGIONS.items():
-            d.cascade('pod', 'add', '--region-name', region, '--az-name', az,
-                      '--auth-url', ks.url, '--username', creds['OS_USERNAME'],
-                      '--password', creds['OS_PASSWORD'],
-                      '--project-name', creds['OS_PROJECT_NAME'])
-        wait_until('both pods up', lambda: all(
-            s == 'up' for s in d.pod_states().values()) and len(d.pod_states()) == 2, timeout=60)
         yield d
     except BaseException:
         if log.exists():
@@ -379,13 +263,7 @@ breaker_open_secs = 5
             logs = Path(os.environ.get('REAL_OS_RUN', ROOT / '.real-openstack' / 'run')) / 'logs'
             if logs.is_dir():
                 shutil.copy(log, logs / 'cascade-e2e.log')
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stack.close()
         if d is not None:
             for region in d.regions.values():
                 for pid in (d.project_id, d.other_project_id):

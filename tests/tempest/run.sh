@@ -16,7 +16,8 @@
 #
 # TEMPEST_FILTER=REGEX narrows the run to matching tests (a developer's loop; the checks on
 # the counts are then not applied). TEMPEST_CONCURRENCY (default 6) sets the workers; TEMPEST_BUILD_TIMEOUT
-# (default 30 s, the demo builds in 1 s) bounds each wait for a status.
+# (default 30 s, the demo builds in 1 s) bounds each wait for a status. TEMPEST_KNOWN and
+# TEMPEST_MIN_PASS name other lists (the real tier's: known-failures-real.txt, min-pass-real).
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -27,6 +28,8 @@ work="${TEMPEST_WORK:-$(mktemp -d)}"
 mkdir -p "$work"
 concurrency="${TEMPEST_CONCURRENCY:-6}"
 label="${TEMPEST_LABEL:-demo}"
+known="${TEMPEST_KNOWN:-$here/known-failures.txt}"
+min_pass="${TEMPEST_MIN_PASS:-$here/min-pass}"
 demo_pid=""
 cleanup() {
     if [ -n "$demo_pid" ]; then kill "$demo_pid" 2>/dev/null; wait "$demo_pid" 2>/dev/null; fi
@@ -107,7 +110,8 @@ token = headers["X-Subject-Token"]
 urls = {}
 for service in body["token"]["catalog"]:
     for ep in service["endpoints"]:
-        if ep["interface"] == "public":
+        if ep["interface"] == "public" and ep.get("region_id", ep.get("region")) in (
+                os.environ.get("OS_REGION_NAME") or ep.get("region_id"),):
             urls.setdefault(service["type"], ep["url"].rstrip("/"))
 _, ext = call(urls["network"].rstrip("/") + "/v2.0/extensions", token=token)
 _, compute = call(urls["compute"], token=token)
@@ -273,7 +277,7 @@ results() { # results FILE: the last run's results as CSV
 t0=$(date +%s)
 "$venv/bin/tempest" run "${select_args[@]}" --concurrency "$concurrency" > "$work/tempest.out" 2>&1
 results "$work/results.csv" || { tail -40 "$work/tempest.out"; die "no results"; }
-python3 "$here/judge.py" retry "$work/results.csv" "$here/known-failures.txt" > "$work/retry.txt"
+python3 "$here/judge.py" retry "$work/results.csv" "$known" > "$work/retry.txt"
 csvs=("$work/results.csv")
 if [ -s "$work/retry.txt" ]; then
     echo "tempest: retrying $(wc -l < "$work/retry.txt") unexpected failures once"
@@ -283,7 +287,7 @@ fi
 elapsed=$(( $(date +%s) - t0 ))
 [ -n "${TEMPEST_RESULTS:-}" ] && cp "$work/results.csv" "$TEMPEST_RESULTS"
 [ -n "${TEMPEST_LOG:-}" ] && cp "$work/tw/logs/tempest.log" "$TEMPEST_LOG"
-python3 "$here/judge.py" judge --known "$here/known-failures.txt" --min-pass "$here/min-pass" \
+python3 "$here/judge.py" judge --known "$known" --min-pass "$min_pass" \
     --elapsed "$elapsed" --label "$label" ${TEMPEST_FILTER:+--filtered} "${csvs[@]}"
 rc=$?
 if [ $rc -ne 0 ]; then

@@ -1,6 +1,7 @@
 //! The embedded Keystone v3 API at `/identity`: version discovery, tokens (issue, validate,
 //! check, revoke), `/v3/auth/{projects,domains,catalog}`, and the admin CRUD of domains,
-//! projects, users, roles and role assignments; application credentials ([`app_creds`]). Policy follows Keystone's defaults in spirit:
+//! projects, users, roles and role assignments; application credentials ([`app_creds`]); project
+//! tags ([`project_tags`]). Policy follows Keystone's defaults in spirit:
 //! reads of oneself are open, everything else needs the `admin` role.
 
 use std::collections::HashMap;
@@ -27,6 +28,7 @@ use crate::ratelimit::AuthRateLimit;
 use crate::state::AppState;
 
 mod app_creds;
+mod project_tags;
 
 const SVC: Service = Service::Identity;
 type ApiResult<T = Response> = Result<T, ApiError>;
@@ -83,6 +85,7 @@ pub(crate) fn router() -> Router<AppState> {
         )
         .route("/v3/role_assignments", get(role_assignments))
         .merge(app_creds::router())
+        .merge(project_tags::router())
 }
 
 fn embedded(state: &AppState) -> ApiResult<&EmbeddedIdentity> {

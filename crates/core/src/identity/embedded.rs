@@ -112,10 +112,18 @@ fn duplicate(kind: &str, name: &str, domain_id: &str) -> impl FnOnce(StoreError)
     }
 }
 
+/// Keystone's schema for names: at least one non-blank character, at most 64 characters for a
+/// project (and domain), 255 for a user or a role; its validation error text.
 fn check_name(kind: &str, name: &str) -> Result<()> {
-    if name.trim().is_empty() || name.len() > 255 {
+    let max = if kind == "project" { 64 } else { 255 };
+    if name.trim().is_empty() {
         return Err(CoreError::bad_request(format!(
-            "Invalid input for field '{kind}': the name must be 1 to 255 characters."
+            "Invalid input for field 'name': '{name}' is too short (a {kind} name needs a non-blank character)."
+        )));
+    }
+    if name.chars().count() > max {
+        return Err(CoreError::bad_request(format!(
+            "Invalid input for field 'name': '{name}' is too long (a {kind} name has at most {max} characters)."
         )));
     }
     Ok(())
@@ -297,7 +305,7 @@ impl EmbeddedIdentity {
 
     /// `POST /v3/auth/tokens`: returns the new token and its context.
     pub async fn authenticate(&self, req: &AuthRequest) -> Result<AuthContext> {
-        let methods = &req.auth.identity.methods;
+        let mut methods = req.auth.identity.methods.clone();
         if methods.is_empty() {
             return Err(CoreError::bad_request(
                 "Invalid input for field 'identity/methods': [] is too short",
@@ -336,6 +344,12 @@ impl EmbeddedIdentity {
                 .await
                 .map_err(|_| CoreError::unauthorized(AUTH_REQUIRED))?;
             let user = self.store.get_user(&parent.user.id).await?;
+            // Keystone: a token made from a token carries the parent's methods plus "token".
+            for m in &parent.methods {
+                if !methods.contains(m) {
+                    methods.insert(0, m.clone());
+                }
+            }
             (user, parent.expires_at, parent.audit_ids.first().cloned())
         } else {
             return Err(CoreError::unauthorized(format!(

@@ -69,6 +69,44 @@ pub(super) static IDENTITY: &[RouteRule] = &[
         "identity:delete_project",
         AdminOnly
     ),
+    keystone!(
+        GET,
+        "/v3/projects/{id}/tags",
+        "identity:list_project_tags",
+        ProjectReader,
+        Project("id")
+    ),
+    keystone!(
+        GET,
+        "/v3/projects/{id}/tags/{tag}",
+        "identity:get_project_tag",
+        ProjectReader,
+        Project("id")
+    ),
+    keystone!(
+        PUT,
+        "/v3/projects/{id}/tags",
+        "identity:update_project_tags",
+        AdminOnly
+    ),
+    keystone!(
+        PUT,
+        "/v3/projects/{id}/tags/{tag}",
+        "identity:create_project_tag",
+        AdminOnly
+    ),
+    keystone!(
+        DELETE,
+        "/v3/projects/{id}/tags",
+        "identity:delete_project_tags",
+        AdminOnly
+    ),
+    keystone!(
+        DELETE,
+        "/v3/projects/{id}/tags/{tag}",
+        "identity:delete_project_tag",
+        AdminOnly
+    ),
     keystone!(GET, "/v3/users", "identity:list_users", AdminOnly),
     keystone!(POST, "/v3/users", "identity:create_user", AdminOnly),
     keystone!(

@@ -357,7 +357,9 @@ impl Compute {
             if let Ok(Some(bottom)) = self.find_bottom_server(&pod_id, server_id).await
                 && let Ok(client) = self.pods.client(&pod_id).await
             {
-                let _ = client
+                // The top row keeps its pod: deleting the ERROR server finds this bottom
+                // server again (by its top id) and retries, so a failure here is not lost.
+                match client
                     .send(
                         Method::DELETE,
                         "compute",
@@ -365,7 +367,19 @@ impl Compute {
                         None,
                         &[],
                     )
-                    .await;
+                    .await
+                {
+                    Ok(r) if matches!(r.status, 202 | 204 | 404) => {}
+                    Ok(r) => tracing::warn!(
+                        server_id,
+                        pod_id,
+                        bottom,
+                        status = r.status,
+                        "failed build: the pod refused to delete the bottom server; deleting the server retries"
+                    ),
+                    Err(e) => tracing::warn!(server_id, pod_id, bottom, error = %e,
+                        "failed build: the bottom server could not be deleted; deleting the server retries"),
+                }
             }
             let key = BottomKey {
                 top_id: server_id,

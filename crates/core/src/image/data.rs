@@ -1257,7 +1257,7 @@ impl ImageService {
         if bottom.get(TOP_ID_PROPERTY).is_none() {
             let patch =
                 json!([{"op": "add", "path": format!("/{TOP_ID_PROPERTY}"), "value": img.id}]);
-            let _ = client
+            let tagged = client
                 .send(
                     Method::PATCH,
                     "image",
@@ -1269,6 +1269,17 @@ impl ImageService {
                     )],
                 )
                 .await;
+            match tagged {
+                Ok(r) if r.status == 200 => {}
+                Ok(r) => {
+                    tracing::warn!(image_id = %img.id, pod_id = %pod.pod_id, bottom = %req.bottom_id,
+                    status = r.status, "registered image: the pod refused the top-id tag (the routing row still finds it)")
+                }
+                Err(e) => {
+                    tracing::warn!(image_id = %img.id, pod_id = %pod.pod_id, bottom = %req.bottom_id,
+                    error = %e, "registered image: the top-id tag could not be set (the routing row still finds it)")
+                }
+            }
         }
         Ok(img)
     }

@@ -392,7 +392,9 @@ impl VolumeService {
             if let Ok(Some(bottom)) = self.find_bottom(&pod_id, "volumes", &name).await
                 && let Ok(client) = self.pods.client(&pod_id).await
             {
-                let _ = client
+                // The top row keeps its pod: deleting the error volume finds this bottom
+                // volume again (by its name) and retries, so a failure here is not lost.
+                match client
                     .send(
                         Method::DELETE,
                         "volumev3",
@@ -400,7 +402,19 @@ impl VolumeService {
                         None,
                         &[POD_MV],
                     )
-                    .await;
+                    .await
+                {
+                    Ok(r) if matches!(r.status, 202 | 204 | 404) => {}
+                    Ok(r) => tracing::warn!(
+                        volume_id,
+                        pod_id,
+                        bottom,
+                        status = r.status,
+                        "failed create: the pod refused to delete the bottom volume; deleting the volume retries"
+                    ),
+                    Err(e) => tracing::warn!(volume_id, pod_id, bottom, error = %e,
+                        "failed create: the bottom volume could not be deleted; deleting the volume retries"),
+                }
             }
             let key = BottomKey {
                 top_id: volume_id,

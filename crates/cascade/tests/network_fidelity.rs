@@ -3,7 +3,8 @@
 //! `dhcpv6-stateless` subnets, Neutron's 400s for invalid `ipv6_ra_mode` /
 //! `ipv6_address_mode` combinations, v4 + v6 on one network), the subnets of another
 //! project's external network hidden from a tenant, security group rules with invalid port
-//! ranges, and Glance image patches in both media types with RFC 6901 pointers.
+//! ranges, Neutron's agents list (empty for a member, the pods' agents for an admin), and
+//! Glance image patches in both media types with RFC 6901 pointers.
 
 mod support;
 
@@ -106,7 +107,29 @@ async fn neutron_fidelity_on_sqlite() {
     ipv6_subnets(&e, &t).await;
     external_subnets_hidden(&e, &t).await;
     security_group_port_ranges(&e, &t).await;
+    agents(&e, &t).await;
     db.cleanup().await;
+}
+
+/// `GET /v2.0/agents`: a member gets Neutron's empty list; an admin gets the pods' agents,
+/// each with the availability zone of its pod.
+async fn agents(e: &Env, t: &str) {
+    let r = neutron(e, Method::GET, "/agents", t, None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["agents"], json!([]));
+    let r = neutron(e, Method::GET, "/agents", &e.admin, None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let agents = r.body["agents"].as_array().unwrap();
+    let types: Vec<_> = agents
+        .iter()
+        .map(|a| a["agent_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["DHCP agent", "L3 agent"], "{}", r.text);
+    assert!(
+        agents
+            .iter()
+            .all(|a| a["availability_zone"] == "az1" && a["alive"] == true)
+    );
 }
 
 async fn ipv6_subnets(e: &Env, t: &str) {

@@ -111,6 +111,10 @@ async fn list(
     let caller = caller(&auth)?;
     match coll.as_str() {
         "extensions" => return Ok(axum::Json(json!({"extensions": extensions()})).into_response()),
+        "agents" => {
+            let agents = state.network.list_agents(&caller).await.map_err(err)?;
+            return Ok(axum::Json(json!({ "agents": agents })).into_response());
+        }
         "quotas" => {
             let mut out = Vec::new();
             if caller.is_admin {

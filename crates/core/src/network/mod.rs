@@ -14,6 +14,7 @@
 //! Bottom resources carry the top id in `name` (`shadow_<port id>` for shadow ports,
 //! `description` for floating IPs), so a crashed creator's resource is found and adopted.
 
+mod agents;
 mod binding;
 pub mod bottom;
 pub mod ipam;

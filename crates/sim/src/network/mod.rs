@@ -331,6 +331,9 @@ async fn list_h(
     if coll == "extensions" {
         return Ok(axum::Json(handlers::extensions()).into_response());
     }
+    if coll == "agents" {
+        return Ok(axum::Json(json!({ "agents": agents(&ctx, auth.is_admin) })).into_response());
+    }
     Ok(axum::Json(list(&ctx, &auth, &coll, q)?).into_response())
 }
 
@@ -494,4 +497,37 @@ pub(crate) fn router(ctx: Ctx) -> Router<Ctx> {
         .route("/network/v2.0", get(v2_index))
         .route("/network/v2.0/", get(v2_index))
         .merge(authed)
+}
+
+/// The region's agents as Neutron lists them: a DHCP and an L3 agent on the region's network
+/// host, alive; shown to admins only (Neutron's policy gives members an empty list).
+fn agents(ctx: &Ctx, is_admin: bool) -> Vec<Value> {
+    if !is_admin {
+        return vec![];
+    }
+    let region = &ctx.region.spec;
+    let host = format!("{}-network", region.name.to_lowercase());
+    [
+        ("DHCP agent", "neutron-dhcp-agent", "dhcp_agent"),
+        ("L3 agent", "neutron-l3-agent", "l3_agent"),
+    ]
+    .iter()
+    .map(|(ty, binary, topic)| {
+        // A stable id per region and agent (DefaultHasher::new() has fixed keys).
+        let half = |salt: &str| {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::hash::DefaultHasher::new();
+            (salt, &region.name, binary).hash(&mut h);
+            h.finish()
+        };
+        let id = uuid::Uuid::from_u64_pair(half("hi"), half("lo"));
+        json!({
+            "id": id.to_string(), "agent_type": ty, "binary": binary, "topic": topic,
+            "host": host, "admin_state_up": true, "alive": true,
+            "availability_zone": region.az, "configurations": {}, "description": null,
+            "created_at": "2026-01-01 00:00:00", "started_at": "2026-01-01 00:00:00",
+            "heartbeat_timestamp": "2026-01-01 00:00:00", "resources_synced": null,
+        })
+    })
+    .collect()
 }

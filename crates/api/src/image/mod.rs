@@ -7,6 +7,8 @@
 //! [`cascade_core::image::ImageService`].
 
 pub(crate) mod admin;
+mod metadef_schemas;
+mod metadefs;
 
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, Request, State};
@@ -44,7 +46,7 @@ const VERSIONS: &[(&str, &str)] = &[
 ];
 
 pub(crate) fn router() -> Router<AppState> {
-    Router::new()
+    metadefs::routes(Router::new())
         .route("/", get(versions))
         .route("/v2", get(versions))
         .route("/v2/", get(versions))

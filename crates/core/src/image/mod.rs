@@ -21,6 +21,7 @@
 mod data;
 pub mod digest;
 mod limits;
+pub mod metadefs;
 pub mod model;
 pub mod patch;
 pub mod policy;

@@ -9,6 +9,7 @@
 pub(crate) mod admin;
 mod metadef_schemas;
 mod metadefs;
+mod tasks;
 
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, Request, State};
@@ -46,7 +47,7 @@ const VERSIONS: &[(&str, &str)] = &[
 ];
 
 pub(crate) fn router() -> Router<AppState> {
-    metadefs::routes(Router::new())
+    tasks::routes(metadefs::routes(Router::new()))
         .route("/", get(versions))
         .route("/v2", get(versions))
         .route("/v2/", get(versions))

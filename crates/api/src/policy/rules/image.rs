@@ -63,6 +63,12 @@ pub(super) static IMAGE: &[RouteRule] = &[
     glance!(GET, "/v2/schemas/member", "get_schema", ProjectReader),
     glance!(GET, "/v2/schemas/members", "get_schema", ProjectReader),
     glance!(GET, "/v2/info/import", "get_import_info", ProjectReader),
+    // Tasks: administrators only (`tasks_api_access`).
+    glance!(GET, "/v2/tasks", "get_tasks", AdminOnly),
+    glance!(POST, "/v2/tasks", "add_task", AdminOnly),
+    glance!(GET, "/v2/tasks/{id}", "get_task", AdminOnly),
+    glance!(GET, "/v2/schemas/task", "get_schema", ProjectReader),
+    glance!(GET, "/v2/schemas/tasks", "get_schema", ProjectReader),
     // The metadata definitions catalog: writes are `metadef_admin`.
     glance!(
         GET,

@@ -20,7 +20,7 @@ use crate::error::CoreError;
 use crate::image::{Caller, ImageService};
 
 pub use cascade_store::metadefs::ItemKind;
-use docs::iso;
+pub(crate) use docs::iso;
 pub use docs::{
     AssociationDoc, AssociationView, ItemType, NamespaceDoc, NamespaceView, ObjectBody, ObjectDoc,
     ObjectView, PropertyMap, PropertyType, ResourceTypeView, TagDoc, TagView,

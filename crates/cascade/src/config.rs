@@ -253,6 +253,10 @@ pub(crate) struct ImagesConfig {
     /// Image uploads and downloads one project may run at once (default 4); more is a 413.
     #[serde(default)]
     pub(crate) max_transfers_per_project: Option<usize>,
+    /// The explicit ports an import task's URL may name (Glance's `[import_filtering_opts]
+    /// allowed_ports`, default `[80, 443]`; empty allows any).
+    #[serde(default)]
+    pub(crate) import_allowed_ports: Option<Vec<u16>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -504,6 +508,9 @@ impl Config {
         }
         if let Some(n) = i.max_transfers_per_project {
             c.max_transfers_per_project = n.max(1);
+        }
+        if let Some(p) = &i.import_allowed_ports {
+            c.import_allowed_ports = p.clone();
         }
         Ok(c)
     }

@@ -7,6 +7,9 @@
 //! [`cascade_core::image::ImageService`].
 
 pub(crate) mod admin;
+mod metadef_schemas;
+mod metadefs;
+mod tasks;
 
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, Request, State};
@@ -44,7 +47,7 @@ const VERSIONS: &[(&str, &str)] = &[
 ];
 
 pub(crate) fn router() -> Router<AppState> {
-    Router::new()
+    tasks::routes(metadefs::routes(Router::new()))
         .route("/", get(versions))
         .route("/v2", get(versions))
         .route("/v2/", get(versions))

@@ -21,10 +21,12 @@
 mod data;
 pub mod digest;
 mod limits;
+pub mod metadefs;
 pub mod model;
 pub mod patch;
 pub mod policy;
 mod registry;
+pub mod tasks;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -66,6 +68,9 @@ pub struct ImageConfig {
     pub max_size_bytes: u64,
     /// Uploads and downloads one project may run at once; more is a 413.
     pub max_transfers_per_project: usize,
+    /// The explicit ports an import task's URL may name (Glance's
+    /// `[import_filtering_opts] allowed_ports`); empty allows any.
+    pub import_allowed_ports: Vec<u16>,
 }
 
 impl Default for ImageConfig {
@@ -78,6 +83,7 @@ impl Default for ImageConfig {
             sweep_interval: Duration::from_secs(15),
             max_size_bytes: 1 << 40,
             max_transfers_per_project: 4,
+            import_allowed_ports: vec![80, 443],
         }
     }
 }

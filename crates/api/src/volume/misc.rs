@@ -1,5 +1,5 @@
-//! Volume types (admin-managed), Cinder's attachment API (3.27+), quota sets, limits,
-//! availability zones and the extension list.
+//! Cinder's attachment API (3.27+), quota sets, limits, availability zones and the extension
+//! list.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::IntoResponse;
 use bytes::Bytes;
 use cascade_core::identity::AuthContext;
-use cascade_core::volume::{QuotaSet, TypeCreate, default_quotas};
+use cascade_core::volume::{QuotaSet, default_quotas};
 use cascade_model::microversion::Microversion;
 use http::StatusCode;
 use serde_json::{Value, json};
@@ -22,11 +22,11 @@ use crate::state::AppState;
 
 type Params = Query<HashMap<String, String>>;
 
-fn ok(v: Value) -> ApiResult {
+pub(crate) fn ok(v: Value) -> ApiResult {
     Ok(axum::Json(v).into_response())
 }
 
-fn admin(ctx: &AuthContext, rule: &str) -> ApiResult<()> {
+pub(crate) fn admin(ctx: &AuthContext, rule: &str) -> ApiResult<()> {
     if ctx.is_admin() {
         Ok(())
     } else {
@@ -38,7 +38,7 @@ fn admin(ctx: &AuthContext, rule: &str) -> ApiResult<()> {
     }
 }
 
-fn opt_text(v: &Value, k: &str) -> ApiResult<Option<String>> {
+pub(crate) fn opt_text(v: &Value, k: &str) -> ApiResult<Option<String>> {
     match &v[k] {
         Value::Null => Ok(None),
         Value::String(s) => Ok(Some(s.clone())),
@@ -46,7 +46,7 @@ fn opt_text(v: &Value, k: &str) -> ApiResult<Option<String>> {
     }
 }
 
-fn truthy(v: &Value) -> bool {
+pub(crate) fn truthy(v: &Value) -> bool {
     match v {
         Value::Bool(b) => *b,
         Value::String(s) => matches!(s.to_ascii_lowercase().as_str(), "true" | "1" | "yes" | "t"),
@@ -60,81 +60,6 @@ fn mv_at_least(mv: Microversion, minor: u16) -> ApiResult<()> {
     } else {
         Err(ApiError::new(SVC, 404, "The resource could not be found."))
     }
-}
-
-// ---- types -----------------------------------------------------------------------------------
-
-pub(crate) async fn types(
-    State(state): State<AppState>,
-    Auth(ctx): Auth,
-    Path(project): Path<String>,
-) -> ApiResult {
-    check_project(&ctx, &project)?;
-    let list = state.volumes.list_types(ctx.is_admin()).await.or_api(SVC)?;
-    let read = views::TypeAnswer::Read {
-        admin: ctx.is_admin(),
-    };
-    ok(
-        json!({"volume_types": list.iter().map(|t| views::volume_type(t, read)).collect::<Vec<_>>()}),
-    )
-}
-
-pub(crate) async fn show_type(
-    State(state): State<AppState>,
-    Auth(ctx): Auth,
-    Path((project, id)): Path<(String, String)>,
-) -> ApiResult {
-    check_project(&ctx, &project)?;
-    let t = state
-        .volumes
-        .get_type(&id, ctx.is_admin())
-        .await
-        .or_api(SVC)?;
-    let read = views::TypeAnswer::Read {
-        admin: ctx.is_admin(),
-    };
-    ok(json!({"volume_type": views::volume_type(&t, read)}))
-}
-
-pub(crate) async fn create_type(
-    State(state): State<AppState>,
-    Auth(ctx): Auth,
-    Path(project): Path<String>,
-    raw: Bytes,
-) -> ApiResult {
-    check_project(&ctx, &project)?;
-    admin(&ctx, "volume_extension:types_manage")?;
-    let doc = body::json(SVC, &raw)?;
-    let t = doc
-        .get("volume_type")
-        .ok_or_else(|| bad("Missing required element 'volume_type' in request body."))?;
-    let extra_specs: BTreeMap<String, String> = match &t["extra_specs"] {
-        Value::Null => BTreeMap::new(),
-        m => serde_json::from_value(m.clone())
-            .map_err(|_| bad("Invalid input for field/attribute extra_specs."))?,
-    };
-    let req = TypeCreate {
-        name: opt_text(t, "name")?.unwrap_or_default(),
-        description: opt_text(t, "description")?,
-        is_public: t
-            .get("os-volume-type-access:is_public")
-            .map(truthy)
-            .unwrap_or(true),
-        extra_specs,
-    };
-    let row = state.volumes.create_type(req).await.or_api(SVC)?;
-    ok(json!({"volume_type": views::volume_type(&row, views::TypeAnswer::Create)}))
-}
-
-pub(crate) async fn delete_type(
-    State(state): State<AppState>,
-    Auth(ctx): Auth,
-    Path((project, id)): Path<(String, String)>,
-) -> ApiResult {
-    check_project(&ctx, &project)?;
-    admin(&ctx, "volume_extension:types_manage")?;
-    state.volumes.delete_type(&id).await.or_api(SVC)?;
-    Ok(StatusCode::ACCEPTED.into_response())
 }
 
 // ---- attachments (3.27) ------------------------------------------------------------------------

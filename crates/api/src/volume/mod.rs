@@ -2,12 +2,14 @@
 //! document with `min_version` 3.0 and `version` 3.71), microversion negotiation
 //! (`OpenStack-API-Version: volume X.Y`, echoed on every answer, 406 outside the range), and
 //! the routes under `/volume/v3/{project_id}`: volumes with actions and metadata
-//! (`volumes.rs`), snapshots with metadata (`snapshots.rs`), types, attachments, quota sets,
+//! (`volumes.rs`), snapshots with metadata (`snapshots.rs`), types with extra specs and access
+//! (`types.rs`), attachments, quota sets,
 //! limits, availability zones and the extension list (`misc.rs`). The project in the URL must be the token's (admins may name any).
 
 mod misc;
 mod requests;
 mod snapshots;
+mod types;
 mod views;
 mod volumes;
 
@@ -84,11 +86,28 @@ pub(crate) fn router() -> Router<AppState> {
         )
         .route(
             &format!("{p}/types"),
-            get(misc::types).post(misc::create_type),
+            get(types::types).post(types::create_type),
         )
         .route(
             &format!("{p}/types/{{id}}"),
-            get(misc::show_type).delete(misc::delete_type),
+            get(types::show_type)
+                .put(types::update_type)
+                .delete(types::delete_type),
+        )
+        .route(
+            &format!("{p}/types/{{id}}/extra_specs"),
+            get(types::list_specs).post(types::create_specs),
+        )
+        .route(
+            &format!("{p}/types/{{id}}/extra_specs/{{key}}"),
+            get(types::show_spec)
+                .put(types::update_spec)
+                .delete(types::delete_spec),
+        )
+        .route(&format!("{p}/types/{{id}}/action"), post(types::type_action))
+        .route(
+            &format!("{p}/types/{{id}}/os-volume-type-access"),
+            get(types::list_access),
         )
         .route(
             &format!("{p}/attachments"),

@@ -276,8 +276,11 @@ pub(crate) struct VolumeTypeView<'a> {
     name: &'a str,
     description: Option<&'a str>,
     is_public: bool,
-    #[serde(rename = "os-volume-type-access:is_public")]
-    access_is_public: bool,
+    #[serde(
+        rename = "os-volume-type-access:is_public",
+        skip_serializing_if = "Option::is_none"
+    )]
+    access_is_public: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     qos_specs_id: Option<Option<String>>,
     extra_specs: Value,
@@ -291,6 +294,8 @@ pub(crate) enum TypeAnswer {
         admin: bool,
     },
     Create,
+    /// The answer to `PUT /types/{id}` (no access flag, no QoS).
+    Update,
 }
 
 pub(crate) fn volume_type(t: &VolumeTypeRow, answer: TypeAnswer) -> VolumeTypeView<'_> {
@@ -299,7 +304,7 @@ pub(crate) fn volume_type(t: &VolumeTypeRow, answer: TypeAnswer) -> VolumeTypeVi
         name: &t.name,
         description: t.description.as_deref(),
         is_public: t.is_public,
-        access_is_public: t.is_public,
+        access_is_public: (answer != TypeAnswer::Update).then_some(t.is_public),
         qos_specs_id: (answer == TypeAnswer::Read { admin: true }).then_some(None),
         extra_specs: serde_json::from_str::<Value>(&t.extra_specs).unwrap_or(json!({})),
     }
@@ -337,6 +342,10 @@ mod tests {
         };
         let base = "description,extra_specs,id,is_public,name,os-volume-type-access:is_public";
         assert_eq!(keys(TypeAnswer::Create), base);
+        assert_eq!(
+            keys(TypeAnswer::Update),
+            "description,extra_specs,id,is_public,name"
+        );
         assert_eq!(keys(TypeAnswer::Read { admin: false }), base);
         assert_eq!(
             keys(TypeAnswer::Read { admin: true }),

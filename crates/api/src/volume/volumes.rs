@@ -9,7 +9,7 @@ use axum::Extension;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use cascade_core::identity::{Actor, AuthContext};
+use cascade_core::identity::{Actor, AuthContext, Scope};
 use cascade_core::volume::{ListQuery, VolumeCreate, VolumeService, VolumeUpdate};
 use cascade_model::microversion::Microversion;
 use http::StatusCode;
@@ -142,6 +142,7 @@ fn parse_create(v: &Value, hints: &Value) -> ApiResult<VolumeCreate> {
         source_volid: text(v, "source_volid")?,
         multiattach: v["multiattach"].as_bool().unwrap_or(false),
         local_to_instance: hints["local_to_instance"].as_str().map(str::to_string),
+        admin: false,
     })
 }
 
@@ -161,7 +162,8 @@ pub(crate) async fn create(
         .get("OS-SCH-HNT:scheduler_hints")
         .cloned()
         .unwrap_or(Value::Null);
-    let req = parse_create(v, &hints)?;
+    let mut req = parse_create(v, &hints)?;
+    req.admin = ctx.is_admin();
     let actor = actor(&state, &ctx).await?;
     let row = state.volumes.create_volume(&actor, req).await.or_api(SVC)?;
     let view = cascade_core::volume::VolumeView {
@@ -256,7 +258,7 @@ async fn type_ids(state: &AppState, mv: Microversion) -> ApiResult<BTreeMap<Stri
     if !mv.at_least(3, 63) {
         return Ok(BTreeMap::new());
     }
-    let types = state.volumes.list_types(true).await.or_api(SVC)?;
+    let types = state.volumes.list_types(&Scope::Admin).await.or_api(SVC)?;
     Ok(types.into_iter().map(|t| (t.name, t.id)).collect())
 }
 

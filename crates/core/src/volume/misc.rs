@@ -1,12 +1,10 @@
 //! Snapshots (in the pod of their volume; create and delete are jobs; names and metadata kept
-//! at the top; Cinder's paging), volume types (top
-//! authoritative; a pod gets a type of the same name the first time a volume of that type is
-//! made there), quotas at the top (one quota across all pods: defaults, admin overrides, usage
+//! at the top; Cinder's paging), quotas at the top (one quota across all pods: defaults, admin overrides, usage
 //! from the index) and the limits document's numbers.
 
 use std::collections::BTreeMap;
 
-use cascade_store::volumes::{SnapshotRow, VolumeTypeRow};
+use cascade_store::volumes::SnapshotRow;
 use cascade_store::{StoreError, now_micros};
 use serde_json::{Value, json};
 
@@ -111,15 +109,6 @@ pub struct SnapshotCreate {
     pub description: Option<String>,
     pub force: bool,
     pub metadata: BTreeMap<String, String>,
-}
-
-/// `POST /types`.
-#[derive(Debug, Clone, Default)]
-pub struct TypeCreate {
-    pub name: String,
-    pub description: Option<String>,
-    pub is_public: bool,
-    pub extra_specs: BTreeMap<String, String>,
 }
 
 /// One volume of `gigs` GiB must fit `per_volume_gigabytes`.
@@ -313,70 +302,6 @@ impl VolumeService {
         self.store.update_snapshot(&s).await?;
         self.enqueue_snapshot(super::jobs::SNAPSHOT_DELETE, &s)
             .await
-    }
-
-    // ---- types -----------------------------------------------------------------------------
-
-    pub async fn list_types(&self, is_admin: bool) -> Result<Vec<VolumeTypeRow>> {
-        let all = self.store.list_volume_types().await?;
-        Ok(all
-            .into_iter()
-            .filter(|t| is_admin || t.is_public)
-            .collect())
-    }
-
-    pub async fn get_type(&self, id: &str, is_admin: bool) -> Result<VolumeTypeRow> {
-        let missing = || CoreError::not_found(format!("Volume type {id} could not be found."));
-        let t = self.store.get_volume_type(id).await.map_err(|e| match e {
-            StoreError::NotFound => missing(),
-            other => other.into(),
-        })?;
-        if !t.is_public && !is_admin {
-            return Err(missing());
-        }
-        Ok(t)
-    }
-
-    pub async fn create_type(&self, req: TypeCreate) -> Result<VolumeTypeRow> {
-        let name = req.name.trim();
-        if name.is_empty() || name.len() > 255 {
-            return Err(CoreError::bad_request("Volume type name can not be empty."));
-        }
-        let row = VolumeTypeRow {
-            id: uuid::Uuid::new_v4().to_string(),
-            name: name.to_string(),
-            description: req.description,
-            is_public: req.is_public,
-            extra_specs: json_text(&req.extra_specs),
-            created_at: now_micros(),
-        };
-        self.store
-            .insert_volume_type(&row)
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict(_) => {
-                    CoreError::conflict(format!("Volume Type {name} already exists."))
-                }
-                other => other.into(),
-            })?;
-        Ok(row)
-    }
-
-    pub async fn delete_type(&self, id: &str) -> Result<()> {
-        let t = self.get_type(id, true).await?;
-        if t.id == cascade_store::volumes::DEFAULT_TYPE_ID {
-            return Err(CoreError::bad_request(
-                "Invalid volume type: The default volume type can not be deleted.",
-            ));
-        }
-        if self.store.volume_type_in_use(&t.name).await? {
-            return Err(CoreError::bad_request(format!(
-                "Target volume type is still in use. (type {})",
-                t.id
-            )));
-        }
-        self.store.delete_volume_type(&t.id).await?;
-        Ok(())
     }
 
     // ---- quotas ----------------------------------------------------------------------------

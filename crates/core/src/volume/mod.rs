@@ -17,6 +17,7 @@ mod binding;
 mod jobs;
 mod misc;
 mod scheduler;
+mod types;
 mod volumes;
 mod watcher;
 
@@ -37,7 +38,8 @@ use crate::{CoreError, ErrorKind};
 
 pub use actions::{admin_metadata, is_readonly};
 pub use attach::AttachRequest;
-pub use misc::{QuotaSet, SnapshotCreate, SnapshotQuery, TypeCreate, default_quotas};
+pub use misc::{QuotaSet, SnapshotCreate, SnapshotQuery, default_quotas};
+pub use types::{TypeCreate, TypeUpdate, extra_specs};
 pub use volumes::{ListQuery, VolumeCreate, VolumeList, VolumeSummary, VolumeUpdate, VolumeView};
 
 /// Metadata key carrying the top id on bottom volumes and snapshots (with the name suffix).

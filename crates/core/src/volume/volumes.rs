@@ -34,6 +34,8 @@ pub struct VolumeCreate {
     pub multiattach: bool,
     /// Scheduler hint `local_to_instance`: place next to this server.
     pub local_to_instance: Option<String>,
+    /// The caller is an admin (may use any private volume type).
+    pub admin: bool,
 }
 
 /// `PUT /volumes/{id}`.
@@ -144,12 +146,19 @@ impl VolumeService {
             ));
         }
         let vtype = match &req.volume_type {
-            Some(t) => self.store.get_volume_type(t).await.map_err(|e| match e {
-                StoreError::NotFound => {
-                    CoreError::not_found(format!("Volume type with name {t} could not be found."))
-                }
-                other => other.into(),
-            })?,
+            Some(t) => {
+                let viewer = if req.admin {
+                    Scope::Admin
+                } else {
+                    Scope::Project(actor.project_id.clone())
+                };
+                self.get_type(t, &viewer).await.map_err(|e| match e.kind {
+                    ErrorKind::NotFound => CoreError::not_found(format!(
+                        "Volume type with name {t} could not be found."
+                    )),
+                    _ => e,
+                })?
+            }
             None => {
                 self.store
                     .get_volume_type(cascade_store::volumes::DEFAULT_TYPE_ID)

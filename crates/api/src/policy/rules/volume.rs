@@ -92,6 +92,82 @@ pub(super) static VOLUME: &[RouteRule] = &[
         "volume_extension:types_manage",
         AdminOnly
     ),
+    cinder!(PUT, "/types/{id}", "volume_extension:types_manage", AdminOnly),
+    cinder!(
+        GET,
+        "/types/{id}/extra_specs",
+        "volume_extension:types_extra_specs:index",
+        ProjectReader
+    ),
+    cinder!(
+        POST,
+        "/types/{id}/extra_specs",
+        "volume_extension:types_extra_specs:create",
+        AdminOnly
+    ),
+    cinder!(
+        GET,
+        "/types/{id}/extra_specs/{key}",
+        "volume_extension:types_extra_specs:show",
+        ProjectReader
+    ),
+    cinder!(
+        PUT,
+        "/types/{id}/extra_specs/{key}",
+        "volume_extension:types_extra_specs:update",
+        AdminOnly
+    ),
+    cinder!(
+        DELETE,
+        "/types/{id}/extra_specs/{key}",
+        "volume_extension:types_extra_specs:delete",
+        AdminOnly
+    ),
+    cinder!(
+        POST,
+        "/types/{id}/action",
+        "volume_extension:volume_type_access:addProjectAccess",
+        AdminOnly
+    ),
+    cinder!(
+        GET,
+        "/types/{id}/os-volume-type-access",
+        "volume_extension:volume_type_access",
+        AdminOnly
+    ),
+    cinder!(
+        GET,
+        "/os-quota-class-sets/{class}",
+        "volume_extension:quota_classes",
+        AdminOnly
+    ),
+    cinder!(
+        PUT,
+        "/os-quota-class-sets/{class}",
+        "volume_extension:quota_classes:update",
+        AdminOnly
+    ),
+    r(
+        DELETE,
+        "/volume/v3/{project_id}/os-quota-sets/{target}",
+        "volume_extension:quotas:delete",
+        AdminOnly,
+        Nobody,
+    ),
+    cinder!(
+        GET,
+        "/scheduler-stats/get_pools",
+        "scheduler_extension:scheduler_stats:get_pools",
+        AdminOnly
+    ),
+    cinder!(GET, "/os-hosts", "volume_extension:hosts", AdminOnly),
+    cinder!(GET, "/os-hosts/{host}", "volume_extension:hosts", AdminOnly),
+    cinder!(
+        POST,
+        "/snapshots/{id}/action",
+        "volume:snapshot_action",
+        ProjectMember
+    ),
     cinder!(
         GET,
         "/attachments",

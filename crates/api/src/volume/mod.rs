@@ -73,6 +73,10 @@ pub(crate) fn router() -> Router<AppState> {
                 .delete(snapshots::delete),
         )
         .route(
+            &format!("{p}/snapshots/{{id}}/action"),
+            post(snapshots::action),
+        )
+        .route(
             &format!("{p}/snapshots/{{id}}/metadata"),
             get(snapshots::metadata)
                 .put(snapshots::replace_metadata)

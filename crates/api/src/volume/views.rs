@@ -230,7 +230,7 @@ pub(crate) struct SnapshotView<'a> {
         rename = "os-extended-snapshot-attributes:progress",
         skip_serializing_if = "Option::is_none"
     )]
-    progress: Option<&'static str>,
+    progress: Option<&'a str>,
     #[serde(
         rename = "os-extended-snapshot-attributes:project_id",
         skip_serializing_if = "Option::is_none"
@@ -263,7 +263,7 @@ pub(crate) fn snapshot(s: &SnapshotRow, mv: Microversion, body: SnapshotBody) ->
         group_snapshot_id: (detail && mv.at_least(3, 14)).then_some(None),
         user_id: (detail && mv.at_least(3, 41)).then_some(s.user_id.as_str()),
         consumes_quota: (detail && mv.at_least(3, 65)).then_some(true),
-        progress: extended.then(|| progress(&s.status)),
+        progress: extended.then(|| s.progress.as_deref().unwrap_or_else(|| progress(&s.status))),
         project_id: extended.then_some(s.project_id.as_str()),
     }
 }
@@ -373,6 +373,7 @@ mod tests {
             created_at: 1_000_000,
             updated_at: 2_000_000,
             deleted: false,
+            progress: None,
         }
     }
 

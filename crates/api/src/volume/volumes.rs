@@ -553,7 +553,28 @@ pub(crate) async fn action(
             let status = args["status"]
                 .as_str()
                 .ok_or_else(|| bad("Must specify 'status'"))?;
-            state.volumes.reset_status(&id, status).await.or_api(SVC)?;
+            let mut extra = serde_json::Map::new();
+            for k in ["attach_status", "migration_status"] {
+                if let Some(v) = args.get(k).filter(|v| !v.is_null()) {
+                    extra.insert(k.into(), v.clone());
+                }
+            }
+            state
+                .volumes
+                .reset_status(&id, status, extra)
+                .await
+                .or_api(SVC)?;
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
+        "os-force_delete" => {
+            if !ctx.is_admin() {
+                return Err(ApiError::new(
+                    SVC,
+                    403,
+                    "Policy doesn't allow volume_extension:volume_admin_actions:force_delete to be performed.",
+                ));
+            }
+            state.volumes.force_delete_volume(&id).await.or_api(SVC)?;
             Ok(StatusCode::ACCEPTED.into_response())
         }
         other => {

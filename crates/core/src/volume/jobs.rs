@@ -441,18 +441,33 @@ impl VolumeService {
                 let actor = actor_of(&row.project_id, &row.user_id, &row.request);
                 let token = self.delegation.token_for(&actor).await?;
                 let path = tenant_path(&row.project_id, &format!("/volumes/{bottom}"));
-                let r = client
-                    .send_as(
-                        Some(&token),
-                        Method::DELETE,
+                // A force delete already started it in the pod: only wait for it.
+                let now = client
+                    .send(
+                        Method::GET,
                         "volumev3",
-                        &path,
+                        &format!("/volumes/{bottom}"),
                         None,
                         &[POD_MV],
                     )
                     .await?;
-                if !matches!(r.status, 202 | 204 | 404) {
-                    return Err(status_error("volume delete", r.status, &r.body));
+                let started = now.status == 404
+                    || (now.status == 200
+                        && now.json().ok().is_some_and(|v| v["volume"]["status"] == "deleting"));
+                if !started {
+                    let r = client
+                        .send_as(
+                            Some(&token),
+                            Method::DELETE,
+                            "volumev3",
+                            &path,
+                            None,
+                            &[POD_MV],
+                        )
+                        .await?;
+                    if !matches!(r.status, 202 | 204 | 404) {
+                        return Err(status_error("volume delete", r.status, &r.body));
+                    }
                 }
                 let mut wait = Duration::from_millis(100);
                 loop {

@@ -184,6 +184,7 @@ impl VolumeService {
             created_at: now,
             updated_at: now,
             deleted: false,
+            progress: None,
         };
         self.store.insert_snapshot(&row).await?;
         self.enqueue_snapshot(super::jobs::SNAPSHOT_CREATE, &row)
@@ -428,6 +429,7 @@ mod tests {
             created_at: i,
             updated_at: i,
             deleted: false,
+            progress: None,
         }
     }
 

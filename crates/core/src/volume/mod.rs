@@ -17,6 +17,7 @@ mod binding;
 mod jobs;
 mod misc;
 mod scheduler;
+mod snapshot_actions;
 mod types;
 mod volumes;
 mod watcher;

@@ -1,7 +1,6 @@
 //! The simulated Cinder's volume actions: `os-extend`, `os-reset_status`, `os-force_delete`,
-//! `os-reserve` / `os-unreserve`, `os-begin_detaching` / `os-roll_detaching`, `os-attach` /
-//! `os-detach`, `os-retype`, `os-update_readonly_flag` and `os-set_bootable`, with Cinder's
-//! status rules and admin-only refusals.
+//! `os-reserve` / `os-unreserve`, `os-update_readonly_flag` and `os-set_bootable`, with
+//! Cinder's status rules and admin-only refusals.
 
 use super::*;
 
@@ -82,6 +81,30 @@ pub(super) async fn vol_action(
             }
             o.insert("_updated".into(), json!(t.timestamp_nanos_opt()));
         }
+        return Ok(StatusCode::ACCEPTED.into_response());
+    }
+    if v.get("os-force_delete").is_some() {
+        if !auth.is_admin {
+            return Err(cerr(
+                403,
+                "Policy doesn't allow volume_extension:volume_admin_actions:force_delete to be performed.",
+            ));
+        }
+        let snaps = st
+            .volume
+            .snapshots
+            .values()
+            .filter(|s| s["volume_id"] == json!(id))
+            .count();
+        if snaps > 0 {
+            return Err(cerr(
+                400,
+                format!("Invalid volume: Volume still has {snaps} dependent snapshots."),
+            ));
+        }
+        // Whatever its status; the simulated backend deletes at once.
+        st.volume.volumes.remove(&id);
+        st.volume.attachments.retain(|_, a| a["volume_id"] != json!(id));
         return Ok(StatusCode::ACCEPTED.into_response());
     }
     if v.get("os-reserve").is_some() {

@@ -703,6 +703,10 @@ pub(crate) fn router(ctx: Ctx) -> Router<Ctx> {
         )
         .route(&format!("{p}/snapshots/detail"), get(snapshots::list))
         .route(
+            &format!("{p}/snapshots/{{id}}/action"),
+            post(snapshots::action),
+        )
+        .route(
             &format!("{p}/snapshots/{{id}}"),
             get(snapshots::show).delete(snapshots::delete),
         )

@@ -26,3 +26,6 @@ CREATE TABLE volume_transfers (
     created_at BIGINT NOT NULL
 );
 CREATE INDEX volume_transfers_volume ON volume_transfers (volume_id);
+
+-- A snapshot's progress as `os-update_snapshot_status` set it (`NULL`: derived from its status).
+ALTER TABLE volume_snapshots ADD COLUMN progress TEXT;

@@ -1,16 +1,15 @@
 //! Cinder's attachment API (3.27+), quota sets, limits, availability zones and the extension
 //! list.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::response::IntoResponse;
 use bytes::Bytes;
 use cascade_core::identity::AuthContext;
-use cascade_core::volume::{QuotaSet, default_quotas};
+use cascade_core::volume::QuotaSet;
 use cascade_model::microversion::Microversion;
-use http::StatusCode;
 use serde_json::{Value, json};
 
 use super::volumes::actor;
@@ -218,11 +217,7 @@ pub(crate) async fn quotas(
     };
     let mut set = serde_json::Map::new();
     set.insert("id".into(), json!(target));
-    let mut all: Vec<(String, i64)> = limits.into_iter().collect();
-    for k in ["volumes", "gigabytes", "snapshots"] {
-        all.push((format!("{k}___DEFAULT__"), -1));
-    }
-    for (k, limit) in all {
+    for (k, limit) in limits {
         let v = if usage {
             json!({"limit": limit, "in_use": used(&k), "reserved": 0, "allocated": 0})
         } else {
@@ -234,31 +229,31 @@ pub(crate) async fn quotas(
 }
 
 pub(crate) async fn quota_defaults(
-    Auth(ctx): Auth,
-    Path((project, target)): Path<(String, String)>,
-) -> ApiResult {
-    check_project(&ctx, &project)?;
-    let mut set = serde_json::Map::new();
-    set.insert("id".into(), json!(target));
-    for (k, v) in default_quotas() {
-        set.insert(k, json!(v));
-    }
-    ok(json!({"quota_set": set}))
-}
-
-pub(crate) async fn update_quotas(
     State(state): State<AppState>,
     Auth(ctx): Auth,
     Path((project, target)): Path<(String, String)>,
-    raw: Bytes,
 ) -> ApiResult {
     check_project(&ctx, &project)?;
-    admin(&ctx, "volume_extension:quotas:update")?;
-    let doc = body::json(SVC, &raw)?;
+    let q = state.volumes.quota_class("default").await.or_api(SVC)?;
+    ok(json!({"quota_set": with_id(&target, q)}))
+}
+
+fn with_id(id: &str, q: QuotaSet) -> serde_json::Map<String, Value> {
+    let mut set = serde_json::Map::new();
+    set.insert("id".into(), json!(id));
+    for (k, v) in q {
+        set.insert(k, json!(v));
+    }
+    set
+}
+
+/// A `quota_set` / `quota_class_set` body: integer limits (numeric strings too), `id` and
+/// `tenant_id` ignored.
+fn quota_updates(doc: &Value, key: &str) -> ApiResult<QuotaSet> {
     let set = doc
-        .get("quota_set")
+        .get(key)
         .and_then(Value::as_object)
-        .ok_or_else(|| bad("Missing required element 'quota_set' in request body."))?;
+        .ok_or_else(|| bad(format!("Missing required element '{key}' in request body.")))?;
     let mut updates = QuotaSet::new();
     for (k, v) in set {
         if k == "id" || k == "tenant_id" {
@@ -274,6 +269,66 @@ pub(crate) async fn update_quotas(
             })?;
         updates.insert(k.clone(), n);
     }
+    Ok(updates)
+}
+
+/// `DELETE /os-quota-sets/{target}` (admin): the project's own limits go.
+pub(crate) async fn delete_quotas(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path((project, target)): Path<(String, String)>,
+) -> ApiResult {
+    check_project(&ctx, &project)?;
+    admin(&ctx, "volume_extension:quotas:delete")?;
+    state
+        .volumes
+        .delete_volume_quotas(&target)
+        .await
+        .or_api(SVC)?;
+    Ok(http::StatusCode::OK.into_response())
+}
+
+/// `GET /os-quota-class-sets/{class}` (admin).
+pub(crate) async fn quota_class(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path((project, class)): Path<(String, String)>,
+) -> ApiResult {
+    check_project(&ctx, &project)?;
+    admin(&ctx, "volume_extension:quota_classes")?;
+    let q = state.volumes.quota_class(&class).await.or_api(SVC)?;
+    ok(json!({"quota_class_set": with_id(&class, q)}))
+}
+
+/// `PUT /os-quota-class-sets/{class}` (admin): answers the class's limits (no `id`).
+pub(crate) async fn update_quota_class(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path((project, class)): Path<(String, String)>,
+    raw: Bytes,
+) -> ApiResult {
+    check_project(&ctx, &project)?;
+    admin(&ctx, "volume_extension:quota_classes:update")?;
+    let doc = body::json(SVC, &raw)?;
+    let updates = quota_updates(&doc, "quota_class_set")?;
+    let q = state
+        .volumes
+        .set_quota_class(&class, &updates)
+        .await
+        .or_api(SVC)?;
+    ok(json!({ "quota_class_set": q }))
+}
+
+pub(crate) async fn update_quotas(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path((project, target)): Path<(String, String)>,
+    raw: Bytes,
+) -> ApiResult {
+    check_project(&ctx, &project)?;
+    admin(&ctx, "volume_extension:quotas:update")?;
+    let doc = body::json(SVC, &raw)?;
+    let updates = quota_updates(&doc, "quota_set")?;
     let q = state
         .volumes
         .set_volume_quotas(&target, &updates)

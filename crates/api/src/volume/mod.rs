@@ -4,8 +4,10 @@
 //! the routes under `/volume/v3/{project_id}`: volumes with actions and metadata
 //! (`volumes.rs`), snapshots with metadata (`snapshots.rs`), types with extra specs and access
 //! (`types.rs`), attachments, quota sets,
-//! limits, availability zones and the extension list (`misc.rs`). The project in the URL must be the token's (admins may name any).
+//! limits, availability zones and the extension list (`misc.rs`), pools and hosts
+//! (`backends.rs`). The project in the URL must be the token's (admins may name any).
 
+mod backends;
 mod misc;
 mod requests;
 mod snapshots;
@@ -127,12 +129,24 @@ pub(crate) fn router() -> Router<AppState> {
         )
         .route(
             &format!("{p}/os-quota-sets/{{target}}"),
-            get(misc::quotas).put(misc::update_quotas),
+            get(misc::quotas)
+                .put(misc::update_quotas)
+                .delete(misc::delete_quotas),
+        )
+        .route(
+            &format!("{p}/os-quota-class-sets/{{class}}"),
+            get(misc::quota_class).put(misc::update_quota_class),
         )
         .route(
             &format!("{p}/os-quota-sets/{{target}}/defaults"),
             get(misc::quota_defaults),
         )
+        .route(
+            &format!("{p}/scheduler-stats/get_pools"),
+            get(backends::pools),
+        )
+        .route(&format!("{p}/os-hosts"), get(backends::hosts))
+        .route(&format!("{p}/os-hosts/{{host}}"), get(backends::show_host))
         .route(&format!("{p}/limits"), get(misc::limits))
         .route(
             &format!("{p}/os-availability-zone"),

@@ -33,6 +33,26 @@ pub fn default_quotas() -> QuotaSet {
     .collect()
 }
 
+/// The per-volume-type quota resources (`<resource>_<type name>`).
+const PER_TYPE: [&str; 3] = ["volumes", "snapshots", "gigabytes"];
+
+/// Every key must be one of `known`, every limit `-1` or more.
+fn check_quota_updates(known: &QuotaSet, updates: &QuotaSet) -> Result<()> {
+    for (k, v) in updates {
+        if !known.contains_key(k) {
+            return Err(CoreError::bad_request(format!(
+                "Invalid input received: Bad key(s) in quota set: {k}"
+            )));
+        }
+        if *v < -1 {
+            return Err(CoreError::bad_request(format!(
+                "Invalid input received: Quota limit {v} for {k} must be -1 or greater."
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// `GET /snapshots[/detail]`'s filters, sort and page.
 #[derive(Debug, Clone, Default)]
 pub struct SnapshotQuery {
@@ -307,8 +327,36 @@ impl VolumeService {
 
     // ---- quotas ----------------------------------------------------------------------------
 
-    pub async fn volume_quotas(&self, project_id: &str) -> Result<QuotaSet> {
+    /// A quota class: Cinder's defaults, a `-1` per volume type (`volumes_<type>`,
+    /// `snapshots_<type>`, `gigabytes_<type>`), then what the admin set for the class.
+    pub async fn quota_class(&self, class_name: &str) -> Result<QuotaSet> {
         let mut q = default_quotas();
+        for t in self.store.list_volume_types().await? {
+            for k in PER_TYPE {
+                q.insert(format!("{k}_{}", t.name), -1);
+            }
+        }
+        for (k, v) in self.store.volume_quota_class(class_name).await? {
+            if q.contains_key(&k) {
+                q.insert(k, v);
+            }
+        }
+        Ok(q)
+    }
+
+    /// `PUT /os-quota-class-sets/{class}`: known keys (per-type ones of existing types) only.
+    pub async fn set_quota_class(&self, class_name: &str, updates: &QuotaSet) -> Result<QuotaSet> {
+        let known = self.quota_class(class_name).await?;
+        check_quota_updates(&known, updates)?;
+        for (k, v) in updates {
+            self.store.set_volume_quota_class(class_name, k, *v).await?;
+        }
+        self.quota_class(class_name).await
+    }
+
+    /// A project's limits: the `default` class, then its own.
+    pub async fn volume_quotas(&self, project_id: &str) -> Result<QuotaSet> {
+        let mut q = self.quota_class("default").await?;
         for (k, v) in self.store.volume_quotas(project_id).await? {
             q.insert(k, v);
         }
@@ -320,23 +368,17 @@ impl VolumeService {
         project_id: &str,
         updates: &QuotaSet,
     ) -> Result<QuotaSet> {
-        let known = default_quotas();
-        for (k, v) in updates {
-            if !known.contains_key(k) {
-                return Err(CoreError::bad_request(format!(
-                    "Invalid input received: Bad key(s) in quota set: {k}"
-                )));
-            }
-            if *v < -1 {
-                return Err(CoreError::bad_request(format!(
-                    "Invalid input received: Quota limit {v} for {k} must be -1 or greater."
-                )));
-            }
-        }
+        let known = self.quota_class("default").await?;
+        check_quota_updates(&known, updates)?;
         for (k, v) in updates {
             self.store.set_volume_quota(project_id, k, *v).await?;
         }
         self.volume_quotas(project_id).await
+    }
+
+    /// `DELETE /os-quota-sets/{project}`: the project returns to the defaults.
+    pub async fn delete_volume_quotas(&self, project_id: &str) -> Result<()> {
+        Ok(self.store.delete_volume_quotas(project_id).await?)
     }
 
     /// In use: volumes, gigabytes, snapshots.

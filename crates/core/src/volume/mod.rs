@@ -13,6 +13,7 @@
 
 mod actions;
 mod attach;
+mod backends;
 mod binding;
 mod jobs;
 mod misc;

@@ -1,5 +1,5 @@
-//! The simulated Cinder's quota sets, limits, the admin's pool statistics and availability
-//! zones.
+//! The simulated Cinder's quota sets, limits, the admin's pool statistics and hosts
+//! (`os-hosts`), and availability zones.
 
 use super::*;
 
@@ -94,4 +94,86 @@ pub(super) async fn az(
     Path(_project): Path<String>,
 ) -> ApiResult<Response> {
     Ok(axum::Json(json!({"availabilityZoneInfo": [{"zoneName": ctx.region.spec.az, "zoneState": {"available": true}}]})).into_response())
+}
+
+fn hosts_admin(auth: &AuthContext) -> ApiResult<()> {
+    if auth.is_admin {
+        Ok(())
+    } else {
+        Err(cerr(
+            403,
+            "Policy doesn't allow volume_extension:hosts to be performed.",
+        ))
+    }
+}
+
+/// The region's Cinder services as `os-hosts` names them: `<region>` (scheduler) and
+/// `<region>@lvm` (volume).
+fn host_names(ctx: &Ctx) -> [(String, &'static str); 2] {
+    let r = &ctx.region.spec.name;
+    [
+        (r.clone(), "cinder-scheduler"),
+        (format!("{r}@lvm"), "cinder-volume"),
+    ]
+}
+
+/// `GET /os-hosts` (admin): the region's services, all enabled and up.
+pub(super) async fn hosts(
+    State(ctx): State<Ctx>,
+    Extension(auth): Auth,
+    Path(project): Path<String>,
+) -> ApiResult<Response> {
+    check_project(&auth, &project)?;
+    hosts_admin(&auth)?;
+    let t = ts_cinder(&now());
+    let list: Vec<Value> = host_names(&ctx)
+        .into_iter()
+        .map(|(h, service)| {
+            json!({"host_name": h, "service": service, "zone": ctx.region.spec.az,
+                "service-status": "available", "service-state": "enabled", "last-update": t})
+        })
+        .collect();
+    Ok(axum::Json(json!({ "hosts": list })).into_response())
+}
+
+/// `GET /os-hosts/{host}` (admin): a volume host's totals, then one entry per project, as
+/// Cinder counts them (numbers as strings).
+pub(super) async fn host_show(
+    State(ctx): State<Ctx>,
+    Extension(auth): Auth,
+    Path((project, host)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    check_project(&auth, &project)?;
+    hosts_admin(&auth)?;
+    if !host_names(&ctx)
+        .iter()
+        .any(|(h, s)| h == &host && *s == "cinder-volume")
+    {
+        return Err(cerr(404, "Host not found"));
+    }
+    let st = ctx.read();
+    let mut per: BTreeMap<String, (u64, u64, u64, u64)> = BTreeMap::new();
+    for v in st.volume.volumes.values() {
+        let p = v["os-vol-tenant-attr:tenant_id"].as_str().unwrap_or("").to_string();
+        let e = per.entry(p).or_default();
+        e.0 += 1;
+        e.1 += v["size"].as_u64().unwrap_or(0);
+    }
+    for s in st.volume.snapshots.values() {
+        let p = s["_project"].as_str().unwrap_or("").to_string();
+        let e = per.entry(p).or_default();
+        e.2 += 1;
+        e.3 += s["size"].as_u64().unwrap_or(0);
+    }
+    let entry = |project: &str, n: (u64, u64, u64, u64)| {
+        json!({"resource": {"host": host, "project": project, "volume_count": n.0.to_string(),
+            "total_volume_gb": n.1.to_string(), "snapshot_count": n.2.to_string(),
+            "total_snapshot_gb": n.3.to_string()}})
+    };
+    let total = per.values().fold((0, 0, 0, 0), |a, n| {
+        (a.0 + n.0, a.1 + n.1, a.2 + n.2, a.3 + n.3)
+    });
+    let mut out = vec![entry("(total)", total)];
+    out.extend(per.iter().map(|(p, n)| entry(p, *n)));
+    Ok(axum::Json(json!({ "host": out })).into_response())
 }

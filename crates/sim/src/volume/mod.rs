@@ -3,8 +3,8 @@
 //! after the volume time; `in-use` while attached; `volumes/detail` with filters, sort,
 //! marker/limit and `changes-since`), snapshots, volume types with extra specs, the `os-extend`,
 //! `os-reserve`/`os-unreserve` and `os-update_readonly_flag` actions,
-//! attachments (3.27), quota sets and the admin's pool statistics (`scheduler-stats/get_pools`,
-//! one pool the size of the region's disk capacity). Microversions 3.0–3.71 are negotiated and echoed.
+//! attachments (3.27), quota sets, the admin's pool statistics (`scheduler-stats/get_pools`,
+//! one pool the size of the region's disk capacity) and hosts (`os-hosts`). Microversions 3.0–3.71 are negotiated and echoed.
 //!
 //! Simplifications: no backups, groups, transfers, migrations or QoS; `volume_type` is a
 //! label; snapshot and volume sizes are not checked against any backend.
@@ -737,6 +737,8 @@ pub(crate) fn router(ctx: Ctx) -> Router<Ctx> {
         .route(&format!("{p}/limits"), get(misc::limits))
         .route(&format!("{p}/os-availability-zone"), get(misc::az))
         .route(&format!("{p}/scheduler-stats/get_pools"), get(misc::pools))
+        .route(&format!("{p}/os-hosts"), get(misc::hosts))
+        .route(&format!("{p}/os-hosts/{{host}}"), get(misc::host_show))
         .route_layer(middleware::from_fn_with_state(
             ctx,
             crate::identity::auth_layer,

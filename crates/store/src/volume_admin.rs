@@ -20,11 +20,14 @@ pub struct TransferRow {
     pub key_hash: String,
     #[sqlx(try_from = "crate::Flag")]
     pub no_snapshots: bool,
+    /// The pod of the volume and the pod's own transfer of the bottom volume.
+    pub pod_id: Option<String>,
+    pub bottom_id: Option<String>,
     pub created_at: i64,
 }
 
 const TRANSFER_COLS: &str =
-    "id, volume_id, project_id, name, salt, key_hash, no_snapshots, created_at";
+    "id, volume_id, project_id, name, salt, key_hash, no_snapshots, pod_id, bottom_id, created_at";
 
 impl Store {
     /// Rewrites a type's name, description, visibility and extra specs; volumes of the index
@@ -150,7 +153,8 @@ impl Store {
     pub async fn insert_transfer(&self, t: &TransferRow) -> Result<()> {
         sqlx::query(
             "INSERT INTO volume_transfers (id, volume_id, project_id, name, salt, key_hash, \
-             no_snapshots, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+             no_snapshots, pod_id, bottom_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&t.id)
         .bind(&t.volume_id)
@@ -159,6 +163,8 @@ impl Store {
         .bind(&t.salt)
         .bind(&t.key_hash)
         .bind(i64::from(t.no_snapshots))
+        .bind(&t.pod_id)
+        .bind(&t.bottom_id)
         .bind(t.created_at)
         .execute(&self.pool)
         .await

@@ -1,5 +1,5 @@
 //! The admin's backend views: `scheduler-stats/get_pools` (`detail` adds capabilities) and
-//! `os-hosts` (list, show), aggregated from the pods by core.
+//! `os-hosts` (list, show) and a backend's `capabilities`, from the pods through core.
 
 use std::collections::HashMap;
 
@@ -50,4 +50,15 @@ pub(crate) async fn show_host(
     admin(&ctx, "volume_extension:hosts")?;
     let h = state.volumes.host(&host).await.or_api(SVC)?;
     ok(json!({ "host": h }))
+}
+
+pub(crate) async fn capabilities(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path((project, host)): Path<(String, String)>,
+) -> ApiResult {
+    check_project(&ctx, &project)?;
+    admin(&ctx, "volume_extension:capabilities")?;
+    let c = state.volumes.capabilities(&host).await.or_api(SVC)?;
+    ok(c)
 }

@@ -5,12 +5,13 @@
 //! (`volumes.rs`), snapshots with metadata (`snapshots.rs`), types with extra specs and access
 //! (`types.rs`), attachments, quota sets,
 //! limits, availability zones and the extension list (`misc.rs`), pools and hosts
-//! (`backends.rs`). The project in the URL must be the token's (admins may name any).
+//! (`backends.rs`), volume transfers (`transfers.rs`). The project in the URL must be the token's (admins may name any).
 
 mod backends;
 mod misc;
 mod requests;
 mod snapshots;
+mod transfers;
 mod types;
 mod views;
 mod volumes;
@@ -146,7 +147,37 @@ pub(crate) fn router() -> Router<AppState> {
             get(backends::pools),
         )
         .route(&format!("{p}/os-hosts"), get(backends::hosts))
+        .route(
+            &format!("{p}/capabilities/{{host}}"),
+            get(backends::capabilities),
+        )
         .route(&format!("{p}/os-hosts/{{host}}"), get(backends::show_host))
+        .route(
+            &format!("{p}/os-volume-transfer"),
+            get(transfers::index).post(transfers::create),
+        )
+        .route(&format!("{p}/os-volume-transfer/detail"), get(transfers::detail))
+        .route(
+            &format!("{p}/os-volume-transfer/{{id}}"),
+            get(transfers::show).delete(transfers::delete),
+        )
+        .route(
+            &format!("{p}/os-volume-transfer/{{id}}/accept"),
+            post(transfers::accept),
+        )
+        .route(
+            &format!("{p}/volume-transfers"),
+            get(transfers::index).post(transfers::create),
+        )
+        .route(&format!("{p}/volume-transfers/detail"), get(transfers::detail))
+        .route(
+            &format!("{p}/volume-transfers/{{id}}"),
+            get(transfers::show).delete(transfers::delete),
+        )
+        .route(
+            &format!("{p}/volume-transfers/{{id}}/accept"),
+            post(transfers::accept),
+        )
         .route(&format!("{p}/limits"), get(misc::limits))
         .route(
             &format!("{p}/os-availability-zone"),

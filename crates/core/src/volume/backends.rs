@@ -1,6 +1,7 @@
 //! The admin's views of the pods' storage backends: `scheduler-stats/get_pools` (every
 //! reachable pod's pools, as the pods report them) and `os-hosts` (every reachable pod's
-//! Cinder hosts; a host's details come from the pod that has it). Each pod is asked with
+//! Cinder hosts; a host's details, and a backend's `capabilities`, come from the pod that has
+//! it). Each pod is asked with
 //! Cascade's service identity; a pod that is down or does not answer is left out of a list
 //! (logged), since a list of the others is still the truth about them.
 
@@ -74,8 +75,25 @@ impl VolumeService {
 
     /// `GET /os-hosts/{host}`: the resources of the pod that has that host.
     pub async fn host(&self, host: &str) -> Result<Value> {
+        let v = self.ask_owner_pod("/os-hosts", host, "Host not found").await?;
+        Ok(v["host"].clone())
+    }
+
+    /// `GET /capabilities/{host}`: the backend's capabilities, from the pod that has it.
+    pub async fn capabilities(&self, host: &str) -> Result<Value> {
+        self.ask_owner_pod(
+            "/capabilities",
+            host,
+            &format!("Service {host} could not be found."),
+        )
+        .await
+    }
+
+    /// `GET <collection>/<host>` of the first pod that knows the host (pods answer 404 for
+    /// the others' hosts).
+    async fn ask_owner_pod(&self, collection: &str, host: &str, missing: &str) -> Result<Value> {
         let path = format!(
-            "/os-hosts/{}",
+            "{collection}/{}",
             url::form_urlencoded::byte_serialize(host.as_bytes()).collect::<String>()
         );
         for p in self.pods.list().await? {
@@ -87,11 +105,11 @@ impl VolumeService {
                 .send(Method::GET, "volumev3", &path, None, &[POD_MV])
                 .await?;
             match r.status {
-                200 => return Ok(r.json().unwrap_or(Value::Null)["host"].clone()),
+                200 => return Ok(r.json().unwrap_or(Value::Null)),
                 404 => continue,
                 s => return Err(pod_error(s, &r.body, None, host)),
             }
         }
-        Err(CoreError::not_found("Host not found"))
+        Err(CoreError::not_found(missing))
     }
 }

@@ -19,6 +19,7 @@ mod jobs;
 mod misc;
 mod scheduler;
 mod snapshot_actions;
+mod transfers;
 mod types;
 mod volumes;
 mod watcher;
@@ -41,6 +42,7 @@ use crate::{CoreError, ErrorKind};
 pub use actions::{admin_metadata, is_readonly};
 pub use attach::AttachRequest;
 pub use misc::{QuotaSet, SnapshotCreate, SnapshotQuery, default_quotas};
+pub use transfers::TransferCreate;
 pub use types::{TypeCreate, TypeUpdate, extra_specs};
 pub use volumes::{ListQuery, VolumeCreate, VolumeList, VolumeSummary, VolumeUpdate, VolumeView};
 

@@ -1,5 +1,5 @@
 //! The simulated Cinder's quota sets, limits, the admin's pool statistics and hosts
-//! (`os-hosts`), and availability zones.
+//! (`os-hosts`), a backend's capabilities, and availability zones.
 
 use super::*;
 
@@ -59,7 +59,8 @@ pub(super) async fn limits(
         "totalVolumesUsed": mine.len(), "totalGigabytesUsed": gigs, "totalSnapshotsUsed": 0, "totalBackupsUsed": 0, "totalBackupGigabytesUsed": 0}}})).into_response())
 }
 
-/// `GET /scheduler-stats/get_pools` (admin): one pool whose size is the region's disk capacity.
+/// `GET /scheduler-stats/get_pools` (admin): one pool (`<region>@lvm#lvm`) whose size is the
+/// region's disk capacity.
 pub(super) async fn pools(
     State(ctx): State<Ctx>,
     Extension(auth): Auth,
@@ -80,7 +81,7 @@ pub(super) async fn pools(
         .values()
         .map(|v| v["size"].as_u64().unwrap_or(0))
         .sum();
-    let name = format!("sim@lvm#{}", ctx.region.spec.az);
+    let name = format!("{}@lvm#lvm", ctx.region.spec.name);
     Ok(axum::Json(json!({"pools": [{"name": name, "capabilities": {"pool_name": "lvm", "volume_backend_name": "lvm",
         "total_capacity_gb": total, "free_capacity_gb": total.saturating_sub(used), "allocated_capacity_gb": used,
         "storage_protocol": "iSCSI", "vendor_name": "Open Source", "driver_version": "3.0.0", "reserved_percentage": 0,
@@ -176,4 +177,39 @@ pub(super) async fn host_show(
     let mut out = vec![entry("(total)", total)];
     out.extend(per.iter().map(|(p, n)| entry(p, *n)));
     Ok(axum::Json(json!({ "host": out })).into_response())
+}
+
+/// `GET /capabilities/{host}` (admin): the LVM backend's capabilities, as Cinder's LVM driver
+/// reports them, for the region's volume host.
+pub(super) async fn capabilities(
+    State(ctx): State<Ctx>,
+    Extension(auth): Auth,
+    Path((project, host)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    check_project(&auth, &project)?;
+    if !auth.is_admin {
+        return Err(cerr(
+            403,
+            "Policy doesn't allow volume_extension:capabilities to be performed.",
+        ));
+    }
+    if host != format!("{}@lvm", ctx.region.spec.name) {
+        return Err(cerr(404, format!("Service {host} could not be found.")));
+    }
+    let prop = |title: &str, description: &str| {
+        json!({"title": title, "description": description, "type": "boolean"})
+    };
+    Ok(axum::Json(json!({
+        "namespace": format!("OS::Storage::Capabilities::{host}"),
+        "vendor_name": "Open Source", "volume_backend_name": "lvm", "pool_name": null,
+        "driver_version": "3.0.0", "storage_protocol": "iSCSI", "display_name": null,
+        "description": null, "visibility": null, "replication_targets": [],
+        "properties": {
+            "compression": prop("Compression", "Enables compression."),
+            "qos": prop("QoS", "Enables QoS."),
+            "replication_enabled": prop("Replication", "Enables replication."),
+            "thin_provisioning": prop("Thin Provisioning", "Sets thin provisioning."),
+        },
+    }))
+    .into_response())
 }

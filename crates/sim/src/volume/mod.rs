@@ -4,15 +4,17 @@
 //! marker/limit and `changes-since`), snapshots, volume types with extra specs, the `os-extend`,
 //! `os-reserve`/`os-unreserve` and `os-update_readonly_flag` actions,
 //! attachments (3.27), quota sets, the admin's pool statistics (`scheduler-stats/get_pools`,
-//! one pool the size of the region's disk capacity) and hosts (`os-hosts`). Microversions 3.0–3.71 are negotiated and echoed.
+//! one pool the size of the region's disk capacity), hosts (`os-hosts`), backend capabilities and
+//! volume transfers. Microversions 3.0–3.71 are negotiated and echoed.
 //!
-//! Simplifications: no backups, groups, transfers, migrations or QoS; `volume_type` is a
+//! Simplifications: no backups, groups, migrations or QoS; `volume_type` is a
 //! label; snapshot and volume sizes are not checked against any backend.
 
 mod actions;
 mod attachments;
 mod misc;
 mod snapshots;
+mod transfers;
 mod types;
 
 use std::collections::BTreeMap;
@@ -44,6 +46,8 @@ pub(crate) struct VolumeState {
     pub(crate) snapshots: BTreeMap<String, Value>,
     pub(crate) types: BTreeMap<String, Value>,
     pub(crate) attachments: BTreeMap<String, Value>,
+    #[serde(default)]
+    pub(crate) transfers: BTreeMap<String, Value>,
     /// (due, kind, id, final status)
     pub(crate) pending: Vec<(Ts, String, String, String)>,
     #[serde(skip)]
@@ -737,7 +741,27 @@ pub(crate) fn router(ctx: Ctx) -> Router<Ctx> {
         .route(&format!("{p}/limits"), get(misc::limits))
         .route(&format!("{p}/os-availability-zone"), get(misc::az))
         .route(&format!("{p}/scheduler-stats/get_pools"), get(misc::pools))
+        .route(
+            &format!("{p}/os-volume-transfer"),
+            post(transfers::create),
+        )
+        .route(
+            &format!("{p}/volume-transfers"),
+            post(transfers::create),
+        )
+        .route(
+            &format!("{p}/os-volume-transfer/{{id}}"),
+            get(transfers::show).delete(transfers::delete),
+        )
+        .route(
+            &format!("{p}/os-volume-transfer/{{id}}/accept"),
+            post(transfers::accept),
+        )
         .route(&format!("{p}/os-hosts"), get(misc::hosts))
+        .route(
+            &format!("{p}/capabilities/{{host}}"),
+            get(misc::capabilities),
+        )
         .route(&format!("{p}/os-hosts/{{host}}"), get(misc::host_show))
         .route_layer(middleware::from_fn_with_state(
             ctx,

@@ -161,11 +161,59 @@ pub(super) static VOLUME: &[RouteRule] = &[
         AdminOnly
     ),
     cinder!(GET, "/os-hosts", "volume_extension:hosts", AdminOnly),
+    cinder!(
+        GET,
+        "/capabilities/{host}",
+        "volume_extension:capabilities",
+        AdminOnly
+    ),
     cinder!(GET, "/os-hosts/{host}", "volume_extension:hosts", AdminOnly),
     cinder!(
         POST,
         "/snapshots/{id}/action",
         "volume:snapshot_action",
+        ProjectMember
+    ),
+    cinder!(GET, "/os-volume-transfer", "volume:get_all_transfers", ProjectReader),
+    cinder!(POST, "/os-volume-transfer", "volume:create_transfer", ProjectMember),
+    cinder!(
+        GET,
+        "/os-volume-transfer/detail",
+        "volume:get_all_transfers",
+        ProjectReader
+    ),
+    cinder!(GET, "/os-volume-transfer/{id}", "volume:get_transfer", ProjectReader),
+    cinder!(
+        DELETE,
+        "/os-volume-transfer/{id}",
+        "volume:delete_transfer",
+        ProjectMember
+    ),
+    cinder!(
+        POST,
+        "/os-volume-transfer/{id}/accept",
+        "volume:accept_transfer",
+        ProjectMember
+    ),
+    cinder!(GET, "/volume-transfers", "volume:get_all_transfers", ProjectReader),
+    cinder!(POST, "/volume-transfers", "volume:create_transfer", ProjectMember),
+    cinder!(
+        GET,
+        "/volume-transfers/detail",
+        "volume:get_all_transfers",
+        ProjectReader
+    ),
+    cinder!(GET, "/volume-transfers/{id}", "volume:get_transfer", ProjectReader),
+    cinder!(
+        DELETE,
+        "/volume-transfers/{id}",
+        "volume:delete_transfer",
+        ProjectMember
+    ),
+    cinder!(
+        POST,
+        "/volume-transfers/{id}/accept",
+        "volume:accept_transfer",
         ProjectMember
     ),
     cinder!(

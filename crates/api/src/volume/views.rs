@@ -146,8 +146,9 @@ pub(crate) fn volume_full<'a>(
         })
         .collect();
     let extended = body == VolumeBody::Extended;
-    // The admin extensions (`os-vol-tenant-attr`, `os-vol-host-attr`, `os-vol-mig-status-attr`)
-    // extend show and detail for admins.
+    // `os-vol-tenant-attr` extends show and detail for whoever sees the volume (Cinder's
+    // `volume_extension:volume_tenant_attribute` is admin-or-owner; Tempest's transfer test
+    // reads it as the new owner); `os-vol-host-attr` and `os-vol-mig-status-attr` for admins.
     let admin_ext = extended && is_admin;
     let image: BTreeMap<String, String> =
         serde_json::from_str(&r.image_metadata).unwrap_or_default();
@@ -185,7 +186,7 @@ pub(crate) fn volume_full<'a>(
         volume_type_id: mv.at_least(3, 63).then_some(type_id),
         consumes_quota: mv.at_least(3, 65).then_some(true),
         volume_image_metadata: (extended && !image.is_empty()).then_some(image),
-        tenant_id: admin_ext.then_some(r.project_id.as_str()),
+        tenant_id: extended.then_some(r.project_id.as_str()),
         host: admin_ext.then(|| format!("cascade@{}#{}", r.az, r.az)),
         migstat: admin_ext.then_some(None),
         name_id: admin_ext.then_some(None),
@@ -520,10 +521,10 @@ mod tests {
         }
         let mut want = create.clone();
         want.insert("volume_image_metadata".into());
+        want.insert("os-vol-tenant-attr:tenant_id".into());
         assert_eq!(volume_keys(&v, (3, 0), false, VolumeBody::Extended), want);
         for k in [
             "migration_status",
-            "os-vol-tenant-attr:tenant_id",
             "os-vol-host-attr:host",
             "os-vol-mig-status-attr:migstat",
             "os-vol-mig-status-attr:name_id",

@@ -566,6 +566,22 @@ pub(crate) async fn action(
                 .or_api(SVC)?;
             Ok(StatusCode::ACCEPTED.into_response())
         }
+        "os-retype" => {
+            let new_type = args["new_type"]
+                .as_str()
+                .ok_or_else(|| bad("Invalid input for field/attribute new_type."))?;
+            let policy = match &args["migration_policy"] {
+                Value::Null => "never",
+                Value::String(p) => p.as_str(),
+                _ => return Err(bad("Invalid input for field/attribute migration_policy.")),
+            };
+            state
+                .volumes
+                .retype_volume(&scope(&ctx)?, &id, new_type, policy)
+                .await
+                .or_api(SVC)?;
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
         "os-force_delete" => {
             if !ctx.is_admin() {
                 return Err(ApiError::new(

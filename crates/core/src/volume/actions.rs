@@ -3,7 +3,8 @@
 //! index and set in the pod, whose attachments then follow it), the image metadata actions
 //! (`os-show_image_metadata`, `os-set_image_metadata`, `os-unset_image_metadata`: the index's
 //! `volume_image_metadata`), and the admin's `os-reset_status` and `os-force_delete` (sent to
-//! the pod with Cascade's service identity, then the index).
+//! the pod with Cascade's service identity, then the index), and `os-retype` (no migration:
+//! the type is made in the pod, which retypes the bottom volume).
 
 use std::collections::BTreeMap;
 
@@ -325,6 +326,54 @@ impl VolumeService {
         row.updated_at = now_micros().max(row.updated_at + 1);
         self.store.update_volume(&row).await?;
         self.enqueue(super::jobs::DELETE, &row).await
+    }
+
+    /// `os-retype` without migration (a volume never leaves its pod): the new type is made in
+    /// the pod if needed, the pod retypes the bottom volume (as its owner), then the index
+    /// follows (type name; `multiattach` from the type's `multiattach` extra spec).
+    pub async fn retype_volume(
+        &self,
+        scope: &Scope,
+        id: &str,
+        new_type: &str,
+        migration_policy: &str,
+    ) -> Result<()> {
+        let mut row = self.volume_row(scope, id).await?;
+        if !matches!(migration_policy, "never" | "on-demand") {
+            return Err(CoreError::bad_request(format!(
+                "Invalid input received: Invalid migration_policy {migration_policy}."
+            )));
+        }
+        if row.status != "available" && row.status != "in-use" {
+            return Err(CoreError::bad_request(format!(
+                "Invalid volume: Volume status must be available or in-use, but current status is: {}.",
+                row.status
+            )));
+        }
+        let t = self.get_type(new_type, scope).await?;
+        if t.name == row.volume_type {
+            return Err(CoreError::bad_request(format!(
+                "Invalid input received: New volume_type same as original: {new_type}."
+            )));
+        }
+        if let Some(pod_id) = row.pod_id.clone() {
+            self.ensure_type_in_pod(&t.name, &pod_id)
+                .await
+                .map_err(|e| CoreError::new(ErrorKind::Unavailable, e.message))?;
+        }
+        self.pod_action(
+            &row,
+            json!({"os-retype": {"new_type": t.name, "migration_policy": migration_policy}}),
+        )
+        .await?;
+        let specs = super::types::extra_specs(&t);
+        row.multiattach = specs
+            .get("multiattach")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("<is> True"));
+        row.volume_type = t.name.clone();
+        row.updated_at = now_micros().max(row.updated_at + 1);
+        self.store.update_volume(&row).await?;
+        Ok(())
     }
 
     /// Sends an admin action to the volume's pod with Cascade's service identity; a pod's

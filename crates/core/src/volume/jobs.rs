@@ -148,7 +148,7 @@ impl VolumeService {
     }
 
     /// The type's name in the pod (created there on first use, same name).
-    async fn ensure_type_in_pod(&self, type_name: &str, pod_id: &str) -> Result<(), CoreError> {
+    pub(crate) async fn ensure_type_in_pod(&self, type_name: &str, pod_id: &str) -> Result<(), CoreError> {
         let t = self.store.get_volume_type(type_name).await?;
         if t.id == DEFAULT_TYPE_ID {
             return Ok(()); // every Cinder has its own __DEFAULT__

@@ -1,5 +1,6 @@
 //! The simulated Cinder's volume actions: `os-extend`, `os-reset_status`, `os-force_delete`,
-//! `os-reserve` / `os-unreserve`, `os-update_readonly_flag` and `os-set_bootable`, with
+//! `os-retype` (no migration), `os-reserve` / `os-unreserve`, `os-update_readonly_flag` and
+//! `os-set_bootable`, with
 //! Cinder's status rules and admin-only refusals.
 
 use super::*;
@@ -105,6 +106,48 @@ pub(super) async fn vol_action(
         // Whatever its status; the simulated backend deletes at once.
         st.volume.volumes.remove(&id);
         st.volume.attachments.retain(|_, a| a["volume_id"] != json!(id));
+        return Ok(StatusCode::ACCEPTED.into_response());
+    }
+    if let Some(r) = v.get("os-retype") {
+        let new_type = r["new_type"]
+            .as_str()
+            .ok_or_else(|| cerr(400, "Invalid input for field/attribute new_type."))?;
+        let ty = st
+            .volume
+            .types
+            .values()
+            .find(|t| t["id"] == json!(new_type) || t["name"] == json!(new_type))
+            .cloned()
+            .ok_or_else(|| cerr(404, format!("Volume type {new_type} could not be found.")))?;
+        let status = cur["status"].as_str().unwrap_or("");
+        if status != "available" && status != "in-use" {
+            return Err(cerr(
+                400,
+                format!(
+                    "Invalid volume: Volume status must be available or in-use, but current status is: {status}."
+                ),
+            ));
+        }
+        if cur["volume_type"] == ty["name"] {
+            return Err(cerr(
+                400,
+                format!("Invalid input received: New volume_type same as original: {new_type}."),
+            ));
+        }
+        let multi = ty["extra_specs"]["multiattach"]
+            .as_str()
+            .is_some_and(|m| m.trim().eq_ignore_ascii_case("<is> True"));
+        if let Some(o) = st
+            .volume
+            .volumes
+            .get_mut(&id)
+            .and_then(Value::as_object_mut)
+        {
+            o.insert("volume_type".into(), ty["name"].clone());
+            o.insert("multiattach".into(), json!(multi));
+            o.insert("updated_at".into(), json!(ts_cinder(&t)));
+            o.insert("_updated".into(), json!(t.timestamp_nanos_opt()));
+        }
         return Ok(StatusCode::ACCEPTED.into_response());
     }
     if v.get("os-reserve").is_some() {

@@ -326,10 +326,13 @@ fn render(v: &Value, auth: &AuthContext, base: &str, project: &str, mv: Mv, view
     if auth.is_admin {
         o.insert("migration_status".into(), Value::Null);
     }
+    // The tenant attribute is admin-or-owner in Cinder; host and migration ones admin-only.
+    if view == View::Detail
+        && let Some(t) = tenant
+    {
+        o.insert("os-vol-tenant-attr:tenant_id".into(), t);
+    }
     if view == View::Detail && auth.is_admin {
-        if let Some(t) = tenant {
-            o.insert("os-vol-tenant-attr:tenant_id".into(), t);
-        }
         o.insert("os-vol-host-attr:host".into(), json!("sim@lvm#pool"));
         o.insert("os-vol-mig-status-attr:migstat".into(), Value::Null);
         o.insert("os-vol-mig-status-attr:name_id".into(), Value::Null);

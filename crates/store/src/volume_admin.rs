@@ -187,22 +187,26 @@ impl Store {
 
     /// Transfers of one project (all with `None`), oldest first.
     pub async fn list_transfers(&self, project_id: Option<&str>) -> Result<Vec<TransferRow>> {
-        Ok(sqlx::query_as::<_, TransferRow>(sqlx::AssertSqlSafe(format!(
-            "SELECT {TRANSFER_COLS} FROM volume_transfers \
+        Ok(
+            sqlx::query_as::<_, TransferRow>(sqlx::AssertSqlSafe(format!(
+                "SELECT {TRANSFER_COLS} FROM volume_transfers \
              WHERE ($1 IS NULL OR project_id = $1) ORDER BY created_at, id"
-        )))
-        .bind(project_id)
-        .fetch_all(&self.pool)
-        .await?)
+            )))
+            .bind(project_id)
+            .fetch_all(&self.pool)
+            .await?,
+        )
     }
 
     pub async fn volume_transfer(&self, volume_id: &str) -> Result<Option<TransferRow>> {
-        Ok(sqlx::query_as::<_, TransferRow>(sqlx::AssertSqlSafe(format!(
-            "SELECT {TRANSFER_COLS} FROM volume_transfers WHERE volume_id = $1"
-        )))
-        .bind(volume_id)
-        .fetch_optional(&self.pool)
-        .await?)
+        Ok(
+            sqlx::query_as::<_, TransferRow>(sqlx::AssertSqlSafe(format!(
+                "SELECT {TRANSFER_COLS} FROM volume_transfers WHERE volume_id = $1"
+            )))
+            .bind(volume_id)
+            .fetch_optional(&self.pool)
+            .await?,
+        )
     }
 
     pub async fn delete_transfer(&self, id: &str) -> Result<()> {

@@ -111,7 +111,10 @@ pub(crate) fn router() -> Router<AppState> {
                 .put(types::update_spec)
                 .delete(types::delete_spec),
         )
-        .route(&format!("{p}/types/{{id}}/action"), post(types::type_action))
+        .route(
+            &format!("{p}/types/{{id}}/action"),
+            post(types::type_action),
+        )
         .route(
             &format!("{p}/types/{{id}}/os-volume-type-access"),
             get(types::list_access),
@@ -156,7 +159,10 @@ pub(crate) fn router() -> Router<AppState> {
             &format!("{p}/os-volume-transfer"),
             get(transfers::index).post(transfers::create),
         )
-        .route(&format!("{p}/os-volume-transfer/detail"), get(transfers::detail))
+        .route(
+            &format!("{p}/os-volume-transfer/detail"),
+            get(transfers::detail),
+        )
         .route(
             &format!("{p}/os-volume-transfer/{{id}}"),
             get(transfers::show).delete(transfers::delete),
@@ -169,7 +175,10 @@ pub(crate) fn router() -> Router<AppState> {
             &format!("{p}/volume-transfers"),
             get(transfers::index).post(transfers::create),
         )
-        .route(&format!("{p}/volume-transfers/detail"), get(transfers::detail))
+        .route(
+            &format!("{p}/volume-transfers/detail"),
+            get(transfers::detail),
+        )
         .route(
             &format!("{p}/volume-transfers/{{id}}"),
             get(transfers::show).delete(transfers::delete),

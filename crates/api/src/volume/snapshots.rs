@@ -221,7 +221,9 @@ pub(crate) async fn action(
             Err(ApiError::new(
                 SVC,
                 403,
-                format!("Policy doesn't allow volume_extension:snapshot_admin_actions:{rule} to be performed."),
+                format!(
+                    "Policy doesn't allow volume_extension:snapshot_admin_actions:{rule} to be performed."
+                ),
             ))
         }
     };
@@ -241,11 +243,7 @@ pub(crate) async fn action(
         }
         "os-force_delete" => {
             admin_only("force_delete")?;
-            state
-                .volumes
-                .force_delete_snapshot(&id)
-                .await
-                .or_api(SVC)?;
+            state.volumes.force_delete_snapshot(&id).await.or_api(SVC)?;
         }
         "os-update_snapshot_status" => {
             let progress = match &args["progress"] {

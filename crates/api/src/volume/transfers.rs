@@ -185,8 +185,10 @@ pub(crate) async fn show(
         .get_transfer(&scope(&ctx)?, &id)
         .await
         .or_api(SVC)?;
-    Ok(axum::Json(json!({"transfer": view(&state, &project, &t, mv, Body::Detail, None)}))
-        .into_response())
+    Ok(
+        axum::Json(json!({"transfer": view(&state, &project, &t, mv, Body::Detail, None)}))
+            .into_response(),
+    )
 }
 
 pub(crate) async fn delete(

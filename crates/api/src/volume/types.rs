@@ -56,9 +56,9 @@ pub(crate) async fn show_type(
 
 /// An `extra_specs` object of strings (Cinder's schema: an object, string values).
 fn specs_of(v: &Value) -> ApiResult<BTreeMap<String, String>> {
-    let o = v
-        .as_object()
-        .ok_or_else(|| bad("Invalid input for field/attribute extra_specs. Value must be an object."))?;
+    let o = v.as_object().ok_or_else(|| {
+        bad("Invalid input for field/attribute extra_specs. Value must be an object.")
+    })?;
     o.iter()
         .map(|(k, v)| match v {
             Value::String(s) => Ok((k.clone(), s.clone())),

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use axum::Extension;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use cascade_core::identity::{Actor, AuthContext, Scope};
@@ -439,11 +439,13 @@ pub(crate) async fn delete(
     State(state): State<AppState>,
     Auth(ctx): Auth,
     Path((project, id)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult {
     check_project(&ctx, &project)?;
+    let cascade = q.get("cascade").is_some_and(|c| truthy(c));
     state
         .volumes
-        .delete_volume(&scope(&ctx)?, &id)
+        .delete_volume(&scope(&ctx)?, &id, cascade)
         .await
         .or_api(SVC)?;
     Ok(StatusCode::ACCEPTED.into_response())

@@ -75,7 +75,9 @@ impl VolumeService {
 
     /// `GET /os-hosts/{host}`: the resources of the pod that has that host.
     pub async fn host(&self, host: &str) -> Result<Value> {
-        let v = self.ask_owner_pod("/os-hosts", host, "Host not found").await?;
+        let v = self
+            .ask_owner_pod("/os-hosts", host, "Host not found")
+            .await?;
         Ok(v["host"].clone())
     }
 

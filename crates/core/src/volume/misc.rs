@@ -188,6 +188,8 @@ impl VolumeService {
                 ),
             ));
         }
+        self.check_volume_totals(&vol.project_id, &q, 0, vol.size)
+            .await?;
         let now = now_micros();
         let row = SnapshotRow {
             id: uuid::Uuid::new_v4().to_string(),
@@ -381,11 +383,13 @@ impl VolumeService {
         Ok(self.store.delete_volume_quotas(project_id).await?)
     }
 
-    /// In use: volumes, gigabytes, snapshots.
+    /// In use: volumes, gigabytes (volumes' and snapshots'), snapshots.
     pub async fn volume_usage(&self, project_id: &str) -> Result<(i64, i64, i64)> {
         let (n, g) = self.store.volume_usage(project_id).await?;
-        let s = self.store.list_snapshots(Some(project_id)).await?.len() as i64;
-        Ok((n, g, s))
+        let snaps = self.store.list_snapshots(Some(project_id)).await?;
+        // Snapshots count against `gigabytes` too (Cinder's `no_snapshot_gb_quota = False`).
+        let snap_g: i64 = snaps.iter().map(|s| s.size).sum();
+        Ok((n, g + snap_g, snaps.len() as i64))
     }
 
     /// Refuses a create or extend over quota, with Cinder's 413 and words.

@@ -105,7 +105,9 @@ pub(super) async fn vol_action(
         }
         // Whatever its status; the simulated backend deletes at once.
         st.volume.volumes.remove(&id);
-        st.volume.attachments.retain(|_, a| a["volume_id"] != json!(id));
+        st.volume
+            .attachments
+            .retain(|_, a| a["volume_id"] != json!(id));
         return Ok(StatusCode::ACCEPTED.into_response());
     }
     if let Some(r) = v.get("os-retype") {

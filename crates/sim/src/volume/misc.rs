@@ -155,7 +155,10 @@ pub(super) async fn host_show(
     let st = ctx.read();
     let mut per: BTreeMap<String, (u64, u64, u64, u64)> = BTreeMap::new();
     for v in st.volume.volumes.values() {
-        let p = v["os-vol-tenant-attr:tenant_id"].as_str().unwrap_or("").to_string();
+        let p = v["os-vol-tenant-attr:tenant_id"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
         let e = per.entry(p).or_default();
         e.0 += 1;
         e.1 += v["size"].as_u64().unwrap_or(0);
@@ -196,9 +199,7 @@ pub(super) async fn capabilities(
     if host != format!("{}@lvm", ctx.region.spec.name) {
         return Err(cerr(404, format!("Service {host} could not be found.")));
     }
-    let prop = |title: &str, description: &str| {
-        json!({"title": title, "description": description, "type": "boolean"})
-    };
+    let prop = |title: &str, description: &str| json!({"title": title, "description": description, "type": "boolean"});
     Ok(axum::Json(json!({
         "namespace": format!("OS::Storage::Capabilities::{host}"),
         "vendor_name": "Open Source", "volume_backend_name": "lvm", "pool_name": null,

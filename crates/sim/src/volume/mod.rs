@@ -560,6 +560,9 @@ async fn vol_create(
     let mut size = b
         .get("size")
         .and_then(|s| s.as_u64().or_else(|| s.as_str()?.parse().ok()));
+    // A clone, or a volume from a snapshot, is bootable when its origin volume is (Cinder
+    // copies the flag and the image metadata).
+    let mut origin: Option<Value> = None;
     if let Some(sid) = &snapshot {
         let s = st
             .volume
@@ -568,10 +571,15 @@ async fn vol_create(
             .filter(|s| owned(s, &auth))
             .ok_or_else(|| cerr(404, format!("Snapshot {sid} could not be found.")))?;
         size = size.or(s["size"].as_u64());
+        origin = s["volume_id"]
+            .as_str()
+            .and_then(|v| st.volume.volumes.get(v))
+            .cloned();
     }
     if let Some(vid) = &source {
         let v = get_vol(&st.volume, vid, &auth)?;
         size = size.or(v["size"].as_u64());
+        origin = Some(v.clone());
     }
     let image_meta = match &image {
         Some(i) => {
@@ -606,6 +614,12 @@ async fn vol_create(
     }
     if let Some(m) = b.get("metadata").and_then(Value::as_object) {
         o.insert("metadata".into(), json!(m));
+    }
+    if let Some(src) = origin.filter(|v| v["bootable"] == json!("true")) {
+        o.insert("bootable".into(), json!("true"));
+        if let Some(meta) = src.get("volume_image_metadata") {
+            o.insert("volume_image_metadata".into(), meta.clone());
+        }
     }
     if let Some(meta) = image_meta {
         o.insert("bootable".into(), json!("true"));
@@ -666,7 +680,11 @@ async fn vol_delete(
     State(ctx): State<Ctx>,
     Extension(auth): Auth,
     Path((project, id)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
+    // `?cascade=true` deletes the volume's snapshots with it.
+    let cascade = url::form_urlencoded::parse(q.unwrap_or_default().as_bytes())
+        .any(|(k, v)| k == "cascade" && crate::util::truthy(&v) == Some(true));
     check_project(&auth, &project)?;
     let mut st = ctx.write();
     let v = get_vol(&st.volume, &id, &auth)?;
@@ -679,17 +697,21 @@ async fn vol_delete(
             ),
         ));
     }
-    if st
+    let snaps = st
         .volume
         .snapshots
         .values()
-        .any(|s| s["volume_id"] == json!(id))
-    {
+        .filter(|s| s["volume_id"] == json!(id))
+        .count();
+    if snaps > 0 && !cascade {
         return Err(cerr(
             400,
-            "Invalid volume: Volume still has 1 dependent snapshots.",
+            format!("Invalid volume: Volume still has {snaps} dependent snapshots."),
         ));
     }
+    st.volume
+        .snapshots
+        .retain(|_, s| s["volume_id"] != json!(id));
     st.volume.volumes.remove(&id);
     Ok(StatusCode::ACCEPTED.into_response())
 }
@@ -703,7 +725,10 @@ pub(crate) fn router(ctx: Ctx) -> Router<Ctx> {
             &format!("{p}/volumes/{{id}}"),
             get(vol_show).put(vol_update).delete(vol_delete),
         )
-        .route(&format!("{p}/volumes/{{id}}/action"), post(actions::vol_action))
+        .route(
+            &format!("{p}/volumes/{{id}}/action"),
+            post(actions::vol_action),
+        )
         .route(
             &format!("{p}/snapshots"),
             get(snapshots::list).post(snapshots::create),
@@ -717,7 +742,10 @@ pub(crate) fn router(ctx: Ctx) -> Router<Ctx> {
             &format!("{p}/snapshots/{{id}}"),
             get(snapshots::show).delete(snapshots::delete),
         )
-        .route(&format!("{p}/types"), get(types::types_list).post(types::type_create))
+        .route(
+            &format!("{p}/types"),
+            get(types::types_list).post(types::type_create),
+        )
         .route(
             &format!("{p}/types/{{id}}"),
             get(types::type_show)
@@ -734,8 +762,14 @@ pub(crate) fn router(ctx: Ctx) -> Router<Ctx> {
                 .put(types::spec_update)
                 .delete(types::spec_delete),
         )
-        .route(&format!("{p}/attachments"), get(attachments::att_list).post(attachments::att_create))
-        .route(&format!("{p}/attachments/detail"), get(attachments::att_list))
+        .route(
+            &format!("{p}/attachments"),
+            get(attachments::att_list).post(attachments::att_create),
+        )
+        .route(
+            &format!("{p}/attachments/detail"),
+            get(attachments::att_list),
+        )
         .route(
             &format!("{p}/attachments/{{id}}"),
             get(attachments::att_show).delete(attachments::att_delete),
@@ -744,14 +778,8 @@ pub(crate) fn router(ctx: Ctx) -> Router<Ctx> {
         .route(&format!("{p}/limits"), get(misc::limits))
         .route(&format!("{p}/os-availability-zone"), get(misc::az))
         .route(&format!("{p}/scheduler-stats/get_pools"), get(misc::pools))
-        .route(
-            &format!("{p}/os-volume-transfer"),
-            post(transfers::create),
-        )
-        .route(
-            &format!("{p}/volume-transfers"),
-            post(transfers::create),
-        )
+        .route(&format!("{p}/os-volume-transfer"), post(transfers::create))
+        .route(&format!("{p}/volume-transfers"), post(transfers::create))
         .route(
             &format!("{p}/os-volume-transfer/{{id}}"),
             get(transfers::show).delete(transfers::delete),

@@ -77,7 +77,10 @@ pub(super) async fn show(
     check_project(&auth, &project)?;
     let st = ctx.read();
     let t = get_transfer(&st.volume, &id, &auth)?;
-    Ok(axum::Json(json!({"transfer": view(t, &ctx.region.base_url, &project, mv)})).into_response())
+    Ok(
+        axum::Json(json!({"transfer": view(t, &ctx.region.base_url, &project, mv)}))
+            .into_response(),
+    )
 }
 
 pub(super) async fn delete(
@@ -123,8 +126,16 @@ pub(super) async fn accept(
     }
     let vid = tr["volume_id"].as_str().unwrap_or_default().to_string();
     st.volume.transfers.remove(&id);
-    if let Some(o) = st.volume.volumes.get_mut(&vid).and_then(Value::as_object_mut) {
-        o.insert("os-vol-tenant-attr:tenant_id".into(), json!(auth.project_id));
+    if let Some(o) = st
+        .volume
+        .volumes
+        .get_mut(&vid)
+        .and_then(Value::as_object_mut)
+    {
+        o.insert(
+            "os-vol-tenant-attr:tenant_id".into(),
+            json!(auth.project_id),
+        );
         o.insert("user_id".into(), json!(auth.user_id));
     }
     actions::set_status(&mut st.volume, &vid, "available", t);
@@ -138,7 +149,13 @@ pub(super) async fn accept(
     }
     let mut out = view(&tr, &ctx.region.base_url, &project, mv);
     if let Some(o) = out.as_object_mut() {
-        for k in ["created_at", "no_snapshots", "source_project_id", "destination_project_id", "accepted"] {
+        for k in [
+            "created_at",
+            "no_snapshots",
+            "source_project_id",
+            "destination_project_id",
+            "accepted",
+        ] {
             o.remove(k);
         }
     }

@@ -142,7 +142,10 @@ pub(super) async fn specs_list(
 ) -> ApiResult<Response> {
     let mut st = ctx.write();
     let t = type_mut(&mut st.volume, &id)?;
-    Ok(axum::Json(json!({"extra_specs": t.get("extra_specs").cloned().unwrap_or(json!({}))})).into_response())
+    Ok(
+        axum::Json(json!({"extra_specs": t.get("extra_specs").cloned().unwrap_or(json!({}))}))
+            .into_response(),
+    )
 }
 
 /// `POST /types/{id}/extra_specs`: merges, answers the given specs.
@@ -155,16 +158,11 @@ pub(super) async fn specs_create(
     types_manage(&auth)?;
     let given = body(&raw, "extra_specs")?;
     if given.values().any(|v| !v.is_string()) {
-        return Err(cerr(
-            400,
-            "Invalid input for field/attribute extra_specs.",
-        ));
+        return Err(cerr(400, "Invalid input for field/attribute extra_specs."));
     }
     let mut st = ctx.write();
     let t = type_mut(&mut st.volume, &id)?;
-    let specs = t
-        .entry("extra_specs")
-        .or_insert_with(|| json!({}));
+    let specs = t.entry("extra_specs").or_insert_with(|| json!({}));
     if let Some(m) = specs.as_object_mut() {
         m.extend(given.clone());
     }

@@ -92,7 +92,12 @@ pub(super) static VOLUME: &[RouteRule] = &[
         "volume_extension:types_manage",
         AdminOnly
     ),
-    cinder!(PUT, "/types/{id}", "volume_extension:types_manage", AdminOnly),
+    cinder!(
+        PUT,
+        "/types/{id}",
+        "volume_extension:types_manage",
+        AdminOnly
+    ),
     cinder!(
         GET,
         "/types/{id}/extra_specs",
@@ -174,15 +179,30 @@ pub(super) static VOLUME: &[RouteRule] = &[
         "volume:snapshot_action",
         ProjectMember
     ),
-    cinder!(GET, "/os-volume-transfer", "volume:get_all_transfers", ProjectReader),
-    cinder!(POST, "/os-volume-transfer", "volume:create_transfer", ProjectMember),
+    cinder!(
+        GET,
+        "/os-volume-transfer",
+        "volume:get_all_transfers",
+        ProjectReader
+    ),
+    cinder!(
+        POST,
+        "/os-volume-transfer",
+        "volume:create_transfer",
+        ProjectMember
+    ),
     cinder!(
         GET,
         "/os-volume-transfer/detail",
         "volume:get_all_transfers",
         ProjectReader
     ),
-    cinder!(GET, "/os-volume-transfer/{id}", "volume:get_transfer", ProjectReader),
+    cinder!(
+        GET,
+        "/os-volume-transfer/{id}",
+        "volume:get_transfer",
+        ProjectReader
+    ),
     cinder!(
         DELETE,
         "/os-volume-transfer/{id}",
@@ -195,15 +215,30 @@ pub(super) static VOLUME: &[RouteRule] = &[
         "volume:accept_transfer",
         ProjectMember
     ),
-    cinder!(GET, "/volume-transfers", "volume:get_all_transfers", ProjectReader),
-    cinder!(POST, "/volume-transfers", "volume:create_transfer", ProjectMember),
+    cinder!(
+        GET,
+        "/volume-transfers",
+        "volume:get_all_transfers",
+        ProjectReader
+    ),
+    cinder!(
+        POST,
+        "/volume-transfers",
+        "volume:create_transfer",
+        ProjectMember
+    ),
     cinder!(
         GET,
         "/volume-transfers/detail",
         "volume:get_all_transfers",
         ProjectReader
     ),
-    cinder!(GET, "/volume-transfers/{id}", "volume:get_transfer", ProjectReader),
+    cinder!(
+        GET,
+        "/volume-transfers/{id}",
+        "volume:get_transfer",
+        ProjectReader
+    ),
     cinder!(
         DELETE,
         "/volume-transfers/{id}",

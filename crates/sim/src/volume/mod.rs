@@ -676,46 +676,6 @@ async fn vol_update(
     .into_response())
 }
 
-async fn vol_delete(
-    State(ctx): State<Ctx>,
-    Extension(auth): Auth,
-    Path((project, id)): Path<(String, String)>,
-    RawQuery(q): RawQuery,
-) -> ApiResult<Response> {
-    // `?cascade=true` deletes the volume's snapshots with it.
-    let cascade = url::form_urlencoded::parse(q.unwrap_or_default().as_bytes())
-        .any(|(k, v)| k == "cascade" && crate::util::truthy(&v) == Some(true));
-    check_project(&auth, &project)?;
-    let mut st = ctx.write();
-    let v = get_vol(&st.volume, &id, &auth)?;
-    let status = v["status"].as_str().unwrap_or("").to_string();
-    if !["available", "error", "error_restoring", "error_extending"].contains(&status.as_str()) {
-        return Err(cerr(
-            400,
-            format!(
-                "Invalid volume: Volume status must be available or error or error_restoring or error_extending or error_managing and must not be migrating, attached, belong to a group, have snapshots or be disassociated from snapshots after volume transfer. (current status {status})"
-            ),
-        ));
-    }
-    let snaps = st
-        .volume
-        .snapshots
-        .values()
-        .filter(|s| s["volume_id"] == json!(id))
-        .count();
-    if snaps > 0 && !cascade {
-        return Err(cerr(
-            400,
-            format!("Invalid volume: Volume still has {snaps} dependent snapshots."),
-        ));
-    }
-    st.volume
-        .snapshots
-        .retain(|_, s| s["volume_id"] != json!(id));
-    st.volume.volumes.remove(&id);
-    Ok(StatusCode::ACCEPTED.into_response())
-}
-
 pub(crate) fn router(ctx: Ctx) -> Router<Ctx> {
     let p = "/volume/v3/{project}";
     let authed = Router::new()
@@ -723,7 +683,7 @@ pub(crate) fn router(ctx: Ctx) -> Router<Ctx> {
         .route(&format!("{p}/volumes/detail"), get(vol_list))
         .route(
             &format!("{p}/volumes/{{id}}"),
-            get(vol_show).put(vol_update).delete(vol_delete),
+            get(vol_show).put(vol_update).delete(actions::vol_delete),
         )
         .route(
             &format!("{p}/volumes/{{id}}/action"),

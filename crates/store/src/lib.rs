@@ -26,6 +26,7 @@ pub mod network;
 pub mod pods;
 pub mod routings;
 pub mod testing;
+pub mod volume_admin;
 pub mod volumes;
 
 use std::time::Duration;

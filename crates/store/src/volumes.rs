@@ -64,10 +64,12 @@ pub struct SnapshotRow {
     pub updated_at: i64,
     #[sqlx(try_from = "crate::Flag")]
     pub deleted: bool,
+    /// What `os-update_snapshot_status` last set (`None`: derived from the status).
+    pub progress: Option<String>,
 }
 
 const SNAPSHOT_COLS: &str = "id, project_id, user_id, volume_id, name, description, size, status, pod_id, \
-    bottom_id, metadata, created_at, updated_at, deleted";
+    bottom_id, metadata, created_at, updated_at, deleted, progress";
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct AttachmentRow {
@@ -368,7 +370,7 @@ impl Store {
     pub async fn insert_snapshot(&self, s: &SnapshotRow) -> Result<()> {
         sqlx::query(sql!(
             "INSERT INTO volume_snapshots ({SNAPSHOT_COLS}) VALUES ({})",
-            placeholders(14)
+            placeholders(15)
         ))
         .bind(&s.id)
         .bind(&s.project_id)
@@ -384,6 +386,7 @@ impl Store {
         .bind(s.created_at)
         .bind(s.updated_at)
         .bind(i64::from(s.deleted))
+        .bind(&s.progress)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -408,6 +411,7 @@ impl Store {
         .bind(s.created_at)
         .bind(s.updated_at)
         .bind(i64::from(s.deleted))
+        .bind(&s.progress)
         .execute(&self.pool)
         .await?;
         if done.rows_affected() == 0 {

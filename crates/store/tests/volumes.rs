@@ -218,6 +218,7 @@ async fn snapshots_attachments_types_quotas(store: Store) {
         created_at: 1,
         updated_at: 1,
         deleted: false,
+        progress: None,
     };
     store.insert_snapshot(&s).await.unwrap();
     s.status = "available".into();

@@ -1,16 +1,15 @@
-//! Volume types (admin-managed), Cinder's attachment API (3.27+), quota sets, limits,
-//! availability zones and the extension list.
+//! Cinder's attachment API (3.27+), quota sets, limits, availability zones and the extension
+//! list.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::response::IntoResponse;
 use bytes::Bytes;
 use cascade_core::identity::AuthContext;
-use cascade_core::volume::{QuotaSet, TypeCreate, default_quotas};
+use cascade_core::volume::QuotaSet;
 use cascade_model::microversion::Microversion;
-use http::StatusCode;
 use serde_json::{Value, json};
 
 use super::volumes::actor;
@@ -22,11 +21,11 @@ use crate::state::AppState;
 
 type Params = Query<HashMap<String, String>>;
 
-fn ok(v: Value) -> ApiResult {
+pub(crate) fn ok(v: Value) -> ApiResult {
     Ok(axum::Json(v).into_response())
 }
 
-fn admin(ctx: &AuthContext, rule: &str) -> ApiResult<()> {
+pub(crate) fn admin(ctx: &AuthContext, rule: &str) -> ApiResult<()> {
     if ctx.is_admin() {
         Ok(())
     } else {
@@ -38,7 +37,7 @@ fn admin(ctx: &AuthContext, rule: &str) -> ApiResult<()> {
     }
 }
 
-fn opt_text(v: &Value, k: &str) -> ApiResult<Option<String>> {
+pub(crate) fn opt_text(v: &Value, k: &str) -> ApiResult<Option<String>> {
     match &v[k] {
         Value::Null => Ok(None),
         Value::String(s) => Ok(Some(s.clone())),
@@ -46,7 +45,7 @@ fn opt_text(v: &Value, k: &str) -> ApiResult<Option<String>> {
     }
 }
 
-fn truthy(v: &Value) -> bool {
+pub(crate) fn truthy(v: &Value) -> bool {
     match v {
         Value::Bool(b) => *b,
         Value::String(s) => matches!(s.to_ascii_lowercase().as_str(), "true" | "1" | "yes" | "t"),
@@ -60,81 +59,6 @@ fn mv_at_least(mv: Microversion, minor: u16) -> ApiResult<()> {
     } else {
         Err(ApiError::new(SVC, 404, "The resource could not be found."))
     }
-}
-
-// ---- types -----------------------------------------------------------------------------------
-
-pub(crate) async fn types(
-    State(state): State<AppState>,
-    Auth(ctx): Auth,
-    Path(project): Path<String>,
-) -> ApiResult {
-    check_project(&ctx, &project)?;
-    let list = state.volumes.list_types(ctx.is_admin()).await.or_api(SVC)?;
-    let read = views::TypeAnswer::Read {
-        admin: ctx.is_admin(),
-    };
-    ok(
-        json!({"volume_types": list.iter().map(|t| views::volume_type(t, read)).collect::<Vec<_>>()}),
-    )
-}
-
-pub(crate) async fn show_type(
-    State(state): State<AppState>,
-    Auth(ctx): Auth,
-    Path((project, id)): Path<(String, String)>,
-) -> ApiResult {
-    check_project(&ctx, &project)?;
-    let t = state
-        .volumes
-        .get_type(&id, ctx.is_admin())
-        .await
-        .or_api(SVC)?;
-    let read = views::TypeAnswer::Read {
-        admin: ctx.is_admin(),
-    };
-    ok(json!({"volume_type": views::volume_type(&t, read)}))
-}
-
-pub(crate) async fn create_type(
-    State(state): State<AppState>,
-    Auth(ctx): Auth,
-    Path(project): Path<String>,
-    raw: Bytes,
-) -> ApiResult {
-    check_project(&ctx, &project)?;
-    admin(&ctx, "volume_extension:types_manage")?;
-    let doc = body::json(SVC, &raw)?;
-    let t = doc
-        .get("volume_type")
-        .ok_or_else(|| bad("Missing required element 'volume_type' in request body."))?;
-    let extra_specs: BTreeMap<String, String> = match &t["extra_specs"] {
-        Value::Null => BTreeMap::new(),
-        m => serde_json::from_value(m.clone())
-            .map_err(|_| bad("Invalid input for field/attribute extra_specs."))?,
-    };
-    let req = TypeCreate {
-        name: opt_text(t, "name")?.unwrap_or_default(),
-        description: opt_text(t, "description")?,
-        is_public: t
-            .get("os-volume-type-access:is_public")
-            .map(truthy)
-            .unwrap_or(true),
-        extra_specs,
-    };
-    let row = state.volumes.create_type(req).await.or_api(SVC)?;
-    ok(json!({"volume_type": views::volume_type(&row, views::TypeAnswer::Create)}))
-}
-
-pub(crate) async fn delete_type(
-    State(state): State<AppState>,
-    Auth(ctx): Auth,
-    Path((project, id)): Path<(String, String)>,
-) -> ApiResult {
-    check_project(&ctx, &project)?;
-    admin(&ctx, "volume_extension:types_manage")?;
-    state.volumes.delete_type(&id).await.or_api(SVC)?;
-    Ok(StatusCode::ACCEPTED.into_response())
 }
 
 // ---- attachments (3.27) ------------------------------------------------------------------------
@@ -293,11 +217,7 @@ pub(crate) async fn quotas(
     };
     let mut set = serde_json::Map::new();
     set.insert("id".into(), json!(target));
-    let mut all: Vec<(String, i64)> = limits.into_iter().collect();
-    for k in ["volumes", "gigabytes", "snapshots"] {
-        all.push((format!("{k}___DEFAULT__"), -1));
-    }
-    for (k, limit) in all {
+    for (k, limit) in limits {
         let v = if usage {
             json!({"limit": limit, "in_use": used(&k), "reserved": 0, "allocated": 0})
         } else {
@@ -309,31 +229,31 @@ pub(crate) async fn quotas(
 }
 
 pub(crate) async fn quota_defaults(
-    Auth(ctx): Auth,
-    Path((project, target)): Path<(String, String)>,
-) -> ApiResult {
-    check_project(&ctx, &project)?;
-    let mut set = serde_json::Map::new();
-    set.insert("id".into(), json!(target));
-    for (k, v) in default_quotas() {
-        set.insert(k, json!(v));
-    }
-    ok(json!({"quota_set": set}))
-}
-
-pub(crate) async fn update_quotas(
     State(state): State<AppState>,
     Auth(ctx): Auth,
     Path((project, target)): Path<(String, String)>,
-    raw: Bytes,
 ) -> ApiResult {
     check_project(&ctx, &project)?;
-    admin(&ctx, "volume_extension:quotas:update")?;
-    let doc = body::json(SVC, &raw)?;
+    let q = state.volumes.quota_class("default").await.or_api(SVC)?;
+    ok(json!({"quota_set": with_id(&target, q)}))
+}
+
+fn with_id(id: &str, q: QuotaSet) -> serde_json::Map<String, Value> {
+    let mut set = serde_json::Map::new();
+    set.insert("id".into(), json!(id));
+    for (k, v) in q {
+        set.insert(k, json!(v));
+    }
+    set
+}
+
+/// A `quota_set` / `quota_class_set` body: integer limits (numeric strings too), `id` and
+/// `tenant_id` ignored.
+fn quota_updates(doc: &Value, key: &str) -> ApiResult<QuotaSet> {
     let set = doc
-        .get("quota_set")
+        .get(key)
         .and_then(Value::as_object)
-        .ok_or_else(|| bad("Missing required element 'quota_set' in request body."))?;
+        .ok_or_else(|| bad(format!("Missing required element '{key}' in request body.")))?;
     let mut updates = QuotaSet::new();
     for (k, v) in set {
         if k == "id" || k == "tenant_id" {
@@ -349,6 +269,66 @@ pub(crate) async fn update_quotas(
             })?;
         updates.insert(k.clone(), n);
     }
+    Ok(updates)
+}
+
+/// `DELETE /os-quota-sets/{target}` (admin): the project's own limits go.
+pub(crate) async fn delete_quotas(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path((project, target)): Path<(String, String)>,
+) -> ApiResult {
+    check_project(&ctx, &project)?;
+    admin(&ctx, "volume_extension:quotas:delete")?;
+    state
+        .volumes
+        .delete_volume_quotas(&target)
+        .await
+        .or_api(SVC)?;
+    Ok(http::StatusCode::OK.into_response())
+}
+
+/// `GET /os-quota-class-sets/{class}` (admin).
+pub(crate) async fn quota_class(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path((project, class)): Path<(String, String)>,
+) -> ApiResult {
+    check_project(&ctx, &project)?;
+    admin(&ctx, "volume_extension:quota_classes")?;
+    let q = state.volumes.quota_class(&class).await.or_api(SVC)?;
+    ok(json!({"quota_class_set": with_id(&class, q)}))
+}
+
+/// `PUT /os-quota-class-sets/{class}` (admin): answers the class's limits (no `id`).
+pub(crate) async fn update_quota_class(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path((project, class)): Path<(String, String)>,
+    raw: Bytes,
+) -> ApiResult {
+    check_project(&ctx, &project)?;
+    admin(&ctx, "volume_extension:quota_classes:update")?;
+    let doc = body::json(SVC, &raw)?;
+    let updates = quota_updates(&doc, "quota_class_set")?;
+    let q = state
+        .volumes
+        .set_quota_class(&class, &updates)
+        .await
+        .or_api(SVC)?;
+    ok(json!({ "quota_class_set": q }))
+}
+
+pub(crate) async fn update_quotas(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path((project, target)): Path<(String, String)>,
+    raw: Bytes,
+) -> ApiResult {
+    check_project(&ctx, &project)?;
+    admin(&ctx, "volume_extension:quotas:update")?;
+    let doc = body::json(SVC, &raw)?;
+    let updates = quota_updates(&doc, "quota_set")?;
     let q = state
         .volumes
         .set_volume_quotas(&target, &updates)

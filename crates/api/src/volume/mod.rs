@@ -2,12 +2,17 @@
 //! document with `min_version` 3.0 and `version` 3.71), microversion negotiation
 //! (`OpenStack-API-Version: volume X.Y`, echoed on every answer, 406 outside the range), and
 //! the routes under `/volume/v3/{project_id}`: volumes with actions and metadata
-//! (`volumes.rs`), snapshots with metadata (`snapshots.rs`), types, attachments, quota sets,
-//! limits, availability zones and the extension list (`misc.rs`). The project in the URL must be the token's (admins may name any).
+//! (`volumes.rs`), snapshots with metadata (`snapshots.rs`), types with extra specs and access
+//! (`types.rs`), attachments, quota sets,
+//! limits, availability zones and the extension list (`misc.rs`), pools and hosts
+//! (`backends.rs`), volume transfers (`transfers.rs`). The project in the URL must be the token's (admins may name any).
 
+mod backends;
 mod misc;
 mod requests;
 mod snapshots;
+mod transfers;
+mod types;
 mod views;
 mod volumes;
 
@@ -71,6 +76,10 @@ pub(crate) fn router() -> Router<AppState> {
                 .delete(snapshots::delete),
         )
         .route(
+            &format!("{p}/snapshots/{{id}}/action"),
+            post(snapshots::action),
+        )
+        .route(
             &format!("{p}/snapshots/{{id}}/metadata"),
             get(snapshots::metadata)
                 .put(snapshots::replace_metadata)
@@ -84,11 +93,31 @@ pub(crate) fn router() -> Router<AppState> {
         )
         .route(
             &format!("{p}/types"),
-            get(misc::types).post(misc::create_type),
+            get(types::types).post(types::create_type),
         )
         .route(
             &format!("{p}/types/{{id}}"),
-            get(misc::show_type).delete(misc::delete_type),
+            get(types::show_type)
+                .put(types::update_type)
+                .delete(types::delete_type),
+        )
+        .route(
+            &format!("{p}/types/{{id}}/extra_specs"),
+            get(types::list_specs).post(types::create_specs),
+        )
+        .route(
+            &format!("{p}/types/{{id}}/extra_specs/{{key}}"),
+            get(types::show_spec)
+                .put(types::update_spec)
+                .delete(types::delete_spec),
+        )
+        .route(
+            &format!("{p}/types/{{id}}/action"),
+            post(types::type_action),
+        )
+        .route(
+            &format!("{p}/types/{{id}}/os-volume-type-access"),
+            get(types::list_access),
         )
         .route(
             &format!("{p}/attachments"),
@@ -104,11 +133,59 @@ pub(crate) fn router() -> Router<AppState> {
         )
         .route(
             &format!("{p}/os-quota-sets/{{target}}"),
-            get(misc::quotas).put(misc::update_quotas),
+            get(misc::quotas)
+                .put(misc::update_quotas)
+                .delete(misc::delete_quotas),
+        )
+        .route(
+            &format!("{p}/os-quota-class-sets/{{class}}"),
+            get(misc::quota_class).put(misc::update_quota_class),
         )
         .route(
             &format!("{p}/os-quota-sets/{{target}}/defaults"),
             get(misc::quota_defaults),
+        )
+        .route(
+            &format!("{p}/scheduler-stats/get_pools"),
+            get(backends::pools),
+        )
+        .route(&format!("{p}/os-hosts"), get(backends::hosts))
+        .route(
+            &format!("{p}/capabilities/{{host}}"),
+            get(backends::capabilities),
+        )
+        .route(&format!("{p}/os-hosts/{{host}}"), get(backends::show_host))
+        .route(
+            &format!("{p}/os-volume-transfer"),
+            get(transfers::index).post(transfers::create),
+        )
+        .route(
+            &format!("{p}/os-volume-transfer/detail"),
+            get(transfers::detail),
+        )
+        .route(
+            &format!("{p}/os-volume-transfer/{{id}}"),
+            get(transfers::show).delete(transfers::delete),
+        )
+        .route(
+            &format!("{p}/os-volume-transfer/{{id}}/accept"),
+            post(transfers::accept),
+        )
+        .route(
+            &format!("{p}/volume-transfers"),
+            get(transfers::index).post(transfers::create),
+        )
+        .route(
+            &format!("{p}/volume-transfers/detail"),
+            get(transfers::detail),
+        )
+        .route(
+            &format!("{p}/volume-transfers/{{id}}"),
+            get(transfers::show).delete(transfers::delete),
+        )
+        .route(
+            &format!("{p}/volume-transfers/{{id}}/accept"),
+            post(transfers::accept),
         )
         .route(&format!("{p}/limits"), get(misc::limits))
         .route(

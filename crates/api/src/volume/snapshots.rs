@@ -1,5 +1,6 @@
 //! `/snapshots`: create (Cinder's schema and errors), list and detail (filters, sort, `limit`,
-//! `offset`, `marker`, `snapshots_links`), show, update, delete, and a snapshot's metadata.
+//! `offset`, `marker`, `snapshots_links`), show, update, delete, the snapshot actions and a
+//! snapshot's metadata.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -196,6 +197,77 @@ pub(crate) async fn delete(
         .delete_snapshot(&scope(&ctx)?, &id)
         .await
         .or_api(SVC)?;
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+/// `POST /snapshots/{id}/action`: `os-reset_status` and `os-force_delete` (admin),
+/// `os-update_snapshot_status`.
+pub(crate) async fn action(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path((project, id)): Path<(String, String)>,
+    raw: Bytes,
+) -> ApiResult {
+    check_project(&ctx, &project)?;
+    let doc = body::json(SVC, &raw)?;
+    let (name, args) = doc
+        .as_object()
+        .and_then(|o| o.iter().next())
+        .ok_or_else(|| bad("Malformed request body: an action is required."))?;
+    let admin_only = |rule: &str| {
+        if ctx.is_admin() {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                SVC,
+                403,
+                format!(
+                    "Policy doesn't allow volume_extension:snapshot_admin_actions:{rule} to be performed."
+                ),
+            ))
+        }
+    };
+    let status = || {
+        args["status"]
+            .as_str()
+            .ok_or_else(|| bad("Must specify 'status'"))
+    };
+    match name.as_str() {
+        "os-reset_status" => {
+            admin_only("reset_status")?;
+            state
+                .volumes
+                .reset_snapshot_status(&id, status()?)
+                .await
+                .or_api(SVC)?;
+        }
+        "os-force_delete" => {
+            admin_only("force_delete")?;
+            state.volumes.force_delete_snapshot(&id).await.or_api(SVC)?;
+        }
+        "os-update_snapshot_status" => {
+            let progress = match &args["progress"] {
+                serde_json::Value::Null => None,
+                serde_json::Value::String(p) => Some(p.clone()),
+                _ => return Err(bad("Invalid input for field/attribute progress.")),
+            };
+            state
+                .volumes
+                .update_snapshot_status(&scope(&ctx)?, &id, status()?, progress)
+                .await
+                .or_api(SVC)?;
+        }
+        other => {
+            state
+                .volumes
+                .snapshot_row(&scope(&ctx)?, &id)
+                .await
+                .or_api(SVC)?;
+            return Err(bad(format!(
+                "Invalid input received: action {other} is not supported by this cloud."
+            )));
+        }
+    }
     Ok(StatusCode::ACCEPTED.into_response())
 }
 

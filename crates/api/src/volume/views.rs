@@ -146,8 +146,9 @@ pub(crate) fn volume_full<'a>(
         })
         .collect();
     let extended = body == VolumeBody::Extended;
-    // The admin extensions (`os-vol-tenant-attr`, `os-vol-host-attr`, `os-vol-mig-status-attr`)
-    // extend show and detail for admins.
+    // `os-vol-tenant-attr` extends show and detail for whoever sees the volume (Cinder's
+    // `volume_extension:volume_tenant_attribute` is admin-or-owner; Tempest's transfer test
+    // reads it as the new owner); `os-vol-host-attr` and `os-vol-mig-status-attr` for admins.
     let admin_ext = extended && is_admin;
     let image: BTreeMap<String, String> =
         serde_json::from_str(&r.image_metadata).unwrap_or_default();
@@ -185,7 +186,7 @@ pub(crate) fn volume_full<'a>(
         volume_type_id: mv.at_least(3, 63).then_some(type_id),
         consumes_quota: mv.at_least(3, 65).then_some(true),
         volume_image_metadata: (extended && !image.is_empty()).then_some(image),
-        tenant_id: admin_ext.then_some(r.project_id.as_str()),
+        tenant_id: extended.then_some(r.project_id.as_str()),
         host: admin_ext.then(|| format!("cascade@{}#{}", r.az, r.az)),
         migstat: admin_ext.then_some(None),
         name_id: admin_ext.then_some(None),
@@ -230,7 +231,7 @@ pub(crate) struct SnapshotView<'a> {
         rename = "os-extended-snapshot-attributes:progress",
         skip_serializing_if = "Option::is_none"
     )]
-    progress: Option<&'static str>,
+    progress: Option<&'a str>,
     #[serde(
         rename = "os-extended-snapshot-attributes:project_id",
         skip_serializing_if = "Option::is_none"
@@ -263,7 +264,7 @@ pub(crate) fn snapshot(s: &SnapshotRow, mv: Microversion, body: SnapshotBody) ->
         group_snapshot_id: (detail && mv.at_least(3, 14)).then_some(None),
         user_id: (detail && mv.at_least(3, 41)).then_some(s.user_id.as_str()),
         consumes_quota: (detail && mv.at_least(3, 65)).then_some(true),
-        progress: extended.then(|| progress(&s.status)),
+        progress: extended.then(|| s.progress.as_deref().unwrap_or_else(|| progress(&s.status))),
         project_id: extended.then_some(s.project_id.as_str()),
     }
 }
@@ -276,8 +277,11 @@ pub(crate) struct VolumeTypeView<'a> {
     name: &'a str,
     description: Option<&'a str>,
     is_public: bool,
-    #[serde(rename = "os-volume-type-access:is_public")]
-    access_is_public: bool,
+    #[serde(
+        rename = "os-volume-type-access:is_public",
+        skip_serializing_if = "Option::is_none"
+    )]
+    access_is_public: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     qos_specs_id: Option<Option<String>>,
     extra_specs: Value,
@@ -291,6 +295,8 @@ pub(crate) enum TypeAnswer {
         admin: bool,
     },
     Create,
+    /// The answer to `PUT /types/{id}` (no access flag, no QoS).
+    Update,
 }
 
 pub(crate) fn volume_type(t: &VolumeTypeRow, answer: TypeAnswer) -> VolumeTypeView<'_> {
@@ -299,7 +305,7 @@ pub(crate) fn volume_type(t: &VolumeTypeRow, answer: TypeAnswer) -> VolumeTypeVi
         name: &t.name,
         description: t.description.as_deref(),
         is_public: t.is_public,
-        access_is_public: t.is_public,
+        access_is_public: (answer != TypeAnswer::Update).then_some(t.is_public),
         qos_specs_id: (answer == TypeAnswer::Read { admin: true }).then_some(None),
         extra_specs: serde_json::from_str::<Value>(&t.extra_specs).unwrap_or(json!({})),
     }
@@ -337,6 +343,10 @@ mod tests {
         };
         let base = "description,extra_specs,id,is_public,name,os-volume-type-access:is_public";
         assert_eq!(keys(TypeAnswer::Create), base);
+        assert_eq!(
+            keys(TypeAnswer::Update),
+            "description,extra_specs,id,is_public,name"
+        );
         assert_eq!(keys(TypeAnswer::Read { admin: false }), base);
         assert_eq!(
             keys(TypeAnswer::Read { admin: true }),
@@ -364,6 +374,7 @@ mod tests {
             created_at: 1_000_000,
             updated_at: 2_000_000,
             deleted: false,
+            progress: None,
         }
     }
 
@@ -510,10 +521,10 @@ mod tests {
         }
         let mut want = create.clone();
         want.insert("volume_image_metadata".into());
+        want.insert("os-vol-tenant-attr:tenant_id".into());
         assert_eq!(volume_keys(&v, (3, 0), false, VolumeBody::Extended), want);
         for k in [
             "migration_status",
-            "os-vol-tenant-attr:tenant_id",
             "os-vol-host-attr:host",
             "os-vol-mig-status-attr:migstat",
             "os-vol-mig-status-attr:name_id",

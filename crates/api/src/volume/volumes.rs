@@ -6,10 +6,10 @@
 use std::collections::{BTreeMap, HashMap};
 
 use axum::Extension;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use cascade_core::identity::{Actor, AuthContext};
+use cascade_core::identity::{Actor, AuthContext, Scope};
 use cascade_core::volume::{ListQuery, VolumeCreate, VolumeService, VolumeUpdate};
 use cascade_model::microversion::Microversion;
 use http::StatusCode;
@@ -142,6 +142,7 @@ fn parse_create(v: &Value, hints: &Value) -> ApiResult<VolumeCreate> {
         source_volid: text(v, "source_volid")?,
         multiattach: v["multiattach"].as_bool().unwrap_or(false),
         local_to_instance: hints["local_to_instance"].as_str().map(str::to_string),
+        admin: false,
     })
 }
 
@@ -161,7 +162,8 @@ pub(crate) async fn create(
         .get("OS-SCH-HNT:scheduler_hints")
         .cloned()
         .unwrap_or(Value::Null);
-    let req = parse_create(v, &hints)?;
+    let mut req = parse_create(v, &hints)?;
+    req.admin = ctx.is_admin();
     let actor = actor(&state, &ctx).await?;
     let row = state.volumes.create_volume(&actor, req).await.or_api(SVC)?;
     let view = cascade_core::volume::VolumeView {
@@ -256,7 +258,7 @@ async fn type_ids(state: &AppState, mv: Microversion) -> ApiResult<BTreeMap<Stri
     if !mv.at_least(3, 63) {
         return Ok(BTreeMap::new());
     }
-    let types = state.volumes.list_types(true).await.or_api(SVC)?;
+    let types = state.volumes.list_types(&Scope::Admin).await.or_api(SVC)?;
     Ok(types.into_iter().map(|t| (t.name, t.id)).collect())
 }
 
@@ -437,11 +439,13 @@ pub(crate) async fn delete(
     State(state): State<AppState>,
     Auth(ctx): Auth,
     Path((project, id)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult {
     check_project(&ctx, &project)?;
+    let cascade = q.get("cascade").is_some_and(|c| truthy(c));
     state
         .volumes
-        .delete_volume(&scope(&ctx)?, &id)
+        .delete_volume(&scope(&ctx)?, &id, cascade)
         .await
         .or_api(SVC)?;
     Ok(StatusCode::ACCEPTED.into_response())
@@ -551,7 +555,44 @@ pub(crate) async fn action(
             let status = args["status"]
                 .as_str()
                 .ok_or_else(|| bad("Must specify 'status'"))?;
-            state.volumes.reset_status(&id, status).await.or_api(SVC)?;
+            let mut extra = serde_json::Map::new();
+            for k in ["attach_status", "migration_status"] {
+                if let Some(v) = args.get(k).filter(|v| !v.is_null()) {
+                    extra.insert(k.into(), v.clone());
+                }
+            }
+            state
+                .volumes
+                .reset_status(&id, status, extra)
+                .await
+                .or_api(SVC)?;
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
+        "os-retype" => {
+            let new_type = args["new_type"]
+                .as_str()
+                .ok_or_else(|| bad("Invalid input for field/attribute new_type."))?;
+            let policy = match &args["migration_policy"] {
+                Value::Null => "never",
+                Value::String(p) => p.as_str(),
+                _ => return Err(bad("Invalid input for field/attribute migration_policy.")),
+            };
+            state
+                .volumes
+                .retype_volume(&scope(&ctx)?, &id, new_type, policy)
+                .await
+                .or_api(SVC)?;
+            Ok(StatusCode::ACCEPTED.into_response())
+        }
+        "os-force_delete" => {
+            if !ctx.is_admin() {
+                return Err(ApiError::new(
+                    SVC,
+                    403,
+                    "Policy doesn't allow volume_extension:volume_admin_actions:force_delete to be performed.",
+                ));
+            }
+            state.volumes.force_delete_volume(&id).await.or_api(SVC)?;
             Ok(StatusCode::ACCEPTED.into_response())
         }
         other => {

@@ -2,7 +2,9 @@
 //! `os-set_bootable`, `os-reserve` / `os-unreserve`, `os-update_readonly_flag` (Cinder's admin metadata `readonly`, kept in the
 //! index and set in the pod, whose attachments then follow it), the image metadata actions
 //! (`os-show_image_metadata`, `os-set_image_metadata`, `os-unset_image_metadata`: the index's
-//! `volume_image_metadata`) and `os-reset_status` (admin, the index only).
+//! `volume_image_metadata`), and the admin's `os-reset_status` and `os-force_delete` (sent to
+//! the pod with Cascade's service identity, then the index), and `os-retype` (no migration:
+//! the type is made in the pod, which retypes the bottom volume).
 
 use std::collections::BTreeMap;
 
@@ -267,8 +269,15 @@ impl VolumeService {
         Ok(())
     }
 
-    /// `os-reset_status` (admin): the index only.
-    pub async fn reset_status(&self, id: &str, status: &str) -> Result<()> {
+    /// `os-reset_status` (admin): the pod's volume first (with Cascade's service identity, so
+    /// the pod's own watchers and the live reads agree), then the index. `extra` carries
+    /// Cinder's other fields (`attach_status`, `migration_status`) to the pod.
+    pub async fn reset_status(
+        &self,
+        id: &str,
+        status: &str,
+        extra: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<()> {
         const OK: &[&str] = &[
             "available",
             "error",
@@ -289,9 +298,103 @@ impl VolumeService {
             )));
         }
         let mut row = self.volume_row(&Scope::Admin, id).await?;
+        let mut args = extra;
+        args.insert("status".into(), json!(status));
+        self.service_action(&row, json!({ "os-reset_status": args }))
+            .await?;
         row.status = status.to_string();
         row.updated_at = now_micros().max(row.updated_at + 1);
         self.store.update_volume(&row).await?;
+        Ok(())
+    }
+
+    /// `os-force_delete` (admin): whatever its status, the pod is told to delete the volume
+    /// (service identity), then the index row is `deleting` and the delete job waits for the
+    /// bottom volume to go. Snapshots still block it, as in Cinder.
+    pub async fn force_delete_volume(&self, id: &str) -> Result<()> {
+        let mut row = self.volume_row(&Scope::Admin, id).await?;
+        let snaps = self.store.volume_snapshots(id).await?;
+        if !snaps.is_empty() {
+            return Err(CoreError::bad_request(format!(
+                "Invalid volume: Volume still has {} dependent snapshots.",
+                snaps.len()
+            )));
+        }
+        self.service_action(&row, json!({"os-force_delete": {}}))
+            .await?;
+        row.status = "deleting".into();
+        row.updated_at = now_micros().max(row.updated_at + 1);
+        self.store.update_volume(&row).await?;
+        self.enqueue(super::jobs::DELETE, &row).await
+    }
+
+    /// `os-retype` without migration (a volume never leaves its pod): the new type is made in
+    /// the pod if needed, the pod retypes the bottom volume (as its owner), then the index
+    /// follows (type name; `multiattach` from the type's `multiattach` extra spec).
+    pub async fn retype_volume(
+        &self,
+        scope: &Scope,
+        id: &str,
+        new_type: &str,
+        migration_policy: &str,
+    ) -> Result<()> {
+        let mut row = self.volume_row(scope, id).await?;
+        if !matches!(migration_policy, "never" | "on-demand") {
+            return Err(CoreError::bad_request(format!(
+                "Invalid input received: Invalid migration_policy {migration_policy}."
+            )));
+        }
+        if row.status != "available" && row.status != "in-use" {
+            return Err(CoreError::bad_request(format!(
+                "Invalid volume: Volume status must be available or in-use, but current status is: {}.",
+                row.status
+            )));
+        }
+        let t = self.get_type(new_type, scope).await?;
+        if t.name == row.volume_type {
+            return Err(CoreError::bad_request(format!(
+                "Invalid input received: New volume_type same as original: {new_type}."
+            )));
+        }
+        if let Some(pod_id) = row.pod_id.clone() {
+            self.ensure_type_in_pod(&t.name, &pod_id)
+                .await
+                .map_err(|e| CoreError::new(ErrorKind::Unavailable, e.message))?;
+        }
+        self.pod_action(
+            &row,
+            json!({"os-retype": {"new_type": t.name, "migration_policy": migration_policy}}),
+        )
+        .await?;
+        let specs = super::types::extra_specs(&t);
+        row.multiattach = specs
+            .get("multiattach")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("<is> True"));
+        row.volume_type = t.name.clone();
+        row.updated_at = now_micros().max(row.updated_at + 1);
+        self.store.update_volume(&row).await?;
+        Ok(())
+    }
+
+    /// Sends an admin action to the volume's pod with Cascade's service identity; a pod's
+    /// refusal is the caller's answer. A volume not placed yet has nothing to change in a pod.
+    async fn service_action(&self, row: &VolumeRow, action: serde_json::Value) -> Result<()> {
+        let (Some(pod_id), Some(bottom)) = (row.pod_id.clone(), row.bottom_id.clone()) else {
+            return Ok(());
+        };
+        let client = self.pods.client(&pod_id).await?;
+        let r = client
+            .send(
+                Method::POST,
+                "volumev3",
+                &format!("/volumes/{bottom}/action"),
+                Some(&action),
+                &[POD_MV],
+            )
+            .await?;
+        if r.status >= 400 {
+            return Err(pod_error(r.status, &r.body, Some(&bottom), &row.id));
+        }
         Ok(())
     }
 }

@@ -148,7 +148,11 @@ impl VolumeService {
     }
 
     /// The type's name in the pod (created there on first use, same name).
-    async fn ensure_type_in_pod(&self, type_name: &str, pod_id: &str) -> Result<(), CoreError> {
+    pub(crate) async fn ensure_type_in_pod(
+        &self,
+        type_name: &str,
+        pod_id: &str,
+    ) -> Result<(), CoreError> {
         let t = self.store.get_volume_type(type_name).await?;
         if t.id == DEFAULT_TYPE_ID {
             return Ok(()); // every Cinder has its own __DEFAULT__
@@ -454,19 +458,50 @@ impl VolumeService {
                 let client = self.pods.client(&pod_id).await?;
                 let actor = actor_of(&row.project_id, &row.user_id, &row.request);
                 let token = self.delegation.token_for(&actor).await?;
-                let path = tenant_path(&row.project_id, &format!("/volumes/{bottom}"));
-                let r = client
-                    .send_as(
-                        Some(&token),
-                        Method::DELETE,
+                // Snapshots still live here were marked `deleting` by a cascade delete.
+                let cascade = !self
+                    .store
+                    .volume_snapshots(volume_id)
+                    .await
+                    .map_err(CoreError::from)?
+                    .is_empty();
+                let path = tenant_path(
+                    &row.project_id,
+                    &format!(
+                        "/volumes/{bottom}{}",
+                        if cascade { "?cascade=true" } else { "" }
+                    ),
+                );
+                // A force delete already started it in the pod: only wait for it.
+                let now = client
+                    .send(
+                        Method::GET,
                         "volumev3",
-                        &path,
+                        &format!("/volumes/{bottom}"),
                         None,
                         &[POD_MV],
                     )
                     .await?;
-                if !matches!(r.status, 202 | 204 | 404) {
-                    return Err(status_error("volume delete", r.status, &r.body));
+                let started = now.status == 404
+                    || (now.status == 200
+                        && now
+                            .json()
+                            .ok()
+                            .is_some_and(|v| v["volume"]["status"] == "deleting"));
+                if !started {
+                    let r = client
+                        .send_as(
+                            Some(&token),
+                            Method::DELETE,
+                            "volumev3",
+                            &path,
+                            None,
+                            &[POD_MV],
+                        )
+                        .await?;
+                    if !matches!(r.status, 202 | 204 | 404) {
+                        return Err(status_error("volume delete", r.status, &r.body));
+                    }
                 }
                 let mut wait = Duration::from_millis(100);
                 loop {

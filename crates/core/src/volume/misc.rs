@@ -1,12 +1,10 @@
 //! Snapshots (in the pod of their volume; create and delete are jobs; names and metadata kept
-//! at the top; Cinder's paging), volume types (top
-//! authoritative; a pod gets a type of the same name the first time a volume of that type is
-//! made there), quotas at the top (one quota across all pods: defaults, admin overrides, usage
+//! at the top; Cinder's paging), quotas at the top (one quota across all pods: defaults, admin overrides, usage
 //! from the index) and the limits document's numbers.
 
 use std::collections::BTreeMap;
 
-use cascade_store::volumes::{SnapshotRow, VolumeTypeRow};
+use cascade_store::volumes::SnapshotRow;
 use cascade_store::{StoreError, now_micros};
 use serde_json::{Value, json};
 
@@ -33,6 +31,26 @@ pub fn default_quotas() -> QuotaSet {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect()
+}
+
+/// The per-volume-type quota resources (`<resource>_<type name>`).
+const PER_TYPE: [&str; 3] = ["volumes", "snapshots", "gigabytes"];
+
+/// Every key must be one of `known`, every limit `-1` or more.
+fn check_quota_updates(known: &QuotaSet, updates: &QuotaSet) -> Result<()> {
+    for (k, v) in updates {
+        if !known.contains_key(k) {
+            return Err(CoreError::bad_request(format!(
+                "Invalid input received: Bad key(s) in quota set: {k}"
+            )));
+        }
+        if *v < -1 {
+            return Err(CoreError::bad_request(format!(
+                "Invalid input received: Quota limit {v} for {k} must be -1 or greater."
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// `GET /snapshots[/detail]`'s filters, sort and page.
@@ -113,15 +131,6 @@ pub struct SnapshotCreate {
     pub metadata: BTreeMap<String, String>,
 }
 
-/// `POST /types`.
-#[derive(Debug, Clone, Default)]
-pub struct TypeCreate {
-    pub name: String,
-    pub description: Option<String>,
-    pub is_public: bool,
-    pub extra_specs: BTreeMap<String, String>,
-}
-
 /// One volume of `gigs` GiB must fit `per_volume_gigabytes`.
 pub(crate) fn check_volume_size(q: &QuotaSet, gigs: i64) -> Result<()> {
     let per = q.get("per_volume_gigabytes").copied().unwrap_or(-1);
@@ -179,6 +188,8 @@ impl VolumeService {
                 ),
             ));
         }
+        self.check_volume_totals(&vol.project_id, &q, 0, vol.size)
+            .await?;
         let now = now_micros();
         let row = SnapshotRow {
             id: uuid::Uuid::new_v4().to_string(),
@@ -195,6 +206,7 @@ impl VolumeService {
             created_at: now,
             updated_at: now,
             deleted: false,
+            progress: None,
         };
         self.store.insert_snapshot(&row).await?;
         self.enqueue_snapshot(super::jobs::SNAPSHOT_CREATE, &row)
@@ -315,74 +327,38 @@ impl VolumeService {
             .await
     }
 
-    // ---- types -----------------------------------------------------------------------------
-
-    pub async fn list_types(&self, is_admin: bool) -> Result<Vec<VolumeTypeRow>> {
-        let all = self.store.list_volume_types().await?;
-        Ok(all
-            .into_iter()
-            .filter(|t| is_admin || t.is_public)
-            .collect())
-    }
-
-    pub async fn get_type(&self, id: &str, is_admin: bool) -> Result<VolumeTypeRow> {
-        let missing = || CoreError::not_found(format!("Volume type {id} could not be found."));
-        let t = self.store.get_volume_type(id).await.map_err(|e| match e {
-            StoreError::NotFound => missing(),
-            other => other.into(),
-        })?;
-        if !t.is_public && !is_admin {
-            return Err(missing());
-        }
-        Ok(t)
-    }
-
-    pub async fn create_type(&self, req: TypeCreate) -> Result<VolumeTypeRow> {
-        let name = req.name.trim();
-        if name.is_empty() || name.len() > 255 {
-            return Err(CoreError::bad_request("Volume type name can not be empty."));
-        }
-        let row = VolumeTypeRow {
-            id: uuid::Uuid::new_v4().to_string(),
-            name: name.to_string(),
-            description: req.description,
-            is_public: req.is_public,
-            extra_specs: json_text(&req.extra_specs),
-            created_at: now_micros(),
-        };
-        self.store
-            .insert_volume_type(&row)
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict(_) => {
-                    CoreError::conflict(format!("Volume Type {name} already exists."))
-                }
-                other => other.into(),
-            })?;
-        Ok(row)
-    }
-
-    pub async fn delete_type(&self, id: &str) -> Result<()> {
-        let t = self.get_type(id, true).await?;
-        if t.id == cascade_store::volumes::DEFAULT_TYPE_ID {
-            return Err(CoreError::bad_request(
-                "Invalid volume type: The default volume type can not be deleted.",
-            ));
-        }
-        if self.store.volume_type_in_use(&t.name).await? {
-            return Err(CoreError::bad_request(format!(
-                "Target volume type is still in use. (type {})",
-                t.id
-            )));
-        }
-        self.store.delete_volume_type(&t.id).await?;
-        Ok(())
-    }
-
     // ---- quotas ----------------------------------------------------------------------------
 
-    pub async fn volume_quotas(&self, project_id: &str) -> Result<QuotaSet> {
+    /// A quota class: Cinder's defaults, a `-1` per volume type (`volumes_<type>`,
+    /// `snapshots_<type>`, `gigabytes_<type>`), then what the admin set for the class.
+    pub async fn quota_class(&self, class_name: &str) -> Result<QuotaSet> {
         let mut q = default_quotas();
+        for t in self.store.list_volume_types().await? {
+            for k in PER_TYPE {
+                q.insert(format!("{k}_{}", t.name), -1);
+            }
+        }
+        for (k, v) in self.store.volume_quota_class(class_name).await? {
+            if q.contains_key(&k) {
+                q.insert(k, v);
+            }
+        }
+        Ok(q)
+    }
+
+    /// `PUT /os-quota-class-sets/{class}`: known keys (per-type ones of existing types) only.
+    pub async fn set_quota_class(&self, class_name: &str, updates: &QuotaSet) -> Result<QuotaSet> {
+        let known = self.quota_class(class_name).await?;
+        check_quota_updates(&known, updates)?;
+        for (k, v) in updates {
+            self.store.set_volume_quota_class(class_name, k, *v).await?;
+        }
+        self.quota_class(class_name).await
+    }
+
+    /// A project's limits: the `default` class, then its own.
+    pub async fn volume_quotas(&self, project_id: &str) -> Result<QuotaSet> {
+        let mut q = self.quota_class("default").await?;
         for (k, v) in self.store.volume_quotas(project_id).await? {
             q.insert(k, v);
         }
@@ -394,30 +370,26 @@ impl VolumeService {
         project_id: &str,
         updates: &QuotaSet,
     ) -> Result<QuotaSet> {
-        let known = default_quotas();
-        for (k, v) in updates {
-            if !known.contains_key(k) {
-                return Err(CoreError::bad_request(format!(
-                    "Invalid input received: Bad key(s) in quota set: {k}"
-                )));
-            }
-            if *v < -1 {
-                return Err(CoreError::bad_request(format!(
-                    "Invalid input received: Quota limit {v} for {k} must be -1 or greater."
-                )));
-            }
-        }
+        let known = self.quota_class("default").await?;
+        check_quota_updates(&known, updates)?;
         for (k, v) in updates {
             self.store.set_volume_quota(project_id, k, *v).await?;
         }
         self.volume_quotas(project_id).await
     }
 
-    /// In use: volumes, gigabytes, snapshots.
+    /// `DELETE /os-quota-sets/{project}`: the project returns to the defaults.
+    pub async fn delete_volume_quotas(&self, project_id: &str) -> Result<()> {
+        Ok(self.store.delete_volume_quotas(project_id).await?)
+    }
+
+    /// In use: volumes, gigabytes (volumes' and snapshots'), snapshots.
     pub async fn volume_usage(&self, project_id: &str) -> Result<(i64, i64, i64)> {
         let (n, g) = self.store.volume_usage(project_id).await?;
-        let s = self.store.list_snapshots(Some(project_id)).await?.len() as i64;
-        Ok((n, g, s))
+        let snaps = self.store.list_snapshots(Some(project_id)).await?;
+        // Snapshots count against `gigabytes` too (Cinder's `no_snapshot_gb_quota = False`).
+        let snap_g: i64 = snaps.iter().map(|s| s.size).sum();
+        Ok((n, g + snap_g, snaps.len() as i64))
     }
 
     /// Refuses a create or extend over quota, with Cinder's 413 and words.
@@ -503,6 +475,7 @@ mod tests {
             created_at: i,
             updated_at: i,
             deleted: false,
+            progress: None,
         }
     }
 

@@ -13,10 +13,14 @@
 
 mod actions;
 mod attach;
+mod backends;
 mod binding;
 mod jobs;
 mod misc;
 mod scheduler;
+mod snapshot_actions;
+mod transfers;
+mod types;
 mod volumes;
 mod watcher;
 
@@ -37,7 +41,9 @@ use crate::{CoreError, ErrorKind};
 
 pub use actions::{admin_metadata, is_readonly};
 pub use attach::AttachRequest;
-pub use misc::{QuotaSet, SnapshotCreate, SnapshotQuery, TypeCreate, default_quotas};
+pub use misc::{QuotaSet, SnapshotCreate, SnapshotQuery, default_quotas};
+pub use transfers::TransferCreate;
+pub use types::{TypeCreate, TypeUpdate, extra_specs};
 pub use volumes::{ListQuery, VolumeCreate, VolumeList, VolumeSummary, VolumeUpdate, VolumeView};
 
 /// Metadata key carrying the top id on bottom volumes and snapshots (with the name suffix).

@@ -34,6 +34,8 @@ pub struct VolumeCreate {
     pub multiattach: bool,
     /// Scheduler hint `local_to_instance`: place next to this server.
     pub local_to_instance: Option<String>,
+    /// The caller is an admin (may use any private volume type).
+    pub admin: bool,
 }
 
 /// `PUT /volumes/{id}`.
@@ -144,12 +146,19 @@ impl VolumeService {
             ));
         }
         let vtype = match &req.volume_type {
-            Some(t) => self.store.get_volume_type(t).await.map_err(|e| match e {
-                StoreError::NotFound => {
-                    CoreError::not_found(format!("Volume type with name {t} could not be found."))
-                }
-                other => other.into(),
-            })?,
+            Some(t) => {
+                let viewer = if req.admin {
+                    Scope::Admin
+                } else {
+                    Scope::Project(actor.project_id.clone())
+                };
+                self.get_type(t, &viewer).await.map_err(|e| match e.kind {
+                    ErrorKind::NotFound => CoreError::not_found(format!(
+                        "Volume type with name {t} could not be found."
+                    )),
+                    _ => e,
+                })?
+            }
             None => {
                 self.store
                     .get_volume_type(cascade_store::volumes::DEFAULT_TYPE_ID)
@@ -426,6 +435,22 @@ impl VolumeService {
                 let _ = self.compute.set_server_volume(s, &row.id, None).await;
             }
         }
+        // A cascade delete took the volume's snapshots with it.
+        for mut s in self.store.volume_snapshots(&row.id).await? {
+            s.deleted = true;
+            s.status = "deleted".into();
+            s.updated_at = now.max(s.updated_at + 1);
+            self.store.update_snapshot(&s).await?;
+            if let Some(pod_id) = s.pod_id.clone() {
+                let key = crate::routing_lock::BottomKey {
+                    top_id: &s.id,
+                    pod_id: &pod_id,
+                    project_id: &s.project_id,
+                    resource_type: "snapshot",
+                };
+                crate::routing_lock::forget(&self.store, &key).await?;
+            }
+        }
         row.deleted = true;
         row.deleted_at = Some(now);
         row.status = "deleted".into();
@@ -668,7 +693,9 @@ impl VolumeService {
 
     /// Starts deleting a volume: checks Cinder's preconditions, marks it `deleting` and
     /// enqueues the delete job.
-    pub async fn delete_volume(&self, scope: &Scope, id: &str) -> Result<()> {
+    /// `cascade` (`DELETE /volumes/{id}?cascade=true`) takes its snapshots with it: they are
+    /// `deleting` at once, and the pod deletes them with the volume.
+    pub async fn delete_volume(&self, scope: &Scope, id: &str, cascade: bool) -> Result<()> {
         let mut row = self.volume_row(scope, id).await?;
         let attached = self.store.volume_attachments(id).await?;
         let status_ok = matches!(
@@ -682,11 +709,25 @@ impl VolumeService {
             )));
         }
         let snaps = self.store.volume_snapshots(id).await?;
-        if !snaps.is_empty() {
+        if !snaps.is_empty() && !cascade {
             return Err(CoreError::bad_request(format!(
                 "Invalid volume: Volume still has {} dependent snapshots.",
                 snaps.len()
             )));
+        }
+        if let Some(s) = snaps
+            .iter()
+            .find(|s| !matches!(s.status.as_str(), "available" | "error"))
+        {
+            return Err(CoreError::bad_request(format!(
+                "Invalid volume: Snapshot {} of volume {id} must be available or error to delete, but its status is: {}.",
+                s.id, s.status
+            )));
+        }
+        for mut s in snaps {
+            s.status = "deleting".into();
+            s.updated_at = now_micros().max(s.updated_at + 1);
+            self.store.update_snapshot(&s).await?;
         }
         row.status = "deleting".into();
         row.updated_at = now_micros().max(row.updated_at + 1);

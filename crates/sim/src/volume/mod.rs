@@ -1,15 +1,21 @@
 //! Cinder v3 at `/volume/v3/{project_id}` (discovery at `/volume/` with 300 and `/volume/v3/`):
 //! volumes (create in the region's AZ, from an image or a snapshot; `creating` → `available`
 //! after the volume time; `in-use` while attached; `volumes/detail` with filters, sort,
-//! marker/limit and `changes-since`), snapshots, volume types, the `os-extend`,
+//! marker/limit and `changes-since`), snapshots, volume types with extra specs, the `os-extend`,
 //! `os-reserve`/`os-unreserve` and `os-update_readonly_flag` actions,
-//! attachments (3.27), quota sets and the admin's pool statistics (`scheduler-stats/get_pools`,
-//! one pool the size of the region's disk capacity). Microversions 3.0–3.71 are negotiated and echoed.
+//! attachments (3.27), quota sets, the admin's pool statistics (`scheduler-stats/get_pools`,
+//! one pool the size of the region's disk capacity), hosts (`os-hosts`), backend capabilities and
+//! volume transfers. Microversions 3.0–3.71 are negotiated and echoed.
 //!
-//! Simplifications: no backups, groups, transfers, migrations or QoS; `volume_type` is a
+//! Simplifications: no backups, groups, migrations or QoS; `volume_type` is a
 //! label; snapshot and volume sizes are not checked against any backend.
 
+mod actions;
+mod attachments;
+mod misc;
 mod snapshots;
+mod transfers;
+mod types;
 
 use std::collections::BTreeMap;
 
@@ -40,6 +46,8 @@ pub(crate) struct VolumeState {
     pub(crate) snapshots: BTreeMap<String, Value>,
     pub(crate) types: BTreeMap<String, Value>,
     pub(crate) attachments: BTreeMap<String, Value>,
+    #[serde(default)]
+    pub(crate) transfers: BTreeMap<String, Value>,
     /// (due, kind, id, final status)
     pub(crate) pending: Vec<(Ts, String, String, String)>,
     #[serde(skip)]
@@ -318,10 +326,13 @@ fn render(v: &Value, auth: &AuthContext, base: &str, project: &str, mv: Mv, view
     if auth.is_admin {
         o.insert("migration_status".into(), Value::Null);
     }
+    // The tenant attribute is admin-or-owner in Cinder; host and migration ones admin-only.
+    if view == View::Detail
+        && let Some(t) = tenant
+    {
+        o.insert("os-vol-tenant-attr:tenant_id".into(), t);
+    }
     if view == View::Detail && auth.is_admin {
-        if let Some(t) = tenant {
-            o.insert("os-vol-tenant-attr:tenant_id".into(), t);
-        }
         o.insert("os-vol-host-attr:host".into(), json!("sim@lvm#pool"));
         o.insert("os-vol-mig-status-attr:migstat".into(), Value::Null);
         o.insert("os-vol-mig-status-attr:name_id".into(), Value::Null);
@@ -549,6 +560,9 @@ async fn vol_create(
     let mut size = b
         .get("size")
         .and_then(|s| s.as_u64().or_else(|| s.as_str()?.parse().ok()));
+    // A clone, or a volume from a snapshot, is bootable when its origin volume is (Cinder
+    // copies the flag and the image metadata).
+    let mut origin: Option<Value> = None;
     if let Some(sid) = &snapshot {
         let s = st
             .volume
@@ -557,10 +571,15 @@ async fn vol_create(
             .filter(|s| owned(s, &auth))
             .ok_or_else(|| cerr(404, format!("Snapshot {sid} could not be found.")))?;
         size = size.or(s["size"].as_u64());
+        origin = s["volume_id"]
+            .as_str()
+            .and_then(|v| st.volume.volumes.get(v))
+            .cloned();
     }
     if let Some(vid) = &source {
         let v = get_vol(&st.volume, vid, &auth)?;
         size = size.or(v["size"].as_u64());
+        origin = Some(v.clone());
     }
     let image_meta = match &image {
         Some(i) => {
@@ -595,6 +614,12 @@ async fn vol_create(
     }
     if let Some(m) = b.get("metadata").and_then(Value::as_object) {
         o.insert("metadata".into(), json!(m));
+    }
+    if let Some(src) = origin.filter(|v| v["bootable"] == json!("true")) {
+        o.insert("bootable".into(), json!("true"));
+        if let Some(meta) = src.get("volume_image_metadata") {
+            o.insert("volume_image_metadata".into(), meta.clone());
+        }
     }
     if let Some(meta) = image_meta {
         o.insert("bootable".into(), json!("true"));
@@ -651,460 +676,6 @@ async fn vol_update(
     .into_response())
 }
 
-async fn vol_delete(
-    State(ctx): State<Ctx>,
-    Extension(auth): Auth,
-    Path((project, id)): Path<(String, String)>,
-) -> ApiResult<Response> {
-    check_project(&auth, &project)?;
-    let mut st = ctx.write();
-    let v = get_vol(&st.volume, &id, &auth)?;
-    let status = v["status"].as_str().unwrap_or("").to_string();
-    if !["available", "error", "error_restoring", "error_extending"].contains(&status.as_str()) {
-        return Err(cerr(
-            400,
-            format!(
-                "Invalid volume: Volume status must be available or error or error_restoring or error_extending or error_managing and must not be migrating, attached, belong to a group, have snapshots or be disassociated from snapshots after volume transfer. (current status {status})"
-            ),
-        ));
-    }
-    if st
-        .volume
-        .snapshots
-        .values()
-        .any(|s| s["volume_id"] == json!(id))
-    {
-        return Err(cerr(
-            400,
-            "Invalid volume: Volume still has 1 dependent snapshots.",
-        ));
-    }
-    st.volume.volumes.remove(&id);
-    Ok(StatusCode::ACCEPTED.into_response())
-}
-
-fn set_status(st: &mut VolumeState, id: &str, status: &str, t: Ts) {
-    if let Some(o) = st.volumes.get_mut(id).and_then(Value::as_object_mut) {
-        o.insert("status".into(), json!(status));
-        o.insert("updated_at".into(), json!(ts_cinder(&t)));
-        o.insert("_updated".into(), json!(t.timestamp_nanos_opt()));
-    }
-}
-
-async fn vol_action(
-    State(ctx): State<Ctx>,
-    Extension(auth): Auth,
-    Path((project, id)): Path<(String, String)>,
-    raw: Bytes,
-) -> ApiResult<Response> {
-    check_project(&auth, &project)?;
-    let v: Value = serde_json::from_slice(&raw)
-        .map_err(|e| cerr(400, format!("Malformed request body: {e}")))?;
-    let t = now();
-    let mut st = ctx.write();
-    let cur = get_vol(&st.volume, &id, &auth)?.clone();
-    let delay = st.volume.delay;
-    if let Some(e) = v.get("os-extend") {
-        let new = e
-            .get("new_size")
-            .and_then(|s| s.as_u64().or_else(|| s.as_str()?.parse().ok()))
-            .ok_or_else(|| cerr(400, "Invalid input received: new_size is required"))?;
-        if cur["status"] != json!("available") {
-            return Err(cerr(
-                400,
-                format!(
-                    "Invalid volume: Volume status must be available to extend, but current status is: {}.",
-                    cur["status"].as_str().unwrap_or("")
-                ),
-            ));
-        }
-        if new <= cur["size"].as_u64().unwrap_or(0) {
-            return Err(cerr(
-                400,
-                format!(
-                    "Invalid input received: New size for extend must be greater than current size. (current: {}, extended: {new}).",
-                    cur["size"]
-                ),
-            ));
-        }
-        if let Some(o) = st
-            .volume
-            .volumes
-            .get_mut(&id)
-            .and_then(Value::as_object_mut)
-        {
-            o.insert("size".into(), json!(new));
-            o.insert("status".into(), json!("extending"));
-            o.insert("_updated".into(), json!(t.timestamp_nanos_opt()));
-        }
-        st.volume
-            .pending
-            .push((t + delay, "volume".into(), id, "available".into()));
-        return Ok(StatusCode::ACCEPTED.into_response());
-    }
-    if let Some(r) = v.get("os-reset_status") {
-        if !auth.is_admin {
-            return Err(cerr(
-                403,
-                "Policy doesn't allow volume_extension:volume_admin_actions:reset_status to be performed.",
-            ));
-        }
-        if let Some(o) = st
-            .volume
-            .volumes
-            .get_mut(&id)
-            .and_then(Value::as_object_mut)
-        {
-            if let Some(s) = r.get("status") {
-                o.insert("status".into(), s.clone());
-            }
-            o.insert("_updated".into(), json!(t.timestamp_nanos_opt()));
-        }
-        return Ok(StatusCode::ACCEPTED.into_response());
-    }
-    if v.get("os-reserve").is_some() {
-        let multi = cur["multiattach"] == json!(true);
-        let status = cur["status"].as_str().unwrap_or("");
-        if !(status == "available" || multi && status == "in-use") {
-            return Err(cerr(
-                400,
-                format!(
-                    "Invalid volume: Volume status must be {} to reserve, but the status is {status}.",
-                    if multi {
-                        "available or in-use"
-                    } else {
-                        "available"
-                    }
-                ),
-            ));
-        }
-        set_status(&mut st.volume, &id, "attaching", t);
-        return Ok(StatusCode::ACCEPTED.into_response());
-    }
-    if v.get("os-unreserve").is_some() {
-        if cur["status"] == json!("attaching") {
-            let attached = cur["attachments"].as_array().is_some_and(|a| !a.is_empty());
-            set_status(
-                &mut st.volume,
-                &id,
-                if attached { "in-use" } else { "available" },
-                t,
-            );
-        }
-        return Ok(StatusCode::ACCEPTED.into_response());
-    }
-    if let Some(r) = v.get("os-update_readonly_flag") {
-        let flag = match r.get("readonly") {
-            Some(Value::Bool(b)) => Some(*b),
-            Some(Value::String(s)) => crate::util::truthy(s),
-            _ => None,
-        };
-        let Some(flag) = flag else {
-            {
-                return Err(cerr(
-                    400,
-                    format!(
-                        "Invalid input for field/attribute os-update_readonly_flag. Value: {r}. 'readonly' is a required property"
-                    ),
-                ));
-            }
-        };
-        if cur["status"] != json!("available") {
-            return Err(cerr(
-                400,
-                format!(
-                    "Invalid volume: Volume {id} status must be available to update readonly flag, but current status is: {}.",
-                    cur["status"].as_str().unwrap_or("")
-                ),
-            ));
-        }
-        if let Some(o) = st
-            .volume
-            .volumes
-            .get_mut(&id)
-            .and_then(Value::as_object_mut)
-        {
-            o.insert(
-                "_readonly".into(),
-                json!(if flag { "True" } else { "False" }),
-            );
-            o.insert("updated_at".into(), json!(ts_cinder(&t)));
-            o.insert("_updated".into(), json!(t.timestamp_nanos_opt()));
-        }
-        return Ok(StatusCode::ACCEPTED.into_response());
-    }
-    if let Some(b) = v.get("os-set_bootable") {
-        let flag = b.get("bootable").and_then(Value::as_bool).unwrap_or(false);
-        if let Some(o) = st
-            .volume
-            .volumes
-            .get_mut(&id)
-            .and_then(Value::as_object_mut)
-        {
-            o.insert("bootable".into(), json!(flag.to_string()));
-        }
-        return Ok(StatusCode::OK.into_response());
-    }
-    Err(cerr(400, "There is no such action"))
-}
-
-async fn types_list(
-    State(ctx): State<Ctx>,
-    Extension(_auth): Auth,
-    Path(_project): Path<String>,
-) -> ApiResult<Response> {
-    let st = ctx.read();
-    Ok(
-        axum::Json(json!({"volume_types": st.volume.types.values().collect::<Vec<_>>()}))
-            .into_response(),
-    )
-}
-
-async fn type_show(
-    State(ctx): State<Ctx>,
-    Extension(_auth): Auth,
-    Path((_project, id)): Path<(String, String)>,
-) -> ApiResult<Response> {
-    let st = ctx.read();
-    let t = st
-        .volume
-        .types
-        .values()
-        .find(|t| t["id"] == json!(id) || t["name"] == json!(id))
-        .ok_or_else(|| cerr(404, format!("Volume type {id} could not be found.")))?;
-    Ok(axum::Json(json!({"volume_type": t})).into_response())
-}
-
-async fn type_create(
-    State(ctx): State<Ctx>,
-    Extension(auth): Auth,
-    Path(_project): Path<String>,
-    raw: Bytes,
-) -> ApiResult<Response> {
-    if !auth.is_admin {
-        return Err(cerr(
-            403,
-            "Policy doesn't allow volume_extension:types_manage to be performed.",
-        ));
-    }
-    let b = body(&raw, "volume_type")?;
-    let name = b
-        .get("name")
-        .and_then(Value::as_str)
-        .ok_or_else(|| cerr(400, "Volume type name can not be empty."))?
-        .to_string();
-    let mut st = ctx.write();
-    if st.volume.types.values().any(|t| t["name"] == json!(name)) {
-        return Err(cerr(409, format!("Volume Type {name} already exists.")));
-    }
-    let id = new_id();
-    let public = b
-        .get("os-volume-type-access:is_public")
-        .and_then(Value::as_bool)
-        .unwrap_or(true);
-    let t = json!({"id": id, "name": name, "description": b.get("description"), "is_public": public, "os-volume-type-access:is_public": public, "extra_specs": b.get("extra_specs").cloned().unwrap_or(json!({})), "qos_specs_id": null});
-    st.volume.types.insert(id, t.clone());
-    Ok(axum::Json(json!({"volume_type": t})).into_response())
-}
-
-async fn type_delete(
-    State(ctx): State<Ctx>,
-    Extension(auth): Auth,
-    Path((_project, id)): Path<(String, String)>,
-) -> ApiResult<Response> {
-    if !auth.is_admin {
-        return Err(cerr(
-            403,
-            "Policy doesn't allow volume_extension:types_manage to be performed.",
-        ));
-    }
-    let mut st = ctx.write();
-    st.volume
-        .types
-        .remove(&id)
-        .ok_or_else(|| cerr(404, format!("Volume type {id} could not be found.")))?;
-    Ok(StatusCode::ACCEPTED.into_response())
-}
-
-async fn att_list(
-    State(ctx): State<Ctx>,
-    Extension(auth): Auth,
-    Extension(mv): Extension<Mv>,
-    Path(project): Path<String>,
-) -> ApiResult<Response> {
-    check_project(&auth, &project)?;
-    if mv < Mv(3, 27) {
-        return Err(cerr(404, "The resource could not be found."));
-    }
-    let st = ctx.read();
-    let list: Vec<&Value> = st
-        .volume
-        .attachments
-        .values()
-        .filter(|a| auth.is_admin || a["project_id"] == json!(project))
-        .collect();
-    Ok(axum::Json(json!({"attachments": list})).into_response())
-}
-
-async fn att_create(
-    State(ctx): State<Ctx>,
-    Extension(auth): Auth,
-    Extension(mv): Extension<Mv>,
-    Path(project): Path<String>,
-    raw: Bytes,
-) -> ApiResult<Response> {
-    check_project(&auth, &project)?;
-    if mv < Mv(3, 27) {
-        return Err(cerr(404, "The resource could not be found."));
-    }
-    let b = body(&raw, "attachment")?;
-    let vid = b
-        .get("volume_id")
-        .and_then(Value::as_str)
-        .ok_or_else(|| cerr(400, "Invalid input received: volume_id is required"))?
-        .to_string();
-    let server = b
-        .get("instance_uuid")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    let mut st = ctx.write();
-    let att = st
-        .volume
-        .attach(&vid, &auth, &server, "", "/dev/vdb", now())?;
-    let a = st.volume.attachments.get(&att).cloned().unwrap_or_default();
-    Ok(axum::Json(json!({"attachment": a})).into_response())
-}
-
-async fn att_show(
-    State(ctx): State<Ctx>,
-    Extension(auth): Auth,
-    Path((project, id)): Path<(String, String)>,
-) -> ApiResult<Response> {
-    check_project(&auth, &project)?;
-    let st = ctx.read();
-    let a = st
-        .volume
-        .attachments
-        .get(&id)
-        .ok_or_else(|| cerr(404, format!("Attachment {id} could not be found.")))?;
-    Ok(axum::Json(json!({"attachment": a})).into_response())
-}
-
-async fn att_delete(
-    State(ctx): State<Ctx>,
-    Extension(auth): Auth,
-    Path((project, id)): Path<(String, String)>,
-) -> ApiResult<Response> {
-    check_project(&auth, &project)?;
-    let mut st = ctx.write();
-    let a = st
-        .volume
-        .attachments
-        .get(&id)
-        .cloned()
-        .ok_or_else(|| cerr(404, format!("Attachment {id} could not be found.")))?;
-    let (vid, server) = (
-        str_field(&a, "volume_id").unwrap_or_default().to_string(),
-        str_field(&a, "instance").unwrap_or_default().to_string(),
-    );
-    st.volume.detach(&vid, &server, false, now());
-    Ok(axum::Json(json!({"attachments": []})).into_response())
-}
-
-async fn quota(
-    State(ctx): State<Ctx>,
-    Extension(auth): Auth,
-    Path((project, target)): Path<(String, String)>,
-    RawQuery(q): RawQuery,
-) -> ApiResult<Response> {
-    check_project(&auth, &project)?;
-    let p = Params::parse(q.as_deref());
-    let st = ctx.read();
-    let mine: Vec<&Value> = st
-        .volume
-        .volumes
-        .values()
-        .filter(|v| v["os-vol-tenant-attr:tenant_id"] == json!(target))
-        .collect();
-    let gigs: u64 = mine.iter().map(|v| v["size"].as_u64().unwrap_or(0)).sum();
-    let snaps = st
-        .volume
-        .snapshots
-        .values()
-        .filter(|s| s["_project"] == json!(target))
-        .count();
-    let usage = p
-        .get("usage")
-        .and_then(crate::util::truthy)
-        .unwrap_or(false);
-    let q = |limit: i64, used: u64| {
-        if usage {
-            json!({"limit": limit, "in_use": used, "reserved": 0, "allocated": 0})
-        } else {
-            json!(limit)
-        }
-    };
-    Ok(axum::Json(json!({"quota_set": {"id": target, "volumes": q(-1, mine.len() as u64), "gigabytes": q(-1, gigs), "snapshots": q(-1, snaps as u64),
-        "backups": q(10, 0), "backup_gigabytes": q(1000, 0), "per_volume_gigabytes": q(-1, 0), "groups": q(10, 0),
-        "volumes___DEFAULT__": q(-1, mine.len() as u64), "gigabytes___DEFAULT__": q(-1, gigs), "snapshots___DEFAULT__": q(-1, snaps as u64)}})).into_response())
-}
-
-async fn limits(
-    State(ctx): State<Ctx>,
-    Extension(auth): Auth,
-    Path(project): Path<String>,
-) -> ApiResult<Response> {
-    check_project(&auth, &project)?;
-    let st = ctx.read();
-    let mine: Vec<&Value> = st
-        .volume
-        .volumes
-        .values()
-        .filter(|v| v["os-vol-tenant-attr:tenant_id"] == json!(project))
-        .collect();
-    let gigs: u64 = mine.iter().map(|v| v["size"].as_u64().unwrap_or(0)).sum();
-    Ok(axum::Json(json!({"limits": {"rate": [], "absolute": {"maxTotalVolumes": -1, "maxTotalVolumeGigabytes": -1, "maxTotalSnapshots": -1, "maxTotalBackups": 10, "maxTotalBackupGigabytes": 1000,
-        "totalVolumesUsed": mine.len(), "totalGigabytesUsed": gigs, "totalSnapshotsUsed": 0, "totalBackupsUsed": 0, "totalBackupGigabytesUsed": 0}}})).into_response())
-}
-
-/// `GET /scheduler-stats/get_pools` (admin): one pool whose size is the region's disk capacity.
-async fn pools(
-    State(ctx): State<Ctx>,
-    Extension(auth): Auth,
-    Path(project): Path<String>,
-) -> ApiResult<Response> {
-    check_project(&auth, &project)?;
-    if !auth.is_admin {
-        return Err(cerr(
-            403,
-            "Policy doesn't allow scheduler_extension:scheduler_stats:get_pools to be performed.",
-        ));
-    }
-    let st = ctx.read();
-    let total = ctx.region.spec.capacity.disk_gb;
-    let used: u64 = st
-        .volume
-        .volumes
-        .values()
-        .map(|v| v["size"].as_u64().unwrap_or(0))
-        .sum();
-    let name = format!("sim@lvm#{}", ctx.region.spec.az);
-    Ok(axum::Json(json!({"pools": [{"name": name, "capabilities": {"pool_name": "lvm", "volume_backend_name": "lvm",
-        "total_capacity_gb": total, "free_capacity_gb": total.saturating_sub(used), "allocated_capacity_gb": used,
-        "storage_protocol": "iSCSI", "vendor_name": "Open Source", "driver_version": "3.0.0", "reserved_percentage": 0,
-        "thin_provisioning_support": false}}]}))
-    .into_response())
-}
-
-async fn az(
-    State(ctx): State<Ctx>,
-    Extension(_auth): Auth,
-    Path(_project): Path<String>,
-) -> ApiResult<Response> {
-    Ok(axum::Json(json!({"availabilityZoneInfo": [{"zoneName": ctx.region.spec.az, "zoneState": {"available": true}}]})).into_response())
-}
-
 pub(crate) fn router(ctx: Ctx) -> Router<Ctx> {
     let p = "/volume/v3/{project}";
     let authed = Router::new()
@@ -1112,33 +683,77 @@ pub(crate) fn router(ctx: Ctx) -> Router<Ctx> {
         .route(&format!("{p}/volumes/detail"), get(vol_list))
         .route(
             &format!("{p}/volumes/{{id}}"),
-            get(vol_show).put(vol_update).delete(vol_delete),
+            get(vol_show).put(vol_update).delete(actions::vol_delete),
         )
-        .route(&format!("{p}/volumes/{{id}}/action"), post(vol_action))
+        .route(
+            &format!("{p}/volumes/{{id}}/action"),
+            post(actions::vol_action),
+        )
         .route(
             &format!("{p}/snapshots"),
             get(snapshots::list).post(snapshots::create),
         )
         .route(&format!("{p}/snapshots/detail"), get(snapshots::list))
         .route(
+            &format!("{p}/snapshots/{{id}}/action"),
+            post(snapshots::action),
+        )
+        .route(
             &format!("{p}/snapshots/{{id}}"),
             get(snapshots::show).delete(snapshots::delete),
         )
-        .route(&format!("{p}/types"), get(types_list).post(type_create))
+        .route(
+            &format!("{p}/types"),
+            get(types::types_list).post(types::type_create),
+        )
         .route(
             &format!("{p}/types/{{id}}"),
-            get(type_show).delete(type_delete),
+            get(types::type_show)
+                .put(types::type_update)
+                .delete(types::type_delete),
         )
-        .route(&format!("{p}/attachments"), get(att_list).post(att_create))
-        .route(&format!("{p}/attachments/detail"), get(att_list))
+        .route(
+            &format!("{p}/types/{{id}}/extra_specs"),
+            get(types::specs_list).post(types::specs_create),
+        )
+        .route(
+            &format!("{p}/types/{{id}}/extra_specs/{{key}}"),
+            get(types::spec_show)
+                .put(types::spec_update)
+                .delete(types::spec_delete),
+        )
+        .route(
+            &format!("{p}/attachments"),
+            get(attachments::att_list).post(attachments::att_create),
+        )
+        .route(
+            &format!("{p}/attachments/detail"),
+            get(attachments::att_list),
+        )
         .route(
             &format!("{p}/attachments/{{id}}"),
-            get(att_show).delete(att_delete),
+            get(attachments::att_show).delete(attachments::att_delete),
         )
-        .route(&format!("{p}/os-quota-sets/{{target}}"), get(quota))
-        .route(&format!("{p}/limits"), get(limits))
-        .route(&format!("{p}/os-availability-zone"), get(az))
-        .route(&format!("{p}/scheduler-stats/get_pools"), get(pools))
+        .route(&format!("{p}/os-quota-sets/{{target}}"), get(misc::quota))
+        .route(&format!("{p}/limits"), get(misc::limits))
+        .route(&format!("{p}/os-availability-zone"), get(misc::az))
+        .route(&format!("{p}/scheduler-stats/get_pools"), get(misc::pools))
+        .route(&format!("{p}/os-volume-transfer"), post(transfers::create))
+        .route(&format!("{p}/volume-transfers"), post(transfers::create))
+        .route(
+            &format!("{p}/os-volume-transfer/{{id}}"),
+            get(transfers::show).delete(transfers::delete),
+        )
+        .route(
+            &format!("{p}/os-volume-transfer/{{id}}/accept"),
+            post(transfers::accept),
+        )
+        .route(&format!("{p}/os-hosts"), get(misc::hosts))
+        .route(
+            &format!("{p}/capabilities/{{host}}"),
+            get(misc::capabilities),
+        )
+        .route(&format!("{p}/os-hosts/{{host}}"), get(misc::host_show))
         .route_layer(middleware::from_fn_with_state(
             ctx,
             crate::identity::auth_layer,

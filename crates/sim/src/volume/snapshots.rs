@@ -1,7 +1,8 @@
 //! The simulated Cinder's snapshots: create (from an `available` volume, or `in-use` with
 //! `force`; `creating` → `available` after the volume time), list (`/snapshots` the summary,
 //! `/snapshots/detail` the detail view; filters, sort, marker/limit), show and delete, each
-//! answer with the key set real Cinder gives it at that microversion.
+//! answer with the key set real Cinder gives it at that microversion, and the snapshot actions
+//! (`os-reset_status`, `os-update_snapshot_status`, `os-force_delete`).
 
 use super::*;
 
@@ -45,15 +46,14 @@ pub(super) fn render(s: &Value, mv: Mv, body: SnapBody) -> Value {
         }
     }
     if body == SnapBody::Extended {
-        let progress = if matches!(s["status"].as_str(), Some("creating" | "error")) {
-            "0%"
+        let progress = if let Some(p) = s.get("_progress") {
+            p.clone()
+        } else if matches!(s["status"].as_str(), Some("creating" | "error")) {
+            json!("0%")
         } else {
-            "100%"
+            json!("100%")
         };
-        o.insert(
-            "os-extended-snapshot-attributes:progress".into(),
-            json!(progress),
-        );
+        o.insert("os-extended-snapshot-attributes:progress".into(), progress);
         o.insert(
             "os-extended-snapshot-attributes:project_id".into(),
             s["_project"].clone(),
@@ -180,5 +180,92 @@ pub(super) async fn delete(
         .filter(|s| owned(s, &auth))
         .ok_or_else(|| cerr(404, format!("Snapshot {id} could not be found.")))?;
     st.volume.snapshots.remove(&id);
+    Ok(StatusCode::ACCEPTED.into_response())
+}
+
+/// `POST /snapshots/{id}/action`: `os-reset_status` and `os-force_delete` (admin),
+/// `os-update_snapshot_status` (Cinder's allowed transitions; `progress` kept).
+pub(super) async fn action(
+    State(ctx): State<Ctx>,
+    Extension(auth): Auth,
+    Path((project, id)): Path<(String, String)>,
+    raw: Bytes,
+) -> ApiResult<Response> {
+    check_project(&auth, &project)?;
+    let v: Value = serde_json::from_slice(&raw)
+        .map_err(|e| cerr(400, format!("Malformed request body: {e}")))?;
+    let t = now();
+    let mut st = ctx.write();
+    let cur = st
+        .volume
+        .snapshots
+        .get(&id)
+        .filter(|s| owned(s, &auth))
+        .cloned()
+        .ok_or_else(|| cerr(404, format!("Snapshot {id} could not be found.")))?;
+    let admin = |rule: &str| {
+        if auth.is_admin {
+            Ok(())
+        } else {
+            Err(cerr(
+                403,
+                format!(
+                    "Policy doesn't allow volume_extension:snapshot_admin_actions:{rule} to be performed."
+                ),
+            ))
+        }
+    };
+    let (status, progress) = if let Some(r) = v.get("os-reset_status") {
+        admin("reset_status")?;
+        let s = r["status"]
+            .as_str()
+            .ok_or_else(|| cerr(400, "Must specify 'status'"))?;
+        (s.to_string(), None)
+    } else if v.get("os-force_delete").is_some() {
+        admin("force_delete")?;
+        st.volume.snapshots.remove(&id);
+        return Ok(StatusCode::ACCEPTED.into_response());
+    } else if let Some(r) = v.get("os-update_snapshot_status") {
+        let s = r["status"]
+            .as_str()
+            .ok_or_else(|| cerr(400, "Must specify 'status'"))?;
+        let current = cur["status"].as_str().unwrap_or("");
+        let allowed: &[&str] = match current {
+            "creating" => &["creating", "available", "error"],
+            "deleting" => &["deleting", "error_deleting"],
+            _ => {
+                return Err(cerr(
+                    400,
+                    format!(
+                        "Invalid snapshot: Snapshot status {current} not allowed for update_snapshot_status"
+                    ),
+                ));
+            }
+        };
+        if !allowed.contains(&s) {
+            return Err(cerr(
+                400,
+                format!(
+                    "Invalid snapshot: Provided snapshot status {s} not allowed for snapshot with status {current}."
+                ),
+            ));
+        }
+        (s.to_string(), r.get("progress").cloned())
+    } else {
+        return Err(cerr(400, "There is no such action"));
+    };
+    if let Some(o) = st
+        .volume
+        .snapshots
+        .get_mut(&id)
+        .and_then(Value::as_object_mut)
+    {
+        o.insert("status".into(), json!(status));
+        if let Some(p) = progress {
+            o.insert("_progress".into(), p);
+        }
+        o.insert("updated_at".into(), json!(ts_cinder(&t)));
+        o.insert("_updated".into(), json!(t.timestamp_nanos_opt()));
+    }
     Ok(StatusCode::ACCEPTED.into_response())
 }

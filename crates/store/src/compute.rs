@@ -623,6 +623,38 @@ impl Store {
         Ok(())
     }
 
+    /// Removes a project's own limits (it falls back to the defaults).
+    pub async fn delete_compute_quotas(&self, project_id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM compute_quotas WHERE project_id = $1")
+            .bind(project_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The limits a quota class sets.
+    pub async fn quota_class(&self, class_name: &str) -> Result<Vec<(String, i64)>> {
+        Ok(sqlx::query_as(
+            "SELECT resource, hard_limit FROM compute_quota_classes WHERE class_name = $1",
+        )
+        .bind(class_name)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn set_quota_class(&self, class_name: &str, resource: &str, limit: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO compute_quota_classes (class_name, resource, hard_limit) VALUES ($1, $2, $3) \
+             ON CONFLICT (class_name, resource) DO UPDATE SET hard_limit = $3",
+        )
+        .bind(class_name)
+        .bind(resource)
+        .bind(limit)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     pub async fn pod_binding(&self, project_id: &str, az: &str) -> Result<Option<String>> {
         let row: Option<(String,)> = sqlx::query_as(
             "SELECT pod_id FROM pod_bindings WHERE project_id = $1 AND az_name = $2",

@@ -6,9 +6,11 @@
 //! networking and images.
 
 mod actions;
+mod audit;
 pub mod deps;
 mod flavors;
 mod groups;
+mod hosts;
 mod keygen;
 mod keypairs;
 mod list;
@@ -26,7 +28,12 @@ use std::time::Duration;
 
 use cascade_store::Store;
 
+pub use audit::{AuditHostLog, AuditLog};
 pub use flavors::{FlavorCreate, flavor_snapshot};
+pub use hosts::{
+    ComputeService, HostedServer, Hypervisor, HypervisorUsage, ServiceActionResult, ServiceChange,
+    qualified_host,
+};
 pub use keypairs::{CreatedKeypair, KeypairCreate};
 pub use list::{ListQuery, ServerList};
 pub use quotas::{NETWORK_QUOTAS, QuotaSet, default_quotas};

@@ -154,6 +154,9 @@ pub(crate) struct ComputeState {
     pub(crate) groups: BTreeMap<String, ServerGroup>,
     pub(crate) quotas: HashMap<String, BTreeMap<String, i64>>,
     pub(crate) next_instance: u64,
+    /// What admins changed on the region's services (`os-services`), by binary.
+    #[serde(default)]
+    pub(crate) services: BTreeMap<String, super::hosts::ServiceState>,
     #[serde(skip)]
     by_created: BTreeSet<(Ts, String)>,
     #[serde(skip)]

@@ -3,9 +3,11 @@
 //! keypairs, availability zones, limits, quotas, server groups and usage (`misc.rs`), the
 //! deprecated security-group proxy (`security_groups.rs`), and the admin views of the pods'
 //! hosts: `os-quota-class-sets` (`quota_classes.rs`), `os-hypervisors` (`hypervisors.rs`), `os-services` and `os-hosts` (`services.rs`),
-//! `os-instance_usage_audit_log` and `os-migrations` (`audit.rs`).
+//! `os-instance_usage_audit_log` and `os-migrations` (`audit.rs`), and server diagnostics
+//! (`diagnostics.rs`).
 
 mod audit;
+mod diagnostics;
 mod flavors;
 mod hypervisors;
 mod keypairs;
@@ -55,6 +57,7 @@ pub(crate) fn router() -> Router<AppState> {
                 .delete(servers::delete),
         )
         .route("/servers/{id}/action", post(servers::action))
+        .route("/servers/{id}/diagnostics", get(diagnostics::show))
         .route(
             "/servers/{id}/metadata",
             get(server_meta::metadata)
@@ -109,7 +112,9 @@ pub(crate) fn router() -> Router<AppState> {
         )
         .route(
             "/servers/{id}/os-volume_attachments/{volume}",
-            get(volumes::show).delete(volumes::detach),
+            get(volumes::show)
+                .put(volumes::update)
+                .delete(volumes::detach),
         )
         .route(
             "/flavors",

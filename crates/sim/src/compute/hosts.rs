@@ -301,7 +301,7 @@ fn the_hypervisor(ctx: &Ctx, mv: Mv) -> Hyper {
         json!(svc.int_id)
     };
     let mut d = json!({
-        "hypervisor_type": "fake", "hypervisor_version": 1000,
+        "hypervisor_type": "QEMU", "hypervisor_version": 8_002_000,
         "host_ip": r.addr.ip().to_string(),
         "service": {"host": hostname, "id": service_id, "disabled_reason": sst.disabled_reason},
         "cpu_info": if mv.ge(2, 28) { cpu } else { json!(cpu.to_string()) },

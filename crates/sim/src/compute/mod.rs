@@ -8,6 +8,7 @@
 //! submodules answer 404.
 
 pub(crate) mod audit;
+pub(crate) mod diagnostics;
 pub(crate) mod flavors;
 pub(crate) mod hosts;
 pub(crate) mod misc;
@@ -202,6 +203,7 @@ pub(crate) fn router(ctx: Ctx) -> Router<Ctx> {
             get(s::show).put(s::update).delete(s::delete),
         )
         .route(&p("/servers/{id}/action"), post(s::action))
+        .route(&p("/servers/{id}/diagnostics"), get(diagnostics::show))
         .route(
             &p("/servers/{id}/metadata"),
             get(s::meta_list).post(s::meta_merge).put(s::meta_replace),

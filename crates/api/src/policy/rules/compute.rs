@@ -511,4 +511,16 @@ pub(super) static COMPUTE: &[RouteRule] = &[
         "os_compute_api:os-migrations:index",
         AdminOnly
     ),
+    nova!(
+        PUT,
+        "/servers/{id}/os-volume_attachments/{volume}",
+        "os_compute_api:os-volumes-attachments:swap",
+        AdminOnly
+    ),
+    nova!(
+        GET,
+        "/servers/{id}/diagnostics",
+        "os_compute_api:os-server-diagnostics",
+        AdminOnly
+    ),
 ];

@@ -369,7 +369,7 @@ async fn usage_for(
             e.3 += hours * r.vcpus as f64;
             if detailed {
                 e.4.push(json!({
-                    "instance_id": r.id, "name": r.name, "hours": hours, "memory_mb": r.ram, "local_gb": disk,
+                    "instance_id": r.id, "name": r.name, "hours": hours, "memory_mb": r.ram, "local_gb": disk as i64,
                     "vcpus": r.vcpus, "tenant_id": r.project_id, "flavor": flavor["name"],
                     "started_at": cascade_store::from_micros(launched).format("%Y-%m-%dT%H:%M:%S%.6f").to_string(),
                     "ended_at": (r.deleted).then(|| cascade_store::from_micros(stopped).format("%Y-%m-%dT%H:%M:%S%.6f").to_string()),

@@ -3,11 +3,12 @@
 //! keypairs, availability zones, limits, quotas, server groups and usage (`misc.rs`), the
 //! deprecated security-group proxy (`security_groups.rs`), and the admin views of the pods'
 //! hosts: `os-quota-class-sets` (`quota_classes.rs`), `os-hypervisors` (`hypervisors.rs`), `os-services` and `os-hosts` (`services.rs`),
-//! `os-instance_usage_audit_log` and `os-migrations` (`audit.rs`), and server diagnostics
-//! (`diagnostics.rs`).
+//! `os-instance_usage_audit_log` and `os-migrations` (`audit.rs`), server diagnostics
+//! (`diagnostics.rs`) and `os-server-external-events` (`events.rs`).
 
 mod audit;
 mod diagnostics;
+mod events;
 mod flavors;
 mod hypervisors;
 mod keypairs;
@@ -189,6 +190,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/os-instance_usage_audit_log", get(audit::audit_logs))
         .route("/os-instance_usage_audit_log/{before}", get(audit::audit_log))
         .route("/os-migrations", get(audit::migrations))
+        .route("/os-server-external-events", post(events::create))
         .route("/os-services", get(services::list))
         .route("/os-services/{id}", axum::routing::put(services::update))
         .route("/os-hosts", get(services::hosts))

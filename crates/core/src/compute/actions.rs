@@ -131,6 +131,13 @@ impl Compute {
                     .map_err(|_| {
                         CoreError::bad_request(format!("Flavor {flavor_ref} could not be found."))
                     })?;
+                // Nova counts only what grows: the new flavor's extra cores and RAM.
+                self.check_quota_growth(
+                    &row.project_id,
+                    (flavor.vcpus - row.vcpus).max(0),
+                    (flavor.ram - row.ram).max(0),
+                )
+                .await?;
                 self.ensure_flavor_in_pod(&flavor_snapshot(&flavor), &row.project_id, &pod_id)
                     .await?;
                 resize_to = Some(flavor_snapshot(&flavor));

@@ -8,6 +8,7 @@
 mod actions;
 mod audit;
 pub mod deps;
+mod events;
 mod flavors;
 mod groups;
 mod hosts;
@@ -29,6 +30,7 @@ use std::time::Duration;
 use cascade_store::Store;
 
 pub use audit::{AuditHostLog, AuditLog};
+pub use events::{EVENT_NAMES, ExternalEvent};
 pub use flavors::{FlavorCreate, flavor_snapshot};
 pub use hosts::{
     ComputeService, HostedServer, Hypervisor, HypervisorUsage, ServiceActionResult, ServiceChange,

@@ -93,6 +93,21 @@ impl Compute {
         Ok(self.store.server_usage(project_id).await?)
     }
 
+    /// Refuses a resize whose extra cores or RAM would exceed a limit, with Nova's message.
+    pub(crate) async fn check_quota_growth(&self, project_id: &str, vcpus: i64, ram: i64) -> Result<()> {
+        let q = self.quotas(project_id).await?;
+        let (_, cores, used_ram) = self.usage(project_id).await?;
+        for (resource, used, want) in [("cores", cores, vcpus), ("ram", used_ram, ram)] {
+            let limit = q.get(resource).copied().unwrap_or(-1);
+            if want > 0 && limit >= 0 && used + want > limit {
+                return Err(CoreError::forbidden(format!(
+                    "Quota exceeded for {resource}: Requested {want}, but already used {used} of {limit} {resource}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Refuses a create that would exceed a limit, with Nova's message.
     pub(crate) async fn check_quota(
         &self,

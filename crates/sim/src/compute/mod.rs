@@ -9,6 +9,7 @@
 
 pub(crate) mod audit;
 pub(crate) mod diagnostics;
+pub(crate) mod events;
 pub(crate) mod flavors;
 pub(crate) mod hosts;
 pub(crate) mod misc;
@@ -285,6 +286,7 @@ pub(crate) fn router(ctx: Ctx) -> Router<Ctx> {
         .route(&p("/os-simple-tenant-usage/{project}"), get(m::usage_one))
         .route(&p("/os-instance_usage_audit_log"), get(audit::list))
         .route(&p("/os-instance_usage_audit_log/{before}"), get(audit::show))
+        .route(&p("/os-server-external-events"), post(events::create))
         .route(&p("/os-services"), get(h::services))
         .route(&p("/os-services/{id}"), axum::routing::put(h::service_update))
         .route(&p("/extensions"), get(m::extensions))

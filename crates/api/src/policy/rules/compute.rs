@@ -523,4 +523,10 @@ pub(super) static COMPUTE: &[RouteRule] = &[
         "os_compute_api:os-server-diagnostics",
         AdminOnly
     ),
+    nova!(
+        POST,
+        "/os-server-external-events",
+        "os_compute_api:os-server-external-events:create",
+        AdminOnly
+    ),
 ];

@@ -78,12 +78,14 @@ pub struct ServerRow {
     #[sqlx(try_from = "crate::Flag")]
     pub deleted: bool,
     pub deleted_at: Option<i64>,
+    /// The compute host as the top names it (`<pod host>@<region>`), empty until known.
+    pub host: String,
 }
 
 const SERVER_COLS: &str = "id, project_id, user_id, name, status, vm_state, task_state, power_state, pod_id, az, \
     flavor, vcpus, ram, image_id, key_name, metadata, tags, host_id, fault, locked, locked_reason, description, \
     access_ipv4, access_ipv6, config_drive, security_groups, server_group_id, request, bottom_id, addresses, volumes, \
-    launched_at, terminated_at, created_at, updated_at, deleted, deleted_at";
+    launched_at, terminated_at, created_at, updated_at, deleted, deleted_at, host";
 
 const FLAVOR_COLS: &str = "id, name, vcpus, ram, disk, ephemeral, swap, rxtx_factor, is_public, description, extra_specs, created_at";
 
@@ -119,6 +121,8 @@ pub struct ServerFilter {
     pub image_id: Option<String>,
     pub flavor_id: Option<String>,
     pub key_name: Option<String>,
+    /// The top's host name (`<pod host>@<region>`).
+    pub host: Option<String>,
     pub locked: Option<bool>,
     /// `updated_at >= t` (µs); deleted servers are included when set.
     pub changes_since: Option<i64>,
@@ -335,7 +339,7 @@ impl Store {
     // ---- servers -------------------------------------------------------------------------
 
     pub async fn insert_server(&self, s: &ServerRow) -> Result<()> {
-        let placeholders: Vec<String> = (1..=37).map(|i| format!("${i}")).collect();
+        let placeholders: Vec<String> = (1..=38).map(|i| format!("${i}")).collect();
         let q = sqlx::query(sql!(
             "INSERT INTO servers ({SERVER_COLS}) VALUES ({})",
             placeholders.join(", ")
@@ -406,6 +410,7 @@ impl Store {
             ("az", &filter.az),
             ("image_id", &filter.image_id),
             ("key_name", &filter.key_name),
+            ("host", &filter.host),
         ] {
             if let Some(p) = text(val) {
                 push(&format!("{col} = ?"), p, &mut params);
@@ -750,4 +755,5 @@ fn bind_server<'q>(q: AnyQuery<'q>, s: &'q ServerRow) -> AnyQuery<'q> {
         .bind(s.updated_at)
         .bind(i64::from(s.deleted))
         .bind(s.deleted_at)
+        .bind(&s.host)
 }

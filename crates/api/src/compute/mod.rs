@@ -4,7 +4,8 @@
 //! deprecated security-group proxy (`security_groups.rs`), and the admin views of the pods'
 //! hosts: `os-quota-class-sets` (`quota_classes.rs`), `os-hypervisors` (`hypervisors.rs`), `os-services` and `os-hosts` (`services.rs`),
 //! `os-instance_usage_audit_log` and `os-migrations` (`audit.rs`), server diagnostics
-//! (`diagnostics.rs`) and `os-server-external-events` (`events.rs`).
+//! (`diagnostics.rs`) `os-server-external-events` (`events.rs`)
+//! and nova-network's `os-networks` proxy (`networks.rs`).
 
 mod audit;
 mod diagnostics;
@@ -13,6 +14,7 @@ mod flavors;
 mod hypervisors;
 mod keypairs;
 mod misc;
+mod networks;
 mod quota_classes;
 mod security_groups;
 mod server_meta;
@@ -191,6 +193,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/os-instance_usage_audit_log/{before}", get(audit::audit_log))
         .route("/os-migrations", get(audit::migrations))
         .route("/os-server-external-events", post(events::create))
+        .route("/os-networks", get(networks::list))
+        .route("/os-networks/{id}", get(networks::show))
         .route("/os-services", get(services::list))
         .route("/os-services/{id}", axum::routing::put(services::update))
         .route("/os-hosts", get(services::hosts))

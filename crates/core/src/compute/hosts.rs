@@ -436,7 +436,7 @@ impl Compute {
         Ok(out)
     }
 
-    async fn pod_put(&self, pod_id: &str, path: &str, body: &Value) -> Result<Value> {
+    async fn pod_put(&self, pod_id: &str, path: &str, body: &Value, version: &str) -> Result<Value> {
         let client = self.pods.client(pod_id).await?;
         let r = tokio::time::timeout(
             self.config.live_timeout.max(Duration::from_secs(5)),
@@ -445,7 +445,7 @@ impl Compute {
                 "compute",
                 path,
                 Some(body),
-                &[("OpenStack-API-Version", POD_MV)],
+                &[("OpenStack-API-Version", version)],
             ),
         )
         .await
@@ -470,7 +470,7 @@ impl Compute {
         };
         let body = serde_json::to_value(change).map_err(|e| CoreError::internal(e.to_string()))?;
         let answer = self
-            .pod_put(&pod.pod_id, &format!("/os-services/{bottom}"), &body)
+            .pod_put(&pod.pod_id, &format!("/os-services/{bottom}"), &body, POD_MV)
             .await?;
         let one: BottomServiceOne = serde_json::from_value(answer).map_err(|e| {
             let mut err = CoreError::new(ErrorKind::Unavailable, POD_UNAVAILABLE);
@@ -514,6 +514,8 @@ impl Compute {
                 &pod.pod_id,
                 &format!("/os-services/{action}"),
                 &Value::Object(body),
+                // The actions exist only before 2.53; `force-down` from 2.11.
+                "compute 2.11",
             )
             .await?;
         let mut r: ServiceActionResult = serde_json::from_value(answer["service"].clone())

@@ -529,4 +529,6 @@ pub(super) static COMPUTE: &[RouteRule] = &[
         "os_compute_api:os-server-external-events:create",
         AdminOnly
     ),
+    nova!(GET, "/os-networks", "os_compute_api:os-networks:list", ProjectReader),
+    nova!(GET, "/os-networks/{id}", "os_compute_api:os-networks:view", ProjectReader),
 ];

@@ -6,3 +6,7 @@ CREATE TABLE compute_quota_classes (
     hard_limit BIGINT NOT NULL,
     PRIMARY KEY (class_name, resource)
 );
+
+-- The compute host of a server as the top names it (`<pod host>@<region>`), from its pod's
+-- `OS-EXT-SRV-ATTR:host`: shown to admins and filtered on by `GET /servers?host=`.
+ALTER TABLE servers ADD COLUMN host TEXT NOT NULL DEFAULT '';

@@ -647,7 +647,12 @@ impl Store {
         .await?)
     }
 
-    pub async fn set_quota_class(&self, class_name: &str, resource: &str, limit: i64) -> Result<()> {
+    pub async fn set_quota_class(
+        &self,
+        class_name: &str,
+        resource: &str,
+        limit: i64,
+    ) -> Result<()> {
         sqlx::query(
             "INSERT INTO compute_quota_classes (class_name, resource, hard_limit) VALUES ($1, $2, $3) \
              ON CONFLICT (class_name, resource) DO UPDATE SET hard_limit = $3",

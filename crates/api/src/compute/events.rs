@@ -23,7 +23,11 @@ struct Events {
     events: Vec<ExternalEvent>,
 }
 
-pub(crate) async fn create(State(state): State<AppState>, Auth(ctx): Auth, raw: Bytes) -> ApiResult {
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    raw: Bytes,
+) -> ApiResult {
     admin(&ctx)?;
     let doc = body::json(SVC, &raw)?;
     let req: Events = serde_json::from_value(doc)

@@ -190,7 +190,10 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/os-hypervisors/{id}/search", get(hypervisors::search))
         .route("/os-hypervisors/{id}/servers", get(hypervisors::servers))
         .route("/os-instance_usage_audit_log", get(audit::audit_logs))
-        .route("/os-instance_usage_audit_log/{before}", get(audit::audit_log))
+        .route(
+            "/os-instance_usage_audit_log/{before}",
+            get(audit::audit_log),
+        )
         .route("/os-migrations", get(audit::migrations))
         .route("/os-server-external-events", post(events::create))
         .route("/os-networks", get(networks::list))

@@ -16,21 +16,45 @@ use crate::error::{ApiError, OrApi};
 use crate::state::AppState;
 
 const FIELDS: &[&str] = &[
-    "id", "cidr", "netmask", "gateway", "broadcast", "dns1", "dns2", "cidr_v6", "gateway_v6",
-    "label", "netmask_v6",
+    "id",
+    "cidr",
+    "netmask",
+    "gateway",
+    "broadcast",
+    "dns1",
+    "dns2",
+    "cidr_v6",
+    "gateway_v6",
+    "label",
+    "netmask_v6",
 ];
 const ADMIN_FIELDS: &[&str] = &[
-    "created_at", "updated_at", "deleted_at", "deleted", "injected", "bridge", "vlan",
-    "vpn_public_address", "vpn_public_port", "vpn_private_address", "dhcp_start", "project_id",
-    "host", "bridge_interface", "multi_host", "priority", "rxtx_base", "mtu", "dhcp_server",
-    "enable_dhcp", "share_address",
+    "created_at",
+    "updated_at",
+    "deleted_at",
+    "deleted",
+    "injected",
+    "bridge",
+    "vlan",
+    "vpn_public_address",
+    "vpn_public_port",
+    "vpn_private_address",
+    "dhcp_start",
+    "project_id",
+    "host",
+    "bridge_interface",
+    "multi_host",
+    "priority",
+    "rxtx_base",
+    "mtu",
+    "dhcp_server",
+    "enable_dhcp",
+    "share_address",
 ];
 
 fn network_dict(n: &Value, admin: bool) -> Value {
     let mut out = Map::new();
-    let fields = FIELDS
-        .iter()
-        .chain(ADMIN_FIELDS.iter().filter(|_| admin));
+    let fields = FIELDS.iter().chain(ADMIN_FIELDS.iter().filter(|_| admin));
     for f in fields {
         let v = match *f {
             "label" => n["name"].clone(),

@@ -24,7 +24,8 @@ fn class_shown(k: &str, mv: Microversion) -> bool {
     let network = cascade_core::compute::NETWORK_QUOTAS.contains(&k);
     let groups = k == "server_groups" || k == "server_group_members";
     if mv.at_least(2, 50) {
-        !network && !(mv.at_least(2, 57) && k.starts_with("injected_file"))
+        let personality = mv.at_least(2, 57) && k.starts_with("injected_file");
+        !(network || personality)
     } else {
         !groups
     }

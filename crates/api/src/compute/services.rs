@@ -232,7 +232,11 @@ pub(crate) async fn show_host(
     if hyps.is_empty() {
         return Err(host_not_found(&host));
     }
-    let (mut total, mut now, mut max) = (Resource::default(), Resource::default(), Resource::default());
+    let (mut total, mut now, mut max) = (
+        Resource::default(),
+        Resource::default(),
+        Resource::default(),
+    );
     let mut per_project: BTreeMap<String, Resource> = BTreeMap::new();
     for h in &hyps {
         total.cpu += h.usage.vcpus;
@@ -242,16 +246,17 @@ pub(crate) async fn show_host(
         now.memory_mb += h.usage.memory_mb_used;
         now.disk_gb += h.usage.local_gb_used;
         for s in &h.servers {
-            for r in [&mut max, per_project.entry(s.project_id.clone()).or_default()] {
+            for r in [
+                &mut max,
+                per_project.entry(s.project_id.clone()).or_default(),
+            ] {
                 r.cpu += s.vcpus;
                 r.memory_mb += s.ram;
                 r.disk_gb += s.disk;
             }
         }
     }
-    let row = |project: &str, r: Resource| {
-        json!({"resource": {"host": host, "project": project, "cpu": r.cpu, "memory_mb": r.memory_mb, "disk_gb": r.disk_gb}})
-    };
+    let row = |project: &str, r: Resource| json!({"resource": {"host": host, "project": project, "cpu": r.cpu, "memory_mb": r.memory_mb, "disk_gb": r.disk_gb}});
     let mut out = vec![
         row("(total)", total),
         row("(used_now)", now),
@@ -326,7 +331,9 @@ pub(crate) async fn update_host(
         .service_action(action, &host, "nova-compute", &serde_json::Map::new())
         .await
         .or_api(SVC)?;
-    ok(json!({"host": host, "status": if r.status.as_deref() == Some("disabled") { "disabled" } else { "enabled" }}))
+    ok(
+        json!({"host": host, "status": if r.status.as_deref() == Some("disabled") { "disabled" } else { "enabled" }}),
+    )
 }
 
 /// `GET /os-hosts/{host}/{startup|shutdown|reboot}`.

@@ -347,7 +347,9 @@ impl Compute {
         let client = self.pods.client(&pod_id).await?;
         let version = format!("compute {mv}");
         let r = tokio::time::timeout(
-            self.config.live_timeout.max(std::time::Duration::from_secs(5)),
+            self.config
+                .live_timeout
+                .max(std::time::Duration::from_secs(5)),
             client.send(
                 Method::GET,
                 "compute",

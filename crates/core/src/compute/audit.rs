@@ -98,8 +98,7 @@ impl Compute {
             let q = |h: &str| qualified_host(h, &pod.region_name);
             out.hosts_not_run
                 .extend(a.hosts_not_run.iter().map(|h| q(h)));
-            out.log
-                .extend(a.log.into_iter().map(|(h, l)| (q(&h), l)));
+            out.log.extend(a.log.into_iter().map(|(h, l)| (q(&h), l)));
             out.num_hosts += a.num_hosts;
             out.num_hosts_done += a.num_hosts_done;
             out.num_hosts_not_run += a.num_hosts_not_run;

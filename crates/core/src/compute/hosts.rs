@@ -436,7 +436,13 @@ impl Compute {
         Ok(out)
     }
 
-    async fn pod_put(&self, pod_id: &str, path: &str, body: &Value, version: &str) -> Result<Value> {
+    async fn pod_put(
+        &self,
+        pod_id: &str,
+        path: &str,
+        body: &Value,
+        version: &str,
+    ) -> Result<Value> {
         let client = self.pods.client(pod_id).await?;
         let r = tokio::time::timeout(
             self.config.live_timeout.max(Duration::from_secs(5)),
@@ -470,7 +476,12 @@ impl Compute {
         };
         let body = serde_json::to_value(change).map_err(|e| CoreError::internal(e.to_string()))?;
         let answer = self
-            .pod_put(&pod.pod_id, &format!("/os-services/{bottom}"), &body, POD_MV)
+            .pod_put(
+                &pod.pod_id,
+                &format!("/os-services/{bottom}"),
+                &body,
+                POD_MV,
+            )
             .await?;
         let one: BottomServiceOne = serde_json::from_value(answer).map_err(|e| {
             let mut err = CoreError::new(ErrorKind::Unavailable, POD_UNAVAILABLE);
@@ -544,7 +555,10 @@ mod tests {
 
     #[test]
     fn pod_errors_keep_novas_message_for_4xx_only() {
-        let e = pod_status_error(404, br#"{"itemNotFound": {"code": 404, "message": "gone"}}"#);
+        let e = pod_status_error(
+            404,
+            br#"{"itemNotFound": {"code": 404, "message": "gone"}}"#,
+        );
         assert_eq!((e.kind, e.message.as_str()), (ErrorKind::NotFound, "gone"));
         let e = pod_status_error(500, b"boom");
         assert_eq!(e.kind, ErrorKind::Unavailable);

@@ -94,7 +94,12 @@ impl Compute {
     }
 
     /// Refuses a resize whose extra cores or RAM would exceed a limit, with Nova's message.
-    pub(crate) async fn check_quota_growth(&self, project_id: &str, vcpus: i64, ram: i64) -> Result<()> {
+    pub(crate) async fn check_quota_growth(
+        &self,
+        project_id: &str,
+        vcpus: i64,
+        ram: i64,
+    ) -> Result<()> {
         let q = self.quotas(project_id).await?;
         let (_, cores, used_ram) = self.usage(project_id).await?;
         for (resource, used, want) in [("cores", cores, vcpus), ("ram", used_ram, ram)] {

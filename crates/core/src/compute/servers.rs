@@ -593,7 +593,11 @@ impl Compute {
         else {
             return;
         };
-        if row.host.strip_prefix(host).is_some_and(|r| r.starts_with('@')) {
+        if row
+            .host
+            .strip_prefix(host)
+            .is_some_and(|r| r.starts_with('@'))
+        {
             return;
         }
         match self.pods.get(pod_id).await {

@@ -17,7 +17,9 @@ use crate::util::now;
 fn deny(action: &str) -> ApiError {
     ApiError::nova(
         403,
-        format!("Policy doesn't allow os_compute_api:os-instance-usage-audit-log:{action} to be performed."),
+        format!(
+            "Policy doesn't allow os_compute_api:os-instance-usage-audit-log:{action} to be performed."
+        ),
     )
 }
 

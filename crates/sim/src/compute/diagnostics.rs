@@ -64,7 +64,16 @@ pub(crate) async fn show(
             }
         }
         for (n, _) in macs.iter().enumerate() {
-            for k in ["rx", "rx_drop", "rx_errors", "rx_packets", "tx", "tx_drop", "tx_errors", "tx_packets"] {
+            for k in [
+                "rx",
+                "rx_drop",
+                "rx_errors",
+                "rx_packets",
+                "tx",
+                "tx_drop",
+                "tx_errors",
+                "tx_packets",
+            ] {
                 m.insert(format!("tap{n}_{k}"), json!(0));
             }
         }

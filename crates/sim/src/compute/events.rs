@@ -70,7 +70,9 @@ pub(crate) async fn create(
     let req: Events = serde_json::from_value(raw)
         .map_err(|e| bad(format!("Invalid input for field/attribute events. {e}")))?;
     if req.events.is_empty() {
-        return Err(bad("Invalid input for field/attribute events. Value: []. [] is too short"));
+        return Err(bad(
+            "Invalid input for field/attribute events. Value: []. [] is too short",
+        ));
     }
     let st = ctx.read();
     let mut out = Vec::with_capacity(req.events.len());

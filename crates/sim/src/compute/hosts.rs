@@ -169,7 +169,9 @@ pub(crate) async fn service_update(
             ));
         };
         if req.host.is_some() || req.binary.is_some() {
-            return Err(bad("Invalid input for field/attribute. Additional properties are not allowed"));
+            return Err(bad(
+                "Invalid input for field/attribute. Additional properties are not allowed",
+            ));
         }
         if let Some(s) = &req.status
             && s != "enabled"
@@ -185,7 +187,9 @@ pub(crate) async fn service_update(
             ));
         }
         if req.status.is_none() && req.forced_down.is_none() {
-            return Err(bad("No updates were requested. Fields 'status' or 'forced_down' should be specified."));
+            return Err(bad(
+                "No updates were requested. Fields 'status' or 'forced_down' should be specified.",
+            ));
         }
         if svc.binary != "nova-compute" {
             return Err(bad(format!(
@@ -209,7 +213,9 @@ pub(crate) async fn service_update(
             }
             st.clone()
         };
-        return Ok(axum::Json(json!({"service": service_view(&ctx, svc, &st, mv)})).into_response());
+        return Ok(
+            axum::Json(json!({"service": service_view(&ctx, svc, &st, mv)})).into_response(),
+        );
     }
     let (Some(host), Some(binary)) = (req.host.as_deref(), req.binary.as_deref()) else {
         return Err(bad(
@@ -324,7 +330,10 @@ fn the_hypervisor(ctx: &Ctx, mv: Mv) -> Hyper {
     Hyper {
         uuid: derived_uuid(&r.name, "hypervisor"),
         hostname,
-        servers: servers.into_iter().map(|(id, name, _)| (id, name)).collect(),
+        servers: servers
+            .into_iter()
+            .map(|(id, name, _)| (id, name))
+            .collect(),
         detail: d,
         disabled: sst.disabled,
         down: sst.forced_down,
@@ -334,7 +343,10 @@ fn the_hypervisor(ctx: &Ctx, mv: Mv) -> Hyper {
 /// `uptime`'s first line, as libvirt's driver reports it.
 fn uptime() -> String {
     static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    let up = START.get_or_init(std::time::Instant::now).elapsed().as_secs();
+    let up = START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_secs();
     let t = now();
     format!(
         " {} up {} days, {:>2}:{:02},  1 user,  load average: 0.00, 0.00, 0.00",
@@ -346,7 +358,11 @@ fn uptime() -> String {
 }
 
 fn summary(h: &Hyper, mv: Mv, servers: bool, detail: bool) -> Value {
-    let id = if mv.ge(2, 53) { json!(h.uuid) } else { json!(1) };
+    let id = if mv.ge(2, 53) {
+        json!(h.uuid)
+    } else {
+        json!(1)
+    };
     let mut v = json!({
         "id": id, "hypervisor_hostname": h.hostname,
         "state": if h.down { "down" } else { "up" },
@@ -399,8 +415,7 @@ async fn list_common(ctx: Ctx, mv: Mv, q: Option<String>, detail: bool) -> ApiRe
     let p = Params::parse(q.as_deref());
     let h = the_hypervisor(&ctx, mv);
     let (with_servers, keep) = list_filter(&p, mv, &h)?;
-    if mv.ge(2, 53) && p.has("hypervisor_hostname_pattern") && !keep && p.get("marker").is_none()
-    {
+    if mv.ge(2, 53) && p.has("hypervisor_hostname_pattern") && !keep && p.get("marker").is_none() {
         let pat = p.get("hypervisor_hostname_pattern").unwrap_or_default();
         return Err(ApiError::nova(
             404,
@@ -473,7 +488,8 @@ pub(crate) async fn hypervisor_show(
     }
     let p = Params::parse(q.as_deref());
     let h = by_id(&ctx, mv, &id)?;
-    let with_servers = mv.ge(2, 53) && p.get("with_servers").and_then(crate::util::truthy) == Some(true);
+    let with_servers =
+        mv.ge(2, 53) && p.get("with_servers").and_then(crate::util::truthy) == Some(true);
     Ok(axum::Json(json!({"hypervisor": summary(&h, mv, with_servers, true)})).into_response())
 }
 

@@ -272,7 +272,10 @@ pub(crate) fn router(ctx: Ctx) -> Router<Ctx> {
         .route(&p("/os-hypervisors/{id}"), get(h::hypervisor_show))
         .route(&p("/os-hypervisors/{id}/uptime"), get(h::hypervisor_uptime))
         .route(&p("/os-hypervisors/{id}/search"), get(h::hypervisor_search))
-        .route(&p("/os-hypervisors/{id}/servers"), get(h::hypervisor_servers))
+        .route(
+            &p("/os-hypervisors/{id}/servers"),
+            get(h::hypervisor_servers),
+        )
         .route(&p("/limits"), get(m::limits))
         .route(
             &p("/os-quota-sets/{project}"),
@@ -285,10 +288,16 @@ pub(crate) fn router(ctx: Ctx) -> Router<Ctx> {
         .route(&p("/os-simple-tenant-usage"), get(m::usage_all))
         .route(&p("/os-simple-tenant-usage/{project}"), get(m::usage_one))
         .route(&p("/os-instance_usage_audit_log"), get(audit::list))
-        .route(&p("/os-instance_usage_audit_log/{before}"), get(audit::show))
+        .route(
+            &p("/os-instance_usage_audit_log/{before}"),
+            get(audit::show),
+        )
         .route(&p("/os-server-external-events"), post(events::create))
         .route(&p("/os-services"), get(h::services))
-        .route(&p("/os-services/{id}"), axum::routing::put(h::service_update))
+        .route(
+            &p("/os-services/{id}"),
+            axum::routing::put(h::service_update),
+        )
         .route(&p("/extensions"), get(m::extensions))
         .route_layer(middleware::from_fn_with_state(
             ctx,

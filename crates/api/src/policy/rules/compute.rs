@@ -439,12 +439,7 @@ pub(super) static COMPUTE: &[RouteRule] = &[
         "os_compute_api:os-services:update",
         AdminOnly
     ),
-    nova!(
-        GET,
-        "/os-hosts",
-        "os_compute_api:os-hosts:list",
-        AdminOnly
-    ),
+    nova!(GET, "/os-hosts", "os_compute_api:os-hosts:list", AdminOnly),
     nova!(
         GET,
         "/os-hosts/{host}",
@@ -529,6 +524,16 @@ pub(super) static COMPUTE: &[RouteRule] = &[
         "os_compute_api:os-server-external-events:create",
         AdminOnly
     ),
-    nova!(GET, "/os-networks", "os_compute_api:os-networks:list", ProjectReader),
-    nova!(GET, "/os-networks/{id}", "os_compute_api:os-networks:view", ProjectReader),
+    nova!(
+        GET,
+        "/os-networks",
+        "os_compute_api:os-networks:list",
+        ProjectReader
+    ),
+    nova!(
+        GET,
+        "/os-networks/{id}",
+        "os_compute_api:os-networks:view",
+        ProjectReader
+    ),
 ];

@@ -78,12 +78,14 @@ pub struct ServerRow {
     #[sqlx(try_from = "crate::Flag")]
     pub deleted: bool,
     pub deleted_at: Option<i64>,
+    /// The compute host as the top names it (`<pod host>@<region>`), empty until known.
+    pub host: String,
 }
 
 const SERVER_COLS: &str = "id, project_id, user_id, name, status, vm_state, task_state, power_state, pod_id, az, \
     flavor, vcpus, ram, image_id, key_name, metadata, tags, host_id, fault, locked, locked_reason, description, \
     access_ipv4, access_ipv6, config_drive, security_groups, server_group_id, request, bottom_id, addresses, volumes, \
-    launched_at, terminated_at, created_at, updated_at, deleted, deleted_at";
+    launched_at, terminated_at, created_at, updated_at, deleted, deleted_at, host";
 
 const FLAVOR_COLS: &str = "id, name, vcpus, ram, disk, ephemeral, swap, rxtx_factor, is_public, description, extra_specs, created_at";
 
@@ -119,6 +121,8 @@ pub struct ServerFilter {
     pub image_id: Option<String>,
     pub flavor_id: Option<String>,
     pub key_name: Option<String>,
+    /// The top's host name (`<pod host>@<region>`).
+    pub host: Option<String>,
     pub locked: Option<bool>,
     /// `updated_at >= t` (µs); deleted servers are included when set.
     pub changes_since: Option<i64>,
@@ -335,7 +339,7 @@ impl Store {
     // ---- servers -------------------------------------------------------------------------
 
     pub async fn insert_server(&self, s: &ServerRow) -> Result<()> {
-        let placeholders: Vec<String> = (1..=37).map(|i| format!("${i}")).collect();
+        let placeholders: Vec<String> = (1..=38).map(|i| format!("${i}")).collect();
         let q = sqlx::query(sql!(
             "INSERT INTO servers ({SERVER_COLS}) VALUES ({})",
             placeholders.join(", ")
@@ -406,6 +410,7 @@ impl Store {
             ("az", &filter.az),
             ("image_id", &filter.image_id),
             ("key_name", &filter.key_name),
+            ("host", &filter.host),
         ] {
             if let Some(p) = text(val) {
                 push(&format!("{col} = ?"), p, &mut params);
@@ -623,6 +628,43 @@ impl Store {
         Ok(())
     }
 
+    /// Removes a project's own limits (it falls back to the defaults).
+    pub async fn delete_compute_quotas(&self, project_id: &str) -> Result<()> {
+        sqlx::query("DELETE FROM compute_quotas WHERE project_id = $1")
+            .bind(project_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The limits a quota class sets.
+    pub async fn quota_class(&self, class_name: &str) -> Result<Vec<(String, i64)>> {
+        Ok(sqlx::query_as(
+            "SELECT resource, hard_limit FROM compute_quota_classes WHERE class_name = $1",
+        )
+        .bind(class_name)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn set_quota_class(
+        &self,
+        class_name: &str,
+        resource: &str,
+        limit: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO compute_quota_classes (class_name, resource, hard_limit) VALUES ($1, $2, $3) \
+             ON CONFLICT (class_name, resource) DO UPDATE SET hard_limit = $3",
+        )
+        .bind(class_name)
+        .bind(resource)
+        .bind(limit)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     pub async fn pod_binding(&self, project_id: &str, az: &str) -> Result<Option<String>> {
         let row: Option<(String,)> = sqlx::query_as(
             "SELECT pod_id FROM pod_bindings WHERE project_id = $1 AND az_name = $2",
@@ -718,4 +760,5 @@ fn bind_server<'q>(q: AnyQuery<'q>, s: &'q ServerRow) -> AnyQuery<'q> {
         .bind(s.updated_at)
         .bind(i64::from(s.deleted))
         .bind(s.deleted_at)
+        .bind(&s.host)
 }

@@ -366,7 +366,8 @@ pub(crate) async fn delete_extra_spec(
         .delete_flavor_extra_spec(&id, &key)
         .await
         .or_api(SVC)?;
-    Ok(StatusCode::ACCEPTED.into_response())
+    // Nova answers 200 with an empty body (not 202 as a flavor delete does).
+    Ok(StatusCode::OK.into_response())
 }
 
 #[cfg(test)]

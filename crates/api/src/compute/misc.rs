@@ -7,7 +7,7 @@ use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::response::IntoResponse;
 use bytes::Bytes;
-use cascade_core::compute::{NETWORK_QUOTAS, QuotaSet, default_quotas};
+use cascade_core::compute::{NETWORK_QUOTAS, QuotaSet};
 use cascade_core::identity::AuthContext;
 use cascade_core::identity::Scope;
 use cascade_model::microversion::Microversion;
@@ -92,11 +92,13 @@ pub(crate) async fn quotas(
 }
 
 pub(crate) async fn quota_defaults(
+    State(state): State<AppState>,
     Auth(_ctx): Auth,
     Extension(mv): Extension<Microversion>,
     Path(project): Path<String>,
 ) -> ApiResult {
-    ok(json!({"quota_set": quota_view(&project, &default_quotas(), mv)}))
+    let defaults = state.compute.quota_class("default").await.or_api(SVC)?;
+    ok(json!({"quota_set": quota_view(&project, &defaults, mv)}))
 }
 
 pub(crate) async fn quotas_detail(
@@ -367,7 +369,7 @@ async fn usage_for(
             e.3 += hours * r.vcpus as f64;
             if detailed {
                 e.4.push(json!({
-                    "instance_id": r.id, "name": r.name, "hours": hours, "memory_mb": r.ram, "local_gb": disk,
+                    "instance_id": r.id, "name": r.name, "hours": hours, "memory_mb": r.ram, "local_gb": disk as i64,
                     "vcpus": r.vcpus, "tenant_id": r.project_id, "flavor": flavor["name"],
                     "started_at": cascade_store::from_micros(launched).format("%Y-%m-%dT%H:%M:%S%.6f").to_string(),
                     "ended_at": (r.deleted).then(|| cascade_store::from_micros(stopped).format("%Y-%m-%dT%H:%M:%S%.6f").to_string()),

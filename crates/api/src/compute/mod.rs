@@ -1,14 +1,25 @@
 //! Nova v2.1 at `/compute/v2.1`: version documents, microversion negotiation (both headers
 //! accepted and echoed, 406 outside 2.1–2.100), and the routes: servers (`servers.rs`), flavors,
-//! keypairs, availability zones, limits, quotas, server groups and usage (`misc.rs`), and the
-//! deprecated security-group proxy (`security_groups.rs`).
+//! keypairs, availability zones, limits, quotas, server groups and usage (`misc.rs`), the
+//! deprecated security-group proxy (`security_groups.rs`), and the admin views of the pods'
+//! hosts: `os-quota-class-sets` (`quota_classes.rs`), `os-hypervisors` (`hypervisors.rs`), `os-services` and `os-hosts` (`services.rs`),
+//! `os-instance_usage_audit_log` and `os-migrations` (`audit.rs`), server diagnostics
+//! (`diagnostics.rs`) `os-server-external-events` (`events.rs`)
+//! and nova-network's `os-networks` proxy (`networks.rs`).
 
+mod audit;
+mod diagnostics;
+mod events;
 mod flavors;
+mod hypervisors;
 mod keypairs;
 mod misc;
+mod networks;
+mod quota_classes;
 mod security_groups;
 mod server_meta;
 mod servers;
+mod services;
 pub(crate) mod views;
 mod volumes;
 
@@ -49,6 +60,7 @@ pub(crate) fn router() -> Router<AppState> {
                 .delete(servers::delete),
         )
         .route("/servers/{id}/action", post(servers::action))
+        .route("/servers/{id}/diagnostics", get(diagnostics::show))
         .route(
             "/servers/{id}/metadata",
             get(server_meta::metadata)
@@ -103,7 +115,9 @@ pub(crate) fn router() -> Router<AppState> {
         )
         .route(
             "/servers/{id}/os-volume_attachments/{volume}",
-            get(volumes::show).delete(volumes::detach),
+            get(volumes::show)
+                .put(volumes::update)
+                .delete(volumes::detach),
         )
         .route(
             "/flavors",
@@ -147,7 +161,13 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/limits", get(misc::limits))
         .route(
             "/os-quota-sets/{project}",
-            get(misc::quotas).put(misc::update_quotas),
+            get(misc::quotas)
+                .put(misc::update_quotas)
+                .delete(quota_classes::delete_quotas),
+        )
+        .route(
+            "/os-quota-class-sets/{id}",
+            get(quota_classes::show).put(quota_classes::update),
         )
         .route("/os-quota-sets/{project}/detail", get(misc::quotas_detail))
         .route(
@@ -162,6 +182,32 @@ pub(crate) fn router() -> Router<AppState> {
             "/os-server-groups/{id}",
             get(misc::show_server_group).delete(misc::delete_server_group),
         )
+        .route("/os-hypervisors", get(hypervisors::list))
+        .route("/os-hypervisors/detail", get(hypervisors::detail))
+        .route("/os-hypervisors/statistics", get(hypervisors::statistics))
+        .route("/os-hypervisors/{id}", get(hypervisors::show))
+        .route("/os-hypervisors/{id}/uptime", get(hypervisors::uptime))
+        .route("/os-hypervisors/{id}/search", get(hypervisors::search))
+        .route("/os-hypervisors/{id}/servers", get(hypervisors::servers))
+        .route("/os-instance_usage_audit_log", get(audit::audit_logs))
+        .route(
+            "/os-instance_usage_audit_log/{before}",
+            get(audit::audit_log),
+        )
+        .route("/os-migrations", get(audit::migrations))
+        .route("/os-server-external-events", post(events::create))
+        .route("/os-networks", get(networks::list))
+        .route("/os-networks/{id}", get(networks::show))
+        .route("/os-services", get(services::list))
+        .route("/os-services/{id}", axum::routing::put(services::update))
+        .route("/os-hosts", get(services::hosts))
+        .route(
+            "/os-hosts/{host}",
+            get(services::show_host).put(services::update_host),
+        )
+        .route("/os-hosts/{host}/startup", get(services::power_action))
+        .route("/os-hosts/{host}/shutdown", get(services::power_action))
+        .route("/os-hosts/{host}/reboot", get(services::power_action))
         .route("/os-simple-tenant-usage", get(misc::usage_all))
         .route("/os-simple-tenant-usage/{project}", get(misc::usage_one))
         .layer(middleware::from_fn(microversion));

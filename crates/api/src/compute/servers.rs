@@ -379,6 +379,8 @@ fn list_query(ctx: &AuthContext, mv: Microversion, raw: Option<String>) -> ApiRe
     lq.filter.image_id = q.get("image").cloned();
     lq.filter.flavor_id = q.get("flavor").cloned();
     lq.filter.key_name = q.get("key_name").cloned();
+    // Admin-only filter (Nova ignores it for others).
+    lq.filter.host = q.get("host").filter(|_| admin).cloned();
     lq.filter.user_id = q.get("user_id").cloned();
     lq.filter.locked = q
         .get("locked")

@@ -152,7 +152,10 @@ pub(crate) fn server_full(
     }
     let instance_name = format!("instance-{}", &r.id[..8.min(r.id.len())]);
     if is_admin {
-        put("OS-EXT-SRV-ATTR:host", json!(null));
+        put(
+            "OS-EXT-SRV-ATTR:host",
+            json!((!r.host.is_empty()).then_some(r.host.as_str())),
+        );
         put("OS-EXT-SRV-ATTR:instance_name", json!(instance_name));
         put("OS-EXT-SRV-ATTR:hypervisor_hostname", json!(null));
         if mv.at_least(2, 3) {

@@ -132,3 +132,40 @@ pub(crate) async fn detach(
         .or_api(SVC)?;
     Ok(StatusCode::ACCEPTED.into_response())
 }
+
+/// `PUT /servers/{id}/os-volume_attachments/{volume}` (swap, admin): Nova's validation and
+/// 404s. Swapping itself would need the pod's compute to move the data between two volumes of
+/// its own; Cascade does not drive that, and says so instead of accepting a swap that never
+/// happens.
+pub(crate) async fn update(
+    State(state): State<AppState>,
+    Auth(ctx): Auth,
+    Path((id, volume)): Path<(String, String)>,
+    raw: Bytes,
+) -> ApiResult {
+    super::misc::admin(&ctx)?;
+    let doc = body::json(SVC, &raw)?;
+    let a = doc
+        .get("volumeAttachment")
+        .ok_or_else(|| bad("Invalid input for field/attribute volumeAttachment. 'volumeAttachment' is a required property"))?;
+    if a["volumeId"].as_str().is_none() {
+        return Err(bad(
+            "Invalid input for field/attribute volumeId. 'volumeId' is a required property",
+        ));
+    }
+    let list = state
+        .volumes
+        .server_attachments(&scope(&ctx)?, &id)
+        .await
+        .or_api(SVC)?;
+    if !list.iter().any(|a| a["volume_id"] == volume) {
+        return Err(ApiError::new(
+            SVC,
+            404,
+            "The volume was either invalid or not attached to the instance.",
+        ));
+    }
+    Err(bad(
+        "Swapping the volumes of a server is not supported by this cloud.",
+    ))
+}

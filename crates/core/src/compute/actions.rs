@@ -43,6 +43,10 @@ impl Compute {
             "os-getConsoleOutput",
             "addSecurityGroup",
             "removeSecurityGroup",
+            "os-resetState",
+            "injectNetworkInfo",
+            "migrate",
+            "restore",
         ];
         if !KNOWN.contains(&action.name.as_str()) {
             return Err(CoreError::bad_request(format!(
@@ -50,7 +54,25 @@ impl Compute {
                 action.name
             )));
         }
+        // Admin actions: Nova's policy name, and done in the pod with Cascade's own identity.
+        let admin_policy = match action.name.as_str() {
+            "os-resetState" => Some("os-admin-actions:reset_state"),
+            "injectNetworkInfo" => Some("os-admin-actions:inject_network_info"),
+            "migrate" => Some("os-migrate-server:migrate"),
+            _ => None,
+        };
         let row = self.server_row(scope, id).await?;
+        if let Some(policy) = admin_policy
+            && !scope.is_admin()
+        {
+            return Err(CoreError::forbidden(format!(
+                "Policy doesn't allow os_compute_api:{policy} to be performed."
+            )));
+        }
+        if action.name == "os-resetState" && row.pod_id.is_none() {
+            // The server never reached a pod: its state lives only in the index.
+            return self.reset_state_in_index(scope, id, &action.body).await;
+        }
         if action.name == "addSecurityGroup" || action.name == "removeSecurityGroup" {
             // Security groups live on the server's ports in the central Neutron.
             let group = action.body[action.name.as_str()]["name"]
@@ -109,6 +131,13 @@ impl Compute {
                     .map_err(|_| {
                         CoreError::bad_request(format!("Flavor {flavor_ref} could not be found."))
                     })?;
+                // Nova counts only what grows: the new flavor's extra cores and RAM.
+                self.check_quota_growth(
+                    &row.project_id,
+                    (flavor.vcpus - row.vcpus).max(0),
+                    (flavor.ram - row.ram).max(0),
+                )
+                .await?;
                 self.ensure_flavor_in_pod(&flavor_snapshot(&flavor), &row.project_id, &pod_id)
                     .await?;
                 resize_to = Some(flavor_snapshot(&flavor));
@@ -145,10 +174,13 @@ impl Compute {
             _ => {}
         }
         let client = self.pods.client(&pod_id).await?;
-        let token = self.delegation.token_for(actor).await?;
+        let token = match admin_policy {
+            Some(_) => None,
+            None => Some(self.delegation.token_for(actor).await?),
+        };
         let r = client
             .send_as(
-                Some(&token),
+                token.as_deref(),
                 Method::POST,
                 "compute",
                 &format!("/servers/{bottom}/action"),
@@ -273,5 +305,77 @@ impl Compute {
             return Ok(ActionOutcome::NoContent);
         }
         Ok(ActionOutcome::Accepted)
+    }
+
+    /// `os-resetState` of a server that has no bottom server: Nova's validation and effect
+    /// (the vm_state set, the task cleared) on the index row.
+    async fn reset_state_in_index(
+        &self,
+        scope: &Scope,
+        id: &str,
+        body: &Value,
+    ) -> Result<ActionOutcome> {
+        let (vm_state, status) = match body["os-resetState"]["state"].as_str() {
+            Some("active") => ("active", "ACTIVE"),
+            Some("error") => ("error", "ERROR"),
+            other => {
+                let v = other.unwrap_or("None");
+                return Err(CoreError::bad_request(format!(
+                    "Invalid input for field/attribute state. Value: {v}. '{v}' is not one of ['active', 'error']"
+                )));
+            }
+        };
+        let mut row = self.server_row(scope, id).await?;
+        row.vm_state = vm_state.into();
+        row.status = status.into();
+        row.task_state = None;
+        row.updated_at = now_micros();
+        self.store.update_server(&row).await?;
+        Ok(ActionOutcome::Accepted)
+    }
+
+    /// `GET /servers/{id}/diagnostics` (admin): the pod's answer at the caller's microversion,
+    /// asked with Cascade's own identity (diagnostics carry no ids to translate).
+    pub async fn server_diagnostics(&self, scope: &Scope, id: &str, mv: &str) -> Result<Value> {
+        let row = self.server_row(scope, id).await?;
+        let (Some(pod_id), Some(bottom)) = (row.pod_id.clone(), row.bottom_id.clone()) else {
+            return Err(CoreError::conflict(format!(
+                "Cannot 'get_diagnostics' instance {id} while it is in vm_state {}",
+                row.vm_state
+            )));
+        };
+        let client = self.pods.client(&pod_id).await?;
+        let version = format!("compute {mv}");
+        let r = tokio::time::timeout(
+            self.config
+                .live_timeout
+                .max(std::time::Duration::from_secs(5)),
+            client.send(
+                Method::GET,
+                "compute",
+                &format!("/servers/{bottom}/diagnostics"),
+                None,
+                &[("OpenStack-API-Version", version.as_str())],
+            ),
+        )
+        .await
+        .map_err(|_| CoreError::new(ErrorKind::Unavailable, crate::error::POD_UNAVAILABLE))??;
+        if r.status >= 400 {
+            let message = scrub(&pod_message(&r.body), Some(&bottom), id);
+            return Err(CoreError::new(
+                match r.status {
+                    400 => ErrorKind::BadRequest,
+                    404 => ErrorKind::NotFound,
+                    409 => ErrorKind::Conflict,
+                    _ => ErrorKind::Unavailable,
+                },
+                message,
+            ));
+        }
+        r.json().map_err(|e| {
+            let mut err = CoreError::new(ErrorKind::Unavailable, crate::error::POD_UNAVAILABLE);
+            err.detail = Some(format!("diagnostics: unreadable answer: {e}"));
+            err
+        })
     }
 }

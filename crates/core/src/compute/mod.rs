@@ -6,9 +6,12 @@
 //! networking and images.
 
 mod actions;
+mod audit;
 pub mod deps;
+mod events;
 mod flavors;
 mod groups;
+mod hosts;
 mod keygen;
 mod keypairs;
 mod list;
@@ -26,7 +29,13 @@ use std::time::Duration;
 
 use cascade_store::Store;
 
+pub use audit::{AuditHostLog, AuditLog};
+pub use events::{EVENT_NAMES, ExternalEvent};
 pub use flavors::{FlavorCreate, flavor_snapshot};
+pub use hosts::{
+    ComputeService, HostedServer, Hypervisor, HypervisorUsage, ServiceActionResult, ServiceChange,
+    qualified_host,
+};
 pub use keypairs::{CreatedKeypair, KeypairCreate};
 pub use list::{ListQuery, ServerList};
 pub use quotas::{NETWORK_QUOTAS, QuotaSet, default_quotas};

@@ -46,28 +46,42 @@ pub fn default_quotas() -> QuotaSet {
 impl Compute {
     /// The project's limits (defaults merged with overrides).
     pub async fn quotas(&self, project_id: &str) -> Result<QuotaSet> {
-        let mut q = default_quotas();
+        let mut q = self.quota_class("default").await?;
         for (k, v) in self.store.compute_quotas(project_id).await? {
             q.insert(k, v);
         }
         Ok(q)
     }
 
-    /// Admin update; unknown resources are a 400.
-    pub async fn set_quotas(&self, project_id: &str, updates: &QuotaSet) -> Result<QuotaSet> {
-        let known = default_quotas();
-        for (k, v) in updates {
-            if !known.contains_key(k) {
-                return Err(CoreError::bad_request(format!(
-                    "Invalid input for field/attribute quota_set. Additional properties are not allowed ('{k}' was unexpected)"
-                )));
-            }
-            if *v < -1 {
-                return Err(CoreError::bad_request(format!(
-                    "Quota limit {v} for {k} must be -1 or greater."
-                )));
+    /// A quota class's limits: the built-in defaults with the `default` class's (Nova uses
+    /// only that class; any other name shows them too, with its own overrides).
+    pub async fn quota_class(&self, class_name: &str) -> Result<QuotaSet> {
+        let mut q = default_quotas();
+        for class in ["default", class_name] {
+            for (k, v) in self.store.quota_class(class).await? {
+                q.insert(k, v);
             }
         }
+        Ok(q)
+    }
+
+    /// Admin update of a quota class (`default` changes every project's defaults).
+    pub async fn set_quota_class(&self, class_name: &str, updates: &QuotaSet) -> Result<QuotaSet> {
+        check_quota_updates(updates)?;
+        for (k, v) in updates {
+            self.store.set_quota_class(class_name, k, *v).await?;
+        }
+        self.quota_class(class_name).await
+    }
+
+    /// `DELETE /os-quota-sets/{project}`: the project's limits return to the defaults.
+    pub async fn delete_quotas(&self, project_id: &str) -> Result<()> {
+        Ok(self.store.delete_compute_quotas(project_id).await?)
+    }
+
+    /// Admin update; unknown resources are a 400.
+    pub async fn set_quotas(&self, project_id: &str, updates: &QuotaSet) -> Result<QuotaSet> {
+        check_quota_updates(updates)?;
         for (k, v) in updates {
             self.store.set_compute_quota(project_id, k, *v).await?;
         }
@@ -77,6 +91,26 @@ impl Compute {
     /// In use: instances, cores, ram.
     pub async fn usage(&self, project_id: &str) -> Result<(i64, i64, i64)> {
         Ok(self.store.server_usage(project_id).await?)
+    }
+
+    /// Refuses a resize whose extra cores or RAM would exceed a limit, with Nova's message.
+    pub(crate) async fn check_quota_growth(
+        &self,
+        project_id: &str,
+        vcpus: i64,
+        ram: i64,
+    ) -> Result<()> {
+        let q = self.quotas(project_id).await?;
+        let (_, cores, used_ram) = self.usage(project_id).await?;
+        for (resource, used, want) in [("cores", cores, vcpus), ("ram", used_ram, ram)] {
+            let limit = q.get(resource).copied().unwrap_or(-1);
+            if want > 0 && limit >= 0 && used + want > limit {
+                return Err(CoreError::forbidden(format!(
+                    "Quota exceeded for {resource}: Requested {want}, but already used {used} of {limit} {resource}"
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Refuses a create that would exceed a limit, with Nova's message.
@@ -103,4 +137,22 @@ impl Compute {
         }
         Ok(())
     }
+}
+
+/// Refuses unknown resources and limits below -1, as Nova's schema does.
+fn check_quota_updates(updates: &QuotaSet) -> Result<()> {
+    let known = default_quotas();
+    for (k, v) in updates {
+        if !known.contains_key(k) {
+            return Err(CoreError::bad_request(format!(
+                "Invalid input for field/attribute quota_set. Additional properties are not allowed ('{k}' was unexpected)"
+            )));
+        }
+        if *v < -1 {
+            return Err(CoreError::bad_request(format!(
+                "Quota limit {v} for {k} must be -1 or greater."
+            )));
+        }
+    }
+    Ok(())
 }

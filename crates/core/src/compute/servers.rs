@@ -454,6 +454,7 @@ impl Compute {
                 updated_at: now,
                 deleted: false,
                 deleted_at: None,
+                host: String::new(),
             };
             self.store.insert_server(&row).await?;
             if let Some(g) = &group {
@@ -575,6 +576,7 @@ impl Compute {
     pub(crate) async fn refresh_from_bottom(&self, row: &mut ServerRow, bottom: &Value) -> bool {
         let before = row.clone();
         apply_bottom(row, bottom);
+        self.follow_host(row, bottom).await;
         self.translate_volumes(row).await;
         self.overlay_addresses(row).await;
         if *row == before {
@@ -582,6 +584,26 @@ impl Compute {
         }
         row.updated_at = now_micros().max(before.updated_at + 1);
         true
+    }
+
+    /// The pod's `OS-EXT-SRV-ATTR:host` (shown to Cascade's admin identity), named as the top
+    /// names hosts (`<host>@<region>`).
+    async fn follow_host(&self, row: &mut ServerRow, bottom: &Value) {
+        let (Some(host), Some(pod_id)) = (bottom["OS-EXT-SRV-ATTR:host"].as_str(), &row.pod_id)
+        else {
+            return;
+        };
+        if row
+            .host
+            .strip_prefix(host)
+            .is_some_and(|r| r.starts_with('@'))
+        {
+            return;
+        }
+        match self.pods.get(pod_id).await {
+            Ok(pod) => row.host = super::qualified_host(host, &pod.region_name),
+            Err(e) => tracing::warn!(pod = %pod_id, error = %e.full(), "no pod for a host"),
+        }
     }
 
     pub(crate) async fn overlay_addresses(&self, row: &mut ServerRow) -> bool {

@@ -497,5 +497,5 @@ pub(crate) async fn spec_delete(
             format!("Flavor {id} has no extra specs with key {key}."),
         )
     })?;
-    Ok(StatusCode::ACCEPTED.into_response())
+    Ok(StatusCode::OK.into_response())
 }

@@ -1,6 +1,5 @@
 //! The smaller Nova resources: keypairs (per user), server groups, availability zones,
-//! hypervisors and their statistics (one aggregated host per region, removed at 2.88 as in
-//! Nova), `limits`, quota sets, `os-simple-tenant-usage`, `os-services`.
+//! `limits`, quota sets, `os-simple-tenant-usage` (hypervisors and services are in `hosts.rs`).
 //!
 //! Simplifications: generated keypairs carry a random, syntactically plausible but unusable
 //! key; quotas default to unlimited (-1) so that large simulations are not throttled, but are
@@ -443,82 +442,6 @@ pub(crate) async fn az_detail(
     ]})).into_response())
 }
 
-fn hypervisor(ctx: &Ctx, detail: bool) -> Value {
-    let st = ctx.read();
-    let cap = ctx.region.spec.capacity;
-    let u = st.compute.used;
-    let host = format!("{}-compute", ctx.region.name);
-    let mut h = json!({"id": 1, "hypervisor_hostname": host, "state": "up", "status": "enabled"});
-    if detail {
-        h["vcpus"] = json!(cap.vcpus);
-        h["memory_mb"] = json!(cap.ram_mb);
-        h["local_gb"] = json!(cap.disk_gb);
-        h["vcpus_used"] = json!(u.vcpus);
-        h["memory_mb_used"] = json!(u.ram);
-        h["local_gb_used"] = json!(u.disk);
-        h["running_vms"] = json!(u.instances);
-        h["hypervisor_type"] = json!("fake");
-        h["hypervisor_version"] = json!(1000);
-        h["host_ip"] = json!(ctx.region.addr.ip().to_string());
-        h["service"] = json!({"host": host, "id": 1, "disabled_reason": null});
-    }
-    h
-}
-
-pub(crate) async fn hypervisors(
-    State(ctx): State<Ctx>,
-    Extension(auth): Auth,
-) -> ApiResult<Response> {
-    if !auth.is_admin {
-        return Err(ApiError::nova(
-            403,
-            "Policy doesn't allow os_compute_api:os-hypervisors:list to be performed.",
-        ));
-    }
-    Ok(axum::Json(json!({"hypervisors": [hypervisor(&ctx, false)]})).into_response())
-}
-
-pub(crate) async fn hypervisors_detail(
-    State(ctx): State<Ctx>,
-    Extension(auth): Auth,
-) -> ApiResult<Response> {
-    if !auth.is_admin {
-        return Err(ApiError::nova(
-            403,
-            "Policy doesn't allow os_compute_api:os-hypervisors:list-detail to be performed.",
-        ));
-    }
-    Ok(axum::Json(json!({"hypervisors": [hypervisor(&ctx, true)]})).into_response())
-}
-
-pub(crate) async fn hypervisor_stats(
-    State(ctx): State<Ctx>,
-    Extension(auth): Auth,
-    Extension(mv): Extension<Mv>,
-) -> ApiResult<Response> {
-    if mv.ge(2, 88) {
-        return Err(ApiError::nova(404, "The resource could not be found."));
-    }
-    if !auth.is_admin {
-        return Err(ApiError::nova(
-            403,
-            "Policy doesn't allow os_compute_api:os-hypervisors:statistics to be performed.",
-        ));
-    }
-    let st = ctx.read();
-    let cap = ctx.region.spec.capacity;
-    let u = st.compute.used;
-    let exhausted = ctx.region.capacity_exhausted();
-    let free = |c: u64, used: u64| if exhausted { 0 } else { c.saturating_sub(used) };
-    Ok(axum::Json(json!({"hypervisor_statistics": {
-        "count": 1, "vcpus": cap.vcpus, "memory_mb": cap.ram_mb, "local_gb": cap.disk_gb,
-        "vcpus_used": if exhausted { cap.vcpus } else { u.vcpus }, "memory_mb_used": if exhausted { cap.ram_mb } else { u.ram },
-        "local_gb_used": if exhausted { cap.disk_gb } else { u.disk },
-        "free_ram_mb": free(cap.ram_mb, u.ram), "free_disk_gb": free(cap.disk_gb, u.disk),
-        "current_workload": 0, "running_vms": u.instances, "disk_available_least": free(cap.disk_gb, u.disk)
-    }})).into_response())
-}
-
 pub(crate) async fn limits(
     State(ctx): State<Ctx>,
     Extension(auth): Auth,
@@ -716,21 +639,6 @@ pub(crate) async fn usage_one(
         .next()
         .unwrap_or(json!({}));
     Ok(axum::Json(json!({"tenant_usage": u})).into_response())
-}
-
-pub(crate) async fn services(State(ctx): State<Ctx>, Extension(auth): Auth) -> ApiResult<Response> {
-    if !auth.is_admin {
-        return Err(ApiError::nova(
-            403,
-            "Policy doesn't allow os_compute_api:os-services:list to be performed.",
-        ));
-    }
-    let t = ts_z(&now());
-    let r = &ctx.region;
-    Ok(axum::Json(json!({"services": [
-        {"id": 1, "binary": "nova-compute", "host": format!("{}-compute", r.name), "zone": r.spec.az, "status": "enabled", "state": "up", "updated_at": t, "disabled_reason": null, "forced_down": false},
-        {"id": 2, "binary": "nova-scheduler", "host": format!("{}-controller", r.name), "zone": "internal", "status": "enabled", "state": "up", "updated_at": t, "disabled_reason": null, "forced_down": false}
-    ]})).into_response())
 }
 
 pub(crate) async fn extensions() -> Response {

@@ -3,11 +3,15 @@
 //! accepted and echoed on every answer, faults included; 406 outside the range), and the
 //! route table of the compute resources implemented in the submodules.
 //!
-//! Simplifications: one aggregated hypervisor per region; no cells, no migrations, no
+//! Simplifications: one hypervisor per region; no cells, no migrations, no
 //! console, no rescue/shelve/rebuild; API extensions beyond the ones listed in the
 //! submodules answer 404.
 
+pub(crate) mod audit;
+pub(crate) mod diagnostics;
+pub(crate) mod events;
 pub(crate) mod flavors;
+pub(crate) mod hosts;
 pub(crate) mod misc;
 pub(crate) mod servers;
 
@@ -188,6 +192,7 @@ async fn version(axum::extract::State(ctx): axum::extract::State<Ctx>) -> Respon
 
 pub(crate) fn router(ctx: Ctx) -> Router<Ctx> {
     use flavors as f;
+    use hosts as h;
     use misc as m;
     use servers as s;
     let p = |x: &str| format!("{PREFIX}{x}");
@@ -199,6 +204,7 @@ pub(crate) fn router(ctx: Ctx) -> Router<Ctx> {
             get(s::show).put(s::update).delete(s::delete),
         )
         .route(&p("/servers/{id}/action"), post(s::action))
+        .route(&p("/servers/{id}/diagnostics"), get(diagnostics::show))
         .route(
             &p("/servers/{id}/metadata"),
             get(s::meta_list).post(s::meta_merge).put(s::meta_replace),
@@ -260,9 +266,16 @@ pub(crate) fn router(ctx: Ctx) -> Router<Ctx> {
         )
         .route(&p("/os-availability-zone"), get(m::az_list))
         .route(&p("/os-availability-zone/detail"), get(m::az_detail))
-        .route(&p("/os-hypervisors"), get(m::hypervisors))
-        .route(&p("/os-hypervisors/detail"), get(m::hypervisors_detail))
-        .route(&p("/os-hypervisors/statistics"), get(m::hypervisor_stats))
+        .route(&p("/os-hypervisors"), get(h::hypervisors))
+        .route(&p("/os-hypervisors/detail"), get(h::hypervisors_detail))
+        .route(&p("/os-hypervisors/statistics"), get(h::hypervisor_stats))
+        .route(&p("/os-hypervisors/{id}"), get(h::hypervisor_show))
+        .route(&p("/os-hypervisors/{id}/uptime"), get(h::hypervisor_uptime))
+        .route(&p("/os-hypervisors/{id}/search"), get(h::hypervisor_search))
+        .route(
+            &p("/os-hypervisors/{id}/servers"),
+            get(h::hypervisor_servers),
+        )
         .route(&p("/limits"), get(m::limits))
         .route(
             &p("/os-quota-sets/{project}"),
@@ -274,7 +287,17 @@ pub(crate) fn router(ctx: Ctx) -> Router<Ctx> {
         )
         .route(&p("/os-simple-tenant-usage"), get(m::usage_all))
         .route(&p("/os-simple-tenant-usage/{project}"), get(m::usage_one))
-        .route(&p("/os-services"), get(m::services))
+        .route(&p("/os-instance_usage_audit_log"), get(audit::list))
+        .route(
+            &p("/os-instance_usage_audit_log/{before}"),
+            get(audit::show),
+        )
+        .route(&p("/os-server-external-events"), post(events::create))
+        .route(&p("/os-services"), get(h::services))
+        .route(
+            &p("/os-services/{id}"),
+            axum::routing::put(h::service_update),
+        )
         .route(&p("/extensions"), get(m::extensions))
         .route_layer(middleware::from_fn_with_state(
             ctx,

@@ -154,6 +154,9 @@ pub(crate) struct ComputeState {
     pub(crate) groups: BTreeMap<String, ServerGroup>,
     pub(crate) quotas: HashMap<String, BTreeMap<String, i64>>,
     pub(crate) next_instance: u64,
+    /// What admins changed on the region's services (`os-services`), by binary.
+    #[serde(default)]
+    pub(crate) services: BTreeMap<String, super::hosts::ServiceState>,
     #[serde(skip)]
     by_created: BTreeSet<(Ts, String)>,
     #[serde(skip)]
@@ -1812,6 +1815,41 @@ pub(crate) async fn action(
             let out = format!("Simulated console of {} ({})\nlogin: ", s.name, s.id);
             return Ok(axum::Json(json!({"output": out})).into_response());
         }
+        "os-resetState" => {
+            if !auth.is_admin {
+                return Err(ApiError::nova(
+                    403,
+                    "Policy doesn't allow os_compute_api:os-admin-actions:reset_state to be performed.",
+                ));
+            }
+            let (vm_state, status) = match arg.get("state").and_then(Value::as_str) {
+                Some("active") => ("active", "ACTIVE"),
+                Some("error") => ("error", "ERROR"),
+                other => {
+                    let v = other.unwrap_or("None");
+                    return Err(bad(format!(
+                        "Invalid input for field/attribute state. Value: {v}. '{v}' is not one of ['active', 'error']"
+                    )));
+                }
+            };
+            // Nova sets the vm_state and clears the task; nothing else changes.
+            st.compute.touch(&id, t, |s| {
+                s.vm_state = vm_state.into();
+                s.status = status.into();
+                s.task_state = None;
+                s.pending = None;
+            });
+        }
+        "injectNetworkInfo" => {
+            if !auth.is_admin {
+                return Err(ApiError::nova(
+                    403,
+                    "Policy doesn't allow os_compute_api:os-admin-actions:inject_network_info to be performed.",
+                ));
+            }
+        }
+        // No soft delete here: no server is ever SOFT_DELETED, so a restore always conflicts.
+        "restore" => return Err(conflict("restore", &s)),
         other => return Err(bad(format!("There is no such action: {other}"))),
     }
     Ok(StatusCode::ACCEPTED.into_response())

@@ -19,6 +19,7 @@ pub mod compute;
 mod error;
 pub mod identity;
 pub mod images;
+pub mod instance_actions;
 pub mod jobs;
 pub mod network;
 pub mod pods;

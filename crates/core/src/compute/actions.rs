@@ -242,6 +242,32 @@ impl Compute {
                 .as_str()
                 .unwrap_or("snapshot")
                 .to_string();
+            let base = if row.image_id.is_empty() {
+                None
+            } else {
+                self.images.resolve(&row.project_id, &row.image_id).await.ok()
+            };
+            let metadata = action.body["createImage"]["metadata"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+                        .collect()
+                })
+                .unwrap_or_default();
+            self.images
+                .reserve_snapshot(&super::deps::SnapshotRequest {
+                    image_id: image_id.clone(),
+                    project_id: row.project_id.clone(),
+                    user_id: actor.user_id.clone(),
+                    name: name.clone(),
+                    server_id: id.to_string(),
+                    base_image: row.image_id.clone(),
+                    metadata,
+                    min_disk: base.as_ref().map_or(0, |b| b.min_disk),
+                    min_ram: base.as_ref().map_or(0, |b| b.min_ram),
+                })
+                .await?;
             self.jobs
                 .enqueue(NewJob {
                     job_type: super::saga::SNAPSHOT.into(),

@@ -73,6 +73,10 @@ impl JobHandler for ServerJobs {
             };
             if self.job_type == BUILD {
                 compute.fail_build(&job.resource_id, error).await;
+            } else if self.job_type == SNAPSHOT {
+                if let Err(e) = compute.images.abandon_snapshot(&job.resource_id).await {
+                    tracing::warn!(image = %job.resource_id, error = %e, "cannot delete a failed snapshot's image");
+                }
             } else if self.job_type == DELETE {
                 tracing::error!(server = %job.resource_id, error, "server delete failed for good");
             }

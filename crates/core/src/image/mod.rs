@@ -25,6 +25,8 @@ pub mod model;
 pub mod patch;
 pub mod policy;
 mod registry;
+mod snapshots;
+pub mod nova;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;

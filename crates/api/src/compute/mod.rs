@@ -15,6 +15,7 @@ mod server_extras;
 mod server_meta;
 mod servers;
 pub(crate) mod views;
+mod volume_proxy;
 mod volumes;
 
 use axum::extract::{Request, State};

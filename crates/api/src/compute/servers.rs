@@ -617,7 +617,7 @@ pub(crate) async fn action(
             )}))
         }
         // From 2.45 the image id is in the body and there is no `Location` (as in Nova).
-        ActionOutcome::Body(_, body) if name == "createImage" => {
+        ActionOutcome::Body(_, body) if name == "createImage" || name == "createBackup" => {
             if mv.at_least(2, 45) {
                 accepted(body)
             } else {

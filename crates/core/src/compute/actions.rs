@@ -39,6 +39,9 @@ impl Compute {
             "confirmResize",
             "revertResize",
             "createImage",
+            "createBackup",
+            "forceDelete",
+            "restore",
             "rebuild",
             "os-getConsoleOutput",
             "addSecurityGroup",
@@ -51,6 +54,26 @@ impl Compute {
             )));
         }
         let row = self.server_row(scope, id).await?;
+        match action.name.as_str() {
+            // Cascade keeps no soft-deleted servers (no deferred delete): a force delete is a
+            // delete, and there is never anything to restore.
+            "forceDelete" => {
+                self.delete_server(scope, id, scope.is_admin()).await?;
+                return Ok(ActionOutcome::Accepted);
+            }
+            "restore" => {
+                return Err(CoreError::conflict(format!(
+                    "Cannot 'restore' instance {id} while it is in vm_state {}",
+                    row.vm_state
+                )));
+            }
+            _ => {}
+        }
+        let backup = if action.name == "createBackup" {
+            Some(super::backup::parse(&action.body["createBackup"])?)
+        } else {
+            None
+        };
         if action.name == "addSecurityGroup" || action.name == "removeSecurityGroup" {
             // Security groups live on the server's ports in the central Neutron.
             let group = action.body[action.name.as_str()]["name"]
@@ -95,6 +118,10 @@ impl Compute {
             ));
         }
         let mut body = action.body.clone();
+        if let Some(b) = &backup {
+            // The pod snapshots; the backup's type and rotation are the top's.
+            body = json!({"createImage": {"name": b.name, "metadata": b.metadata}});
+        }
         let mut resize_to = None;
         let mut rebuild_image = None;
         match action.name.as_str() {
@@ -217,7 +244,7 @@ impl Compute {
         }
         // Refresh the index from the pod right away.
         let _ = self.get_server(scope, id).await;
-        if action.name == "createImage" {
+        if action.name == "createImage" || backup.is_some() {
             // The pod makes the snapshot; a job adopts it at the top once it is active, under
             // the id answered now.
             let v = r.json().unwrap_or(Value::Null);
@@ -238,7 +265,7 @@ impl Compute {
                     )
                 })?;
             let image_id = uuid::Uuid::new_v4().to_string();
-            let name = action.body["createImage"]["name"]
+            let name = body["createImage"]["name"]
                 .as_str()
                 .unwrap_or("snapshot")
                 .to_string();
@@ -247,7 +274,7 @@ impl Compute {
             } else {
                 self.images.resolve(&row.project_id, &row.image_id).await.ok()
             };
-            let metadata = action.body["createImage"]["metadata"]
+            let metadata = body["createImage"]["metadata"]
                 .as_object()
                 .map(|m| {
                     m.iter()
@@ -266,6 +293,7 @@ impl Compute {
                     metadata,
                     min_disk: base.as_ref().map_or(0, |b| b.min_disk),
                     min_ram: base.as_ref().map_or(0, |b| b.min_ram),
+                    backup_type: backup.as_ref().map(|b| b.backup_type.clone()),
                 })
                 .await?;
             self.jobs
@@ -274,7 +302,9 @@ impl Compute {
                     resource_id: image_id.clone(),
                     project_id: row.project_id.clone(),
                     pod_id: Some(pod_id.clone()),
-                    payload: json!({"bottom_image": bottom_image, "name": name, "server_id": id}),
+                    payload: json!({"bottom_image": bottom_image, "name": name, "server_id": id,
+                        "backup_type": backup.as_ref().map(|b| &b.backup_type),
+                        "rotation": backup.as_ref().map(|b| b.rotation)}),
                     max_attempts: Some(30),
                     delay: None,
                 })

@@ -185,6 +185,16 @@ pub trait ImageSource: Send + Sync + 'static {
     /// image is adopted, visible (and deletable) at once, as Nova's snapshot image is in Glance.
     fn reserve_snapshot<'a>(&'a self, req: &'a SnapshotRequest) -> BoxFuture<'a, Result<()>>;
 
+    /// `createBackup`'s rotation: deletes the project's oldest active backups of the server
+    /// with that backup type beyond the `rotation` newest.
+    fn rotate_backups<'a>(
+        &'a self,
+        project_id: &'a str,
+        server_id: &'a str,
+        backup_type: &'a str,
+        rotation: u64,
+    ) -> BoxFuture<'a, Result<()>>;
+
     /// A snapshot that failed for good: its reserved top image goes, as Nova deletes it.
     fn abandon_snapshot<'a>(&'a self, image_id: &'a str) -> BoxFuture<'a, Result<()>>;
 
@@ -216,6 +226,8 @@ pub struct SnapshotRequest {
     pub metadata: BTreeMap<String, String>,
     pub min_disk: u64,
     pub min_ram: u64,
+    /// `createBackup`: the backup type (`daily`, …); the image's `image_type` is then `backup`.
+    pub backup_type: Option<String>,
 }
 
 /// Used where no implementation is wired: every call fails with 503 "not available".
@@ -306,6 +318,15 @@ impl ImageSource for Unavailable {
         Box::pin(async { Err(unavailable("the image service")) })
     }
     fn abandon_snapshot<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async { Err(unavailable("the image service")) })
+    }
+    fn rotate_backups<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+        _: &'a str,
+        _: u64,
+    ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async { Err(unavailable("the image service")) })
     }
 }

@@ -6,6 +6,7 @@
 //! networking and images.
 
 mod actions;
+mod backup;
 pub mod deps;
 mod flavors;
 mod groups;

@@ -532,6 +532,15 @@ impl Compute {
         self.images
             .adopt(&job.project_id, &pod_id, &bottom, &job.resource_id, &name)
             .await?;
+        if let (Some(backup_type), Some(rotation)) = (
+            job.payload["backup_type"].as_str(),
+            job.payload["rotation"].as_u64(),
+        ) {
+            let server = job.payload["server_id"].as_str().unwrap_or_default();
+            self.images
+                .rotate_backups(&job.project_id, server, backup_type, rotation)
+                .await?;
+        }
         Ok(())
     }
 

@@ -1429,6 +1429,16 @@ impl ImageSource for ImageService {
         Box::pin(self.abandon(image_id))
     }
 
+    fn rotate_backups<'a>(
+        &'a self,
+        project_id: &'a str,
+        server_id: &'a str,
+        backup_type: &'a str,
+        rotation: u64,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(self.rotate(project_id, server_id, backup_type, rotation))
+    }
+
     fn ensure_in_pod<'a>(
         &'a self,
         project_id: &'a str,

@@ -8,6 +8,7 @@
 //! copy); when the top image was deleted meanwhile, the pod's image is deleted instead.
 
 use cascade_store::routings::NewRouting;
+use cascade_store::images::ImageScope;
 use cascade_store::{StoreError, now_micros};
 use http::Method;
 use serde_json::json;
@@ -29,11 +30,16 @@ impl ImageService {
         img.visibility = "private".into();
         img.min_disk = req.min_disk;
         img.min_ram = req.min_ram;
-        for (k, v) in &req.metadata {
-            img.properties.insert(k.clone(), json!(v));
+        let image_type = if req.backup_type.is_some() {
+            "backup"
+        } else {
+            "snapshot"
+        };
+        if let Some(b) = &req.backup_type {
+            img.properties.insert("backup_type".into(), json!(b));
         }
         for (k, v) in [
-            ("image_type", "snapshot"),
+            ("image_type", image_type),
             ("instance_uuid", req.server_id.as_str()),
             ("user_id", req.user_id.as_str()),
         ] {
@@ -42,6 +48,10 @@ impl ImageService {
         if !req.base_image.is_empty() {
             img.properties
                 .insert("base_image_ref".into(), json!(req.base_image));
+        }
+        // The request's metadata wins over the snapshot's own properties, as in Nova.
+        for (k, v) in &req.metadata {
+            img.properties.insert(k.clone(), json!(v));
         }
         self.store.insert_image(&img.to_row()).await.map_err(|e| match e {
             StoreError::Conflict(_) => CoreError::conflict(format!(
@@ -62,6 +72,44 @@ impl ImageService {
             Ok(_) | Err(StoreError::NotFound) => Ok(()),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Deletes the oldest active backups of a server beyond the `rotation` newest (Nova's
+    /// `_rotate_backups`), and their pod copies.
+    pub(super) async fn rotate(
+        &self,
+        project_id: &str,
+        server_id: &str,
+        backup_type: &str,
+        rotation: u64,
+    ) -> Result<()> {
+        let rows = self
+            .store
+            .list_images(&ImageScope::Project(project_id), None)
+            .await?;
+        let prop = |img: &Image, k: &str| img.properties.get(k).and_then(|v| v.as_str()).map(str::to_string);
+        let mut backups: Vec<Image> = rows
+            .into_iter()
+            .map(Image::from_row)
+            .filter(|i| {
+                i.owner == project_id
+                    && i.status == "active"
+                    && prop(i, "image_type").as_deref() == Some("backup")
+                    && prop(i, "instance_uuid").as_deref() == Some(server_id)
+                    && prop(i, "backup_type").as_deref() == Some(backup_type)
+            })
+            .collect();
+        backups.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| b.id.cmp(&a.id)));
+        for old in backups.iter().skip(rotation as usize) {
+            match self.store.delete_image(&old.id).await {
+                Ok(()) | Err(StoreError::NotFound) => {}
+                Err(e) => return Err(e.into()),
+            }
+            for row in self.store.routings_of(&old.id, RESOURCE_TYPE).await? {
+                self.delete_copy_in_pod(&old.id, &row.pod_id).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Adopts the pod's active snapshot `bottom_id` into the reserved top image `image_id`.

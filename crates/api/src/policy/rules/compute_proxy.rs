@@ -86,4 +86,15 @@ pub(super) static COMPUTE_PROXY: &[RouteRule] = &[
         "os_compute_api:os-instance-actions:show",
         ProjectReader
     ),
+
+    nova!(GET, "/os-volumes", "os_compute_api:os-volumes:list", ProjectReader),
+    nova!(POST, "/os-volumes", "os_compute_api:os-volumes:create", ProjectMember),
+    nova!(GET, "/os-volumes/detail", "os_compute_api:os-volumes:detail", ProjectReader),
+    nova!(GET, "/os-volumes/{id}", "os_compute_api:os-volumes:show", ProjectReader),
+    nova!(DELETE, "/os-volumes/{id}", "os_compute_api:os-volumes:delete", ProjectMember),
+    nova!(GET, "/os-snapshots", "os_compute_api:os-volumes:snapshots:list", ProjectReader),
+    nova!(POST, "/os-snapshots", "os_compute_api:os-volumes:snapshots:create", ProjectMember),
+    nova!(GET, "/os-snapshots/detail", "os_compute_api:os-volumes:snapshots:detail", ProjectReader),
+    nova!(GET, "/os-snapshots/{id}", "os_compute_api:os-volumes:snapshots:show", ProjectReader),
+    nova!(DELETE, "/os-snapshots/{id}", "os_compute_api:os-volumes:snapshots:delete", ProjectMember),
 ];

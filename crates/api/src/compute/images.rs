@@ -119,7 +119,10 @@ fn full(base: &str, img: &Image) -> Value {
         let on = match v {
             Value::Bool(b) => *b,
             Value::String(s) => {
-                matches!(s.to_ascii_lowercase().as_str(), "1" | "t" | "true" | "on" | "y" | "yes")
+                matches!(
+                    s.to_ascii_lowercase().as_str(),
+                    "1" | "t" | "true" | "on" | "y" | "yes"
+                )
             }
             _ => false,
         };
@@ -190,7 +193,13 @@ async fn list_images(
     let base = &state.public_url;
     let list: Vec<Value> = images
         .iter()
-        .map(|i| if detail { full(base, i) } else { brief(base, i) })
+        .map(|i| {
+            if detail {
+                full(base, i)
+            } else {
+                brief(base, i)
+            }
+        })
         .collect();
     ok(json!({ "images": list }))
 }

@@ -27,8 +27,7 @@ pub(crate) async fn record(
     server_id: &str,
     action: &str,
 ) -> ApiResult<()> {
-    let (Some(Extension(RequestId(request_id))), Some(project_id)) = (rid, ctx.project_id())
-    else {
+    let (Some(Extension(RequestId(request_id))), Some(project_id)) = (rid, ctx.project_id()) else {
         return Ok(());
     };
     state
@@ -47,9 +46,7 @@ pub(crate) async fn record(
 }
 
 fn date(us: i64) -> String {
-    from_micros(us)
-        .format("%Y-%m-%dT%H:%M:%S%.6f")
-        .to_string()
+    from_micros(us).format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
 }
 
 fn view(a: &InstanceActionRow, mv: Microversion) -> Value {

@@ -3,8 +3,8 @@
 //! keypairs, availability zones, limits, quotas, server groups and usage (`misc.rs`), and the
 //! deprecated security-group proxy (`security_groups.rs`).
 
-mod flavors;
 mod extensions;
+mod flavors;
 mod images;
 mod instance_actions;
 mod keypairs;

@@ -59,5 +59,8 @@ pub(super) fn routes() -> Router<AppState> {
             get(volume_proxy::show_snapshot).delete(volume_proxy::delete_snapshot),
         )
         .route("/os-tenant-networks", get(server_extras::tenant_networks))
-        .route("/os-tenant-networks/{id}", get(server_extras::tenant_network))
+        .route(
+            "/os-tenant-networks/{id}",
+            get(server_extras::tenant_network),
+        )
 }

@@ -17,12 +17,12 @@ use cascade_model::microversion::Microversion;
 use http::{HeaderValue, StatusCode};
 use serde_json::{Value, json};
 
-use cascade_model::request_id::RequestId;
-use super::{instance_actions, ApiResult, SVC, accepted, scope, views};
+use super::{ApiResult, SVC, accepted, instance_actions, scope, views};
 use crate::auth::Auth;
 use crate::body;
 use crate::error::{ApiError, OrApi};
 use crate::state::AppState;
+use cascade_model::request_id::RequestId;
 
 async fn actor(state: &AppState, ctx: &AuthContext) -> ApiResult<Actor> {
     state.delegation.actor(ctx).await.or_api(SVC)

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use axum::Extension;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::response::IntoResponse;
 use bytes::Bytes;
 use cascade_core::volume::{ListQuery, SnapshotCreate, VolumeCreate};
@@ -34,9 +34,7 @@ fn proxy(mv: Microversion) -> ApiResult<()> {
 }
 
 fn date(us: i64) -> String {
-    from_micros(us)
-        .format("%Y-%m-%dT%H:%M:%S%.6f")
-        .to_string()
+    from_micros(us).format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
 }
 
 /// Nova's attachment summaries of a volume: `[{}]` when it has none.
@@ -90,7 +88,9 @@ fn snapshot_view(s: &SnapshotRow) -> Value {
 }
 
 fn invalid(field: &str, detail: impl std::fmt::Display) -> ApiError {
-    bad(format!("Invalid input for field/attribute {field}. {detail}"))
+    bad(format!(
+        "Invalid input for field/attribute {field}. {detail}"
+    ))
 }
 
 /// Nova's `parameter_types.volume_size`-style check: an integer (or its string) of at least 1.
@@ -101,7 +101,12 @@ fn size(v: Option<&Value>) -> ApiResult<i64> {
         Value::String(s) => s.trim().parse::<i64>().ok(),
         _ => None,
     }
-    .ok_or_else(|| invalid("size", format!("Value: {v}. {v} is not of type 'integer', 'string'")))?;
+    .ok_or_else(|| {
+        invalid(
+            "size",
+            format!("Value: {v}. {v} is not of type 'integer', 'string'"),
+        )
+    })?;
     if n < 1 {
         return Err(invalid(
             "size",
@@ -165,18 +170,49 @@ pub(crate) async fn create_volume(
     ok(json!({"volume": volume_view(&row)}))
 }
 
+/// Nova's `common.limited`: `offset` and `limit` (at most 1000) query parameters.
+fn window(raw: Option<&str>) -> ApiResult<(usize, usize)> {
+    let (mut offset, mut limit) = (0usize, 1000usize);
+    for (k, v) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        let n = || -> ApiResult<usize> {
+            let n: i64 = v
+                .parse()
+                .map_err(|_| bad(format!("{k} param must be an integer")))?;
+            if n < 0 {
+                return Err(bad(format!("{k} param must be positive")));
+            }
+            Ok(n as usize)
+        };
+        match k.as_ref() {
+            "offset" => offset = n()?,
+            "limit" => limit = n()?.min(1000),
+            _ => {}
+        }
+    }
+    Ok((offset, limit))
+}
+
 pub(crate) async fn list_volumes(
     State(state): State<AppState>,
     Auth(ctx): Auth,
     Extension(mv): Extension<Microversion>,
+    RawQuery(raw): RawQuery,
 ) -> ApiResult {
     proxy(mv)?;
+    let (offset, limit) = window(raw.as_deref())?;
     let list = state
         .volumes
         .list_volumes(&ListQuery::new(scope(&ctx)?))
         .await
         .or_api(SVC)?;
-    ok(json!({"volumes": list.volumes.iter().map(|v| volume_view(&v.row)).collect::<Vec<_>>()}))
+    let volumes: Vec<Value> = list
+        .volumes
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|v| volume_view(&v.row))
+        .collect();
+    ok(json!({ "volumes": volumes }))
 }
 
 pub(crate) async fn show_volume(
@@ -235,9 +271,19 @@ pub(crate) async fn create_snapshot(
         Value::String(t) => match t.to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" | "on" | "t" | "y" => true,
             "false" | "0" | "no" | "off" | "f" | "n" => false,
-            _ => return Err(invalid("force", format!("Value: {t}. {t} is not a boolean"))),
+            _ => {
+                return Err(invalid(
+                    "force",
+                    format!("Value: {t}. {t} is not a boolean"),
+                ));
+            }
         },
-        other => return Err(invalid("force", format!("Value: {other}. {other} is not a boolean"))),
+        other => {
+            return Err(invalid(
+                "force",
+                format!("Value: {other}. {other} is not a boolean"),
+            ));
+        }
     };
     let actor = state.delegation.actor(&ctx).await.or_api(SVC)?;
     let row = state

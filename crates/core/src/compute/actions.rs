@@ -272,7 +272,10 @@ impl Compute {
             let base = if row.image_id.is_empty() {
                 None
             } else {
-                self.images.resolve(&row.project_id, &row.image_id).await.ok()
+                self.images
+                    .resolve(&row.project_id, &row.image_id)
+                    .await
+                    .ok()
             };
             let metadata = body["createImage"]["metadata"]
                 .as_object()

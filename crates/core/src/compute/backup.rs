@@ -19,7 +19,9 @@ pub(crate) struct Backup {
 }
 
 fn invalid(detail: impl std::fmt::Display) -> CoreError {
-    CoreError::bad_request(format!("Invalid input for field/attribute createBackup. {detail}"))
+    CoreError::bad_request(format!(
+        "Invalid input for field/attribute createBackup. {detail}"
+    ))
 }
 
 pub(crate) fn parse(b: &Value) -> Result<Backup> {

@@ -22,11 +22,11 @@ mod data;
 pub mod digest;
 mod limits;
 pub mod model;
+pub mod nova;
 pub mod patch;
 pub mod policy;
 mod registry;
 mod snapshots;
-pub mod nova;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;

@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
+use super::ImageService;
 use super::model::{Caller, Image};
 use super::patch::{PatchOp, PatchOpKind};
-use super::ImageService;
 use crate::{CoreError, Result};
 
 /// Nova's `metadata_items` quota, which also bounds an image's properties.
@@ -112,7 +112,12 @@ impl ImageService {
                 _ => break,
             }
         }
-        let prop = |img: &Image, k: &str| img.properties.get(k).and_then(|v| v.as_str()).map(str::to_string);
+        let prop = |img: &Image, k: &str| {
+            img.properties
+                .get(k)
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        };
         let mut images: Vec<Image> = all
             .into_iter()
             .filter(|i| q.name.as_ref().is_none_or(|n| i.name.as_ref() == Some(n)))
@@ -132,8 +137,9 @@ impl ImageService {
             .filter(|i| q.min_disk.is_none_or(|m| i.min_disk >= m))
             .filter(|i| {
                 q.properties.iter().all(|(k, v)| {
-                    i.attribute(k)
-                        .is_some_and(|a| a.as_str().map_or_else(|| a.to_string(), str::to_string) == *v)
+                    i.attribute(k).is_some_and(|a| {
+                        a.as_str().map_or_else(|| a.to_string(), str::to_string) == *v
+                    })
                 })
             })
             .collect();
@@ -174,11 +180,7 @@ impl ImageService {
         let count = if replace {
             items.len()
         } else {
-            current
-                .keys()
-                .filter(|k| !items.contains_key(*k))
-                .count()
-                + items.len()
+            current.keys().filter(|k| !items.contains_key(*k)).count() + items.len()
         };
         if count > MAX_METADATA_ITEMS {
             return Err(CoreError::forbidden("Image metadata limit exceeded"));

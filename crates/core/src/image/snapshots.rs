@@ -7,8 +7,8 @@
 //! `active` (size, digests and formats from the pod; the pod copy becomes the image's home
 //! copy); when the top image was deleted meanwhile, the pod's image is deleted instead.
 
-use cascade_store::routings::NewRouting;
 use cascade_store::images::ImageScope;
+use cascade_store::routings::NewRouting;
 use cascade_store::{StoreError, now_micros};
 use http::Method;
 use serde_json::json;
@@ -53,13 +53,16 @@ impl ImageService {
         for (k, v) in &req.metadata {
             img.properties.insert(k.clone(), json!(v));
         }
-        self.store.insert_image(&img.to_row()).await.map_err(|e| match e {
-            StoreError::Conflict(_) => CoreError::conflict(format!(
-                "An image with identifier {} already exists",
-                req.image_id
-            )),
-            other => other.into(),
-        })
+        self.store
+            .insert_image(&img.to_row())
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(_) => CoreError::conflict(format!(
+                    "An image with identifier {} already exists",
+                    req.image_id
+                )),
+                other => other.into(),
+            })
     }
 
     /// Deletes a reserved snapshot image that never became active.
@@ -87,7 +90,12 @@ impl ImageService {
             .store
             .list_images(&ImageScope::Project(project_id), None)
             .await?;
-        let prop = |img: &Image, k: &str| img.properties.get(k).and_then(|v| v.as_str()).map(str::to_string);
+        let prop = |img: &Image, k: &str| {
+            img.properties
+                .get(k)
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        };
         let mut backups: Vec<Image> = rows
             .into_iter()
             .map(Image::from_row)
@@ -99,7 +107,11 @@ impl ImageService {
                     && prop(i, "backup_type").as_deref() == Some(backup_type)
             })
             .collect();
-        backups.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| b.id.cmp(&a.id)));
+        backups.sort_by(|a, b| {
+            b.created_at
+                .cmp(&a.created_at)
+                .then_with(|| b.id.cmp(&a.id))
+        });
         for old in backups.iter().skip(rotation as usize) {
             match self.store.delete_image(&old.id).await {
                 Ok(()) | Err(StoreError::NotFound) => {}

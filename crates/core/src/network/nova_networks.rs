@@ -41,10 +41,9 @@ impl NetworkService {
     pub async fn nova_tenant_network(&self, caller: &Caller, id: &str) -> Result<TenantNetwork> {
         match self.show(caller, Kind::Network, id).await {
             Ok(n) => Ok(view(&n)),
-            Err(e) if e.status == 404 => Err(CoreError::new(
-                ErrorKind::NotFound,
-                "Network not found",
-            )),
+            Err(e) if e.status == 404 => {
+                Err(CoreError::new(ErrorKind::NotFound, "Network not found"))
+            }
             Err(e) => Err(e.into()),
         }
     }

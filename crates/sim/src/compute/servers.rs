@@ -1828,7 +1828,9 @@ pub(crate) async fn action(
                 None | Some(Value::Null) => None,
                 Some(Value::Number(n)) => n.as_i64(),
                 Some(Value::String(t)) => Some(t.trim().parse::<i64>().map_err(|_| {
-                    bad(format!("Invalid input for field/attribute length. Value: {t}."))
+                    bad(format!(
+                        "Invalid input for field/attribute length. Value: {t}."
+                    ))
                 })?),
                 Some(v) => {
                     return Err(bad(format!(

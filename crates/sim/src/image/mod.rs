@@ -323,7 +323,11 @@ impl ImageState {
         for (id, d) in &due {
             self.uploading.remove(id);
             if let Some(img) = self.images.get_mut(id).filter(|i| i.status == "saving") {
-                let server = img.properties.get("instance_uuid").cloned().unwrap_or_default();
+                let server = img
+                    .properties
+                    .get("instance_uuid")
+                    .cloned()
+                    .unwrap_or_default();
                 finish_upload(img, Bytes::from(format!("snapshot of {server}")), *d);
             }
         }

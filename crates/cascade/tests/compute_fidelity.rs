@@ -318,9 +318,16 @@ async fn server_response_shapes_and_validation() {
     // The server is `image_snapshot` until the first upload ends (a 409 meanwhile, as in Nova).
     assert!(
         eventually(std::time::Duration::from_secs(20), || async {
-            nova(&e, Method::GET, &format!("/servers/{id}"), tok, None, "2.100")
-                .await
-                .body["server"]["OS-EXT-STS:task_state"]
+            nova(
+                &e,
+                Method::GET,
+                &format!("/servers/{id}"),
+                tok,
+                None,
+                "2.100",
+            )
+            .await
+            .body["server"]["OS-EXT-STS:task_state"]
                 .is_null()
         })
         .await
@@ -342,9 +349,16 @@ async fn server_response_shapes_and_validation() {
     assert!(wait_status(&e, tok, &id, "ACTIVE").await);
     assert!(
         eventually(std::time::Duration::from_secs(20), || async {
-            nova(&e, Method::GET, &format!("/servers/{id}"), tok, None, "2.100")
-                .await
-                .body["server"]["OS-EXT-STS:task_state"]
+            nova(
+                &e,
+                Method::GET,
+                &format!("/servers/{id}"),
+                tok,
+                None,
+                "2.100",
+            )
+            .await
+            .body["server"]["OS-EXT-STS:task_state"]
                 .is_null()
         })
         .await

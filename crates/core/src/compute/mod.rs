@@ -23,6 +23,7 @@ mod scheduler;
 mod servers;
 mod volumes;
 mod watcher;
+mod x509;
 
 use std::sync::Arc;
 use std::time::Duration;

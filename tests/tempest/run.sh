@@ -17,7 +17,8 @@
 # TEMPEST_FILTER=REGEX narrows the run to matching tests (a developer's loop; the checks on
 # the counts are then not applied). TEMPEST_CONCURRENCY (default 6) sets the workers; TEMPEST_BUILD_TIMEOUT
 # (default 30 s, the demo builds in 1 s) bounds each wait for a status. TEMPEST_KNOWN and
-# TEMPEST_MIN_PASS name other lists (the real tier's: known-failures-real.txt, min-pass-real).
+# TEMPEST_MIN_PASS name other lists (the real tier's: known-failures-real.txt, min-pass-real),
+# TEMPEST_INCLUDE another selection (the real tier's: interop.txt).
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -267,7 +268,7 @@ EOF
 # 5. The run, then one retry of the failures not known to fail (a pass on retry is printed
 #    as flaky), then the judgement (judge.py).
 cd "$work/tw" || die "no workspace"
-select_args=(--include-list "$here/include.txt" --exclude-list "$here/exclude.txt")
+select_args=(--include-list "${TEMPEST_INCLUDE:-$here/include.txt}" --exclude-list "$here/exclude.txt")
 [ -n "${TEMPEST_FILTER:-}" ] && select_args=(--regex "$TEMPEST_FILTER" --exclude-list "$here/exclude.txt")
 results() { # results FILE: the last run's results as CSV
     # `stestr last` exits non-zero when the run had failures: judge by the file instead.

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
 use cascade_model::fault::Service;
-use cascade_model::request_id::{is_valid_request_id, new_request_id};
+use cascade_model::request_id::{RequestId, is_valid_request_id, new_request_id};
 use http::HeaderValue;
 use tokio::time::Instant;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -160,8 +160,9 @@ async fn not_found(req: Request) -> Response {
 }
 
 /// Mints the request id, opens the request's log span, and records metrics.
-async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+async fn observe(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let request_id = new_request_id();
+    req.extensions_mut().insert(RequestId(request_id.clone()));
     let global = req
         .headers()
         .get("x-openstack-request-id")

@@ -315,6 +315,23 @@ async fn server_response_shapes_and_validation() {
         loc.starts_with(&format!("{}/image/images/", e.c.url)),
         "{loc}"
     );
+    // The server is `image_snapshot` until the first upload ends (a 409 meanwhile, as in Nova).
+    assert!(
+        eventually(std::time::Duration::from_secs(20), || async {
+            nova(
+                &e,
+                Method::GET,
+                &format!("/servers/{id}"),
+                tok,
+                None,
+                "2.100",
+            )
+            .await
+            .body["server"]["OS-EXT-STS:task_state"]
+                .is_null()
+        })
+        .await
+    );
     let r = nova(
         &e,
         Method::POST,
@@ -330,6 +347,22 @@ async fn server_response_shapes_and_validation() {
     // rebuild: 202 with the server (new image, name, metadata) and the requested password.
     let img2 = image(&e).await;
     assert!(wait_status(&e, tok, &id, "ACTIVE").await);
+    assert!(
+        eventually(std::time::Duration::from_secs(20), || async {
+            nova(
+                &e,
+                Method::GET,
+                &format!("/servers/{id}"),
+                tok,
+                None,
+                "2.100",
+            )
+            .await
+            .body["server"]["OS-EXT-STS:task_state"]
+                .is_null()
+        })
+        .await
+    );
     let r = nova(
         &e,
         Method::POST,

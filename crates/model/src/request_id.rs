@@ -1,5 +1,10 @@
 //! Request ids in oslo.middleware's format: `req-<uuid4>`.
 
+/// The id of the request being served, as the API answers it (`x-openstack-request-id`);
+/// the router puts it in every request's extensions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(pub String);
+
 /// Mints a new request id (`req-` followed by a random UUID4).
 pub fn new_request_id() -> String {
     format!("req-{}", uuid::Uuid::new_v4())

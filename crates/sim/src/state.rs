@@ -50,7 +50,8 @@ impl RegionState {
     pub(crate) fn advance(&mut self, now: Ts) -> bool {
         let a = self.compute.advance(now);
         let b = self.volume.advance(now);
-        a || b
+        let c = self.image.advance(now);
+        a || b || c
     }
 
     pub(crate) fn summary(&self) -> Value {

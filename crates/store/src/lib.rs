@@ -20,6 +20,7 @@ mod error;
 pub mod identity;
 pub mod image_tasks;
 pub mod images;
+pub mod instance_actions;
 pub mod jobs;
 pub mod metadefs;
 pub mod network;

@@ -10,17 +10,23 @@
 mod audit;
 mod diagnostics;
 mod events;
+mod extensions;
 mod flavors;
 mod hypervisors;
+mod images;
+mod instance_actions;
 mod keypairs;
 mod misc;
 mod networks;
+mod proxy_routes;
 mod quota_classes;
 mod security_groups;
+mod server_extras;
 mod server_meta;
 mod servers;
 mod services;
 pub(crate) mod views;
+mod volume_proxy;
 mod volumes;
 
 use axum::extract::{Request, State};
@@ -210,8 +216,13 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/os-hosts/{host}/reboot", get(services::power_action))
         .route("/os-simple-tenant-usage", get(misc::usage_all))
         .route("/os-simple-tenant-usage/{project}", get(misc::usage_one))
+        .merge(proxy_routes::routes())
         .layer(middleware::from_fn(microversion));
-    Router::new().route("/", get(versions)).nest("/v2.1", api)
+    Router::new()
+        .route("/", get(versions))
+        .route("/v2", get(version_v2))
+        .route("/v2/", get(version_v2))
+        .nest("/v2.1", api)
 }
 
 fn version_doc(state: &AppState, v21: bool) -> Value {
@@ -234,6 +245,18 @@ fn version_doc(state: &AppState, v21: bool) -> Value {
 pub(crate) async fn versions(State(state): State<AppState>) -> Response {
     Json(json!({"versions": [version_doc(&state, false), version_doc(&state, true)]}))
         .into_response()
+}
+
+/// `GET /compute/v2/`: the legacy v2.0 API's document (Nova serves v2.0 as v2.1 without
+/// microversions at that URL).
+pub(crate) async fn version_v2(State(state): State<AppState>) -> Response {
+    let mut doc = version_doc(&state, false);
+    doc["links"] = json!([
+        {"rel": "self", "href": format!("{}/compute/v2/", state.public_url)},
+        {"rel": "describedby", "type": "text/html", "href": "https://docs.openstack.org/"},
+    ]);
+    doc["media-types"] = json!([{"base": "application/json", "type": "application/vnd.openstack.compute+json;version=2"}]);
+    Json(json!({ "version": doc })).into_response()
 }
 
 pub(crate) async fn version(State(state): State<AppState>) -> Response {

@@ -17,11 +17,12 @@ use cascade_model::microversion::Microversion;
 use http::{HeaderValue, StatusCode};
 use serde_json::{Value, json};
 
-use super::{ApiResult, SVC, accepted, scope, views};
+use super::{ApiResult, SVC, accepted, instance_actions, scope, views};
 use crate::auth::Auth;
 use crate::body;
 use crate::error::{ApiError, OrApi};
 use crate::state::AppState;
+use cascade_model::request_id::RequestId;
 
 async fn actor(state: &AppState, ctx: &AuthContext) -> ApiResult<Actor> {
     state.delegation.actor(ctx).await.or_api(SVC)
@@ -265,6 +266,7 @@ pub(crate) async fn create(
     State(state): State<AppState>,
     Auth(ctx): Auth,
     Extension(mv): Extension<Microversion>,
+    rid: Option<Extension<RequestId>>,
     raw: Bytes,
 ) -> ApiResult {
     let doc = body::json(SVC, &raw)?;
@@ -284,6 +286,9 @@ pub(crate) async fn create(
         .await
         .or_api(SVC)?;
     let first = &rows[0];
+    for row in &rows {
+        instance_actions::record(&state, &ctx, rid.as_ref(), &row.id, "create").await?;
+    }
     if server["return_reservation_id"] == json!(true) {
         return Ok(accepted(
             json!({"reservation_id": format!("r-{}", &first.id[..8])}),
@@ -555,6 +560,7 @@ pub(crate) async fn update(
 pub(crate) async fn delete(
     State(state): State<AppState>,
     Auth(ctx): Auth,
+    rid: Option<Extension<RequestId>>,
     Path(id): Path<String>,
 ) -> ApiResult {
     state
@@ -562,6 +568,7 @@ pub(crate) async fn delete(
         .delete_server(&scope(&ctx)?, &id, ctx.is_admin())
         .await
         .or_api(SVC)?;
+    instance_actions::record(&state, &ctx, rid.as_ref(), &id, "delete").await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -569,6 +576,7 @@ pub(crate) async fn action(
     State(state): State<AppState>,
     Auth(ctx): Auth,
     Extension(mv): Extension<Microversion>,
+    rid: Option<Extension<RequestId>>,
     Path(id): Path<String>,
     raw: Bytes,
 ) -> ApiResult {
@@ -591,6 +599,7 @@ pub(crate) async fn action(
         )
         .await
         .or_api(SVC)?;
+    instance_actions::record(&state, &ctx, rid.as_ref(), &id, &name).await?;
     Ok(match outcome {
         ActionOutcome::Accepted => StatusCode::ACCEPTED.into_response(),
         ActionOutcome::NoContent => StatusCode::NO_CONTENT.into_response(),
@@ -610,7 +619,7 @@ pub(crate) async fn action(
             )}))
         }
         // From 2.45 the image id is in the body and there is no `Location` (as in Nova).
-        ActionOutcome::Body(_, body) if name == "createImage" => {
+        ActionOutcome::Body(_, body) if name == "createImage" || name == "createBackup" => {
             if mv.at_least(2, 45) {
                 accepted(body)
             } else {

@@ -359,7 +359,9 @@ pub(crate) fn server_group(g: &ServerGroupRow, members: &[String], mv: Microvers
     let mut out = json!({"id": g.id, "name": g.name, "members": members});
     if mv.at_least(2, 64) {
         out["policy"] = json!(g.policy);
-        out["rules"] = parse(&g.rules);
+        out["rules"] = Some(parse(&g.rules))
+            .filter(Value::is_object)
+            .unwrap_or_else(|| json!({}));
     } else {
         out["policies"] = json!([g.policy]);
         out["metadata"] = json!({});

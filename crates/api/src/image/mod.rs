@@ -54,6 +54,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/v2/images", get(list).post(create))
         .route("/v2/images/{id}", get(show).patch(update).delete(remove))
         .route("/v2/images/{id}/file", put(upload).get(download))
+        .route("/v2/images/{id}/tasks", get(tasks))
         .route(
             "/v2/images/{id}/tags/{tag}",
             put(add_tag).delete(remove_tag),
@@ -139,6 +140,14 @@ async fn show(State(state): State<AppState>, auth: Auth, Path(id): Path<String>)
     let caller = caller(&auth)?;
     let img = state.images.get(&caller, &id).await.or_api(SVC)?;
     Ok(Json(img.to_glance()).into_response())
+}
+
+/// `GET /v2/images/{id}/tasks` (image API 2.12): the image's import tasks. Cascade's Glance
+/// has no import (`/v2/info/import` lists no method), so an image has none.
+async fn tasks(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult {
+    let caller = caller(&auth)?;
+    state.images.get(&caller, &id).await.or_api(SVC)?;
+    Ok(Json(json!({"tasks": []})).into_response())
 }
 
 async fn update(

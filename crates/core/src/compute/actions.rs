@@ -39,6 +39,9 @@ impl Compute {
             "confirmResize",
             "revertResize",
             "createImage",
+            "createBackup",
+            "forceDelete",
+            "restore",
             "rebuild",
             "os-getConsoleOutput",
             "addSecurityGroup",
@@ -46,7 +49,6 @@ impl Compute {
             "os-resetState",
             "injectNetworkInfo",
             "migrate",
-            "restore",
         ];
         if !KNOWN.contains(&action.name.as_str()) {
             return Err(CoreError::bad_request(format!(
@@ -73,6 +75,26 @@ impl Compute {
             // The server never reached a pod: its state lives only in the index.
             return self.reset_state_in_index(scope, id, &action.body).await;
         }
+        match action.name.as_str() {
+            // Cascade keeps no soft-deleted servers (no deferred delete): a force delete is a
+            // delete, and there is never anything to restore.
+            "forceDelete" => {
+                self.delete_server(scope, id, scope.is_admin()).await?;
+                return Ok(ActionOutcome::Accepted);
+            }
+            "restore" => {
+                return Err(CoreError::conflict(format!(
+                    "Cannot 'restore' instance {id} while it is in vm_state {}",
+                    row.vm_state
+                )));
+            }
+            _ => {}
+        }
+        let backup = if action.name == "createBackup" {
+            Some(super::backup::parse(&action.body["createBackup"])?)
+        } else {
+            None
+        };
         if action.name == "addSecurityGroup" || action.name == "removeSecurityGroup" {
             // Security groups live on the server's ports in the central Neutron.
             let group = action.body[action.name.as_str()]["name"]
@@ -117,6 +139,10 @@ impl Compute {
             ));
         }
         let mut body = action.body.clone();
+        if let Some(b) = &backup {
+            // The pod snapshots; the backup's type and rotation are the top's.
+            body = json!({"createImage": {"name": b.name, "metadata": b.metadata}});
+        }
         let mut resize_to = None;
         let mut rebuild_image = None;
         match action.name.as_str() {
@@ -249,7 +275,7 @@ impl Compute {
         }
         // Refresh the index from the pod right away.
         let _ = self.get_server(scope, id).await;
-        if action.name == "createImage" {
+        if action.name == "createImage" || backup.is_some() {
             // The pod makes the snapshot; a job adopts it at the top once it is active, under
             // the id answered now.
             let v = r.json().unwrap_or(Value::Null);
@@ -270,17 +296,49 @@ impl Compute {
                     )
                 })?;
             let image_id = uuid::Uuid::new_v4().to_string();
-            let name = action.body["createImage"]["name"]
+            let name = body["createImage"]["name"]
                 .as_str()
                 .unwrap_or("snapshot")
                 .to_string();
+            let base = if row.image_id.is_empty() {
+                None
+            } else {
+                self.images
+                    .resolve(&row.project_id, &row.image_id)
+                    .await
+                    .ok()
+            };
+            let metadata = body["createImage"]["metadata"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+                        .collect()
+                })
+                .unwrap_or_default();
+            self.images
+                .reserve_snapshot(&super::deps::SnapshotRequest {
+                    image_id: image_id.clone(),
+                    project_id: row.project_id.clone(),
+                    user_id: actor.user_id.clone(),
+                    name: name.clone(),
+                    server_id: id.to_string(),
+                    base_image: row.image_id.clone(),
+                    metadata,
+                    min_disk: base.as_ref().map_or(0, |b| b.min_disk),
+                    min_ram: base.as_ref().map_or(0, |b| b.min_ram),
+                    backup_type: backup.as_ref().map(|b| b.backup_type.clone()),
+                })
+                .await?;
             self.jobs
                 .enqueue(NewJob {
                     job_type: super::saga::SNAPSHOT.into(),
                     resource_id: image_id.clone(),
                     project_id: row.project_id.clone(),
                     pod_id: Some(pod_id.clone()),
-                    payload: json!({"bottom_image": bottom_image, "name": name, "server_id": id}),
+                    payload: json!({"bottom_image": bottom_image, "name": name, "server_id": id,
+                        "backup_type": backup.as_ref().map(|b| &b.backup_type),
+                        "rotation": backup.as_ref().map(|b| b.rotation)}),
                     max_attempts: Some(30),
                     delay: None,
                 })

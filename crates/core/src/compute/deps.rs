@@ -181,8 +181,26 @@ pub trait ImageSource: Send + Sync + 'static {
         pod_id: &'a str,
     ) -> BoxFuture<'a, Result<String>>;
 
-    /// Adopts an active image made in a pod (a server snapshot) as the top image `image_id`
-    /// owned by `project_id` (register mode, no copy). Idempotent.
+    /// Reserves the top image of a server snapshot (`createImage`): `saving` until the pod's
+    /// image is adopted, visible (and deletable) at once, as Nova's snapshot image is in Glance.
+    fn reserve_snapshot<'a>(&'a self, req: &'a SnapshotRequest) -> BoxFuture<'a, Result<()>>;
+
+    /// `createBackup`'s rotation: deletes the project's oldest active backups of the server
+    /// with that backup type beyond the `rotation` newest.
+    fn rotate_backups<'a>(
+        &'a self,
+        project_id: &'a str,
+        server_id: &'a str,
+        backup_type: &'a str,
+        rotation: u64,
+    ) -> BoxFuture<'a, Result<()>>;
+
+    /// A snapshot that failed for good: its reserved top image goes, as Nova deletes it.
+    fn abandon_snapshot<'a>(&'a self, image_id: &'a str) -> BoxFuture<'a, Result<()>>;
+
+    /// Adopts an active image made in a pod (a server snapshot) as the reserved top image
+    /// `image_id` owned by `project_id` (register mode, no copy). Idempotent; when the top
+    /// image was deleted meanwhile, the pod's image is deleted instead.
     fn adopt<'a>(
         &'a self,
         project_id: &'a str,
@@ -191,6 +209,25 @@ pub trait ImageSource: Send + Sync + 'static {
         image_id: &'a str,
         name: &'a str,
     ) -> BoxFuture<'a, Result<()>>;
+}
+
+/// The top image a `createImage` reserves, with the properties Nova gives a snapshot.
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotRequest {
+    pub image_id: String,
+    pub project_id: String,
+    pub user_id: String,
+    pub name: String,
+    /// The top server snapshotted (`instance_uuid`).
+    pub server_id: String,
+    /// The server's image (`base_image_ref`), empty for a volume-backed server.
+    pub base_image: String,
+    /// The request's `metadata`.
+    pub metadata: BTreeMap<String, String>,
+    pub min_disk: u64,
+    pub min_ram: u64,
+    /// `createBackup`: the backup type (`daily`, …); the image's `image_type` is then `backup`.
+    pub backup_type: Option<String>,
 }
 
 /// Used where no implementation is wired: every call fails with 503 "not available".
@@ -274,6 +311,21 @@ impl ImageSource for Unavailable {
         _: &'a str,
         _: &'a str,
         _: &'a str,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async { Err(unavailable("the image service")) })
+    }
+    fn reserve_snapshot<'a>(&'a self, _: &'a SnapshotRequest) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async { Err(unavailable("the image service")) })
+    }
+    fn abandon_snapshot<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async { Err(unavailable("the image service")) })
+    }
+    fn rotate_backups<'a>(
+        &'a self,
+        _: &'a str,
+        _: &'a str,
+        _: &'a str,
+        _: u64,
     ) -> BoxFuture<'a, Result<()>> {
         Box::pin(async { Err(unavailable("the image service")) })
     }

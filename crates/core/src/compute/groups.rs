@@ -56,7 +56,12 @@ impl Compute {
             project_id: actor.project_id.clone(),
             user_id: actor.user_id.clone(),
             policy: policy.to_string(),
-            rules: json_text(&rules),
+            // Nova's default: no rules is `{}`.
+            rules: if rules.is_null() {
+                "{}".into()
+            } else {
+                json_text(&rules)
+            },
             created_at: now_micros(),
         };
         self.store.insert_server_group(&row).await?;

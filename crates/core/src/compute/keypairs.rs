@@ -179,9 +179,9 @@ impl Compute {
                 (g.public_key, Some(g.private_key))
             }
             None => {
-                return Err(CoreError::bad_request(
-                    "Keypair data is invalid: Cascade generates ssh key pairs only; provide public_key for an x509 key pair",
-                ));
+                let (cert, key) =
+                    super::x509::generate(&format!("{project_id}-{user_id}"), chrono::Utc::now());
+                (cert, Some(key))
             }
         };
         if public_key.trim().is_empty() {
@@ -194,12 +194,9 @@ impl Compute {
                 CoreError::bad_request("Keypair data is invalid: failed to generate fingerprint")
             })?
         } else {
-            let digest = Md5::digest(public_key.as_bytes());
-            digest
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<Vec<_>>()
-                .join(":")
+            super::x509::fingerprint(&public_key).ok_or_else(|| {
+                CoreError::bad_request("Keypair data is invalid: failed to generate fingerprint")
+            })?
         };
         let row = KeypairRow {
             user_id: user_id.to_string(),

@@ -7,22 +7,26 @@
 
 mod actions;
 mod audit;
+mod backup;
 pub mod deps;
 mod events;
 mod flavors;
 mod groups;
 mod hosts;
+pub mod instance_actions;
 mod keygen;
 mod keypairs;
 mod list;
 mod metadata;
 mod name_filter;
+mod password;
 mod quotas;
 mod saga;
 mod scheduler;
 mod servers;
 mod volumes;
 mod watcher;
+mod x509;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -73,6 +73,10 @@ impl JobHandler for ServerJobs {
             };
             if self.job_type == BUILD {
                 compute.fail_build(&job.resource_id, error).await;
+            } else if self.job_type == SNAPSHOT {
+                if let Err(e) = compute.images.abandon_snapshot(&job.resource_id).await {
+                    tracing::warn!(image = %job.resource_id, error = %e, "cannot delete a failed snapshot's image");
+                }
             } else if self.job_type == DELETE {
                 tracing::error!(server = %job.resource_id, error, "server delete failed for good");
             }
@@ -542,6 +546,15 @@ impl Compute {
         self.images
             .adopt(&job.project_id, &pod_id, &bottom, &job.resource_id, &name)
             .await?;
+        if let (Some(backup_type), Some(rotation)) = (
+            job.payload["backup_type"].as_str(),
+            job.payload["rotation"].as_u64(),
+        ) {
+            let server = job.payload["server_id"].as_str().unwrap_or_default();
+            self.images
+                .rotate_backups(&job.project_id, server, backup_type, rotation)
+                .await?;
+        }
         Ok(())
     }
 

@@ -84,7 +84,7 @@ pub enum ActionOutcome {
     Body(u16, Value),
 }
 
-fn instance_missing(id: &str) -> CoreError {
+pub(crate) fn instance_missing(id: &str) -> CoreError {
     CoreError::not_found(format!("Instance {id} could not be found."))
 }
 

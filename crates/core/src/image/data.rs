@@ -25,7 +25,7 @@ use super::digest::{Digesting, Digests, Meter};
 use super::model::{Caller, Image, not_found};
 use super::policy::ImagePolicy;
 use super::{COPY_JOB, DELETE_COPY_JOB, ImageService, RESOURCE_TYPE, TOP_ID_PROPERTY, model};
-use crate::compute::deps::{BoxFuture, ImageInfo, ImageSource};
+use crate::compute::deps::{BoxFuture, ImageInfo, ImageSource, SnapshotRequest};
 use crate::jobs::{Job, JobContext, JobError, JobHandler, NewJob};
 use crate::routing_lock::{self, BottomKey};
 use crate::{CoreError, ErrorKind, Result};
@@ -325,7 +325,7 @@ impl ImageService {
             .ok_or_else(|| CoreError::internal("the pod created an image without an id"))
     }
 
-    async fn get_bottom(client: &PodClient, bottom: &str) -> Result<Option<Value>> {
+    pub(super) async fn get_bottom(client: &PodClient, bottom: &str) -> Result<Option<Value>> {
         let r = client
             .send(
                 Method::GET,
@@ -342,7 +342,7 @@ impl ImageService {
         }
     }
 
-    async fn delete_bottom(client: &PodClient, bottom: &str) -> Result<()> {
+    pub(super) async fn delete_bottom(client: &PodClient, bottom: &str) -> Result<()> {
         let r = client
             .send(
                 Method::DELETE,
@@ -1423,30 +1423,31 @@ impl ImageSource for ImageService {
 
     fn adopt<'a>(
         &'a self,
-        project_id: &'a str,
+        _project_id: &'a str,
         pod_id: &'a str,
         bottom_id: &'a str,
         image_id: &'a str,
-        name: &'a str,
+        _name: &'a str,
     ) -> BoxFuture<'a, Result<()>> {
-        Box::pin(async move {
-            if self.store.get_image(image_id).await.is_ok() {
-                return Ok(());
-            }
-            let caller = Caller {
-                project_id: project_id.to_string(),
-                is_admin: true,
-            };
-            let req = RegisterRequest {
-                pod_id: pod_id.to_string(),
-                bottom_id: bottom_id.to_string(),
-                image_id: Some(image_id.to_string()),
-                name: Some(name.to_string()),
-                visibility: Some("private".into()),
-                owner: Some(project_id.to_string()),
-            };
-            self.register(&caller, req).await.map(|_| ())
-        })
+        Box::pin(self.adopt_snapshot(pod_id, bottom_id, image_id))
+    }
+
+    fn reserve_snapshot<'a>(&'a self, req: &'a SnapshotRequest) -> BoxFuture<'a, Result<()>> {
+        Box::pin(self.reserve(req))
+    }
+
+    fn abandon_snapshot<'a>(&'a self, image_id: &'a str) -> BoxFuture<'a, Result<()>> {
+        Box::pin(self.abandon(image_id))
+    }
+
+    fn rotate_backups<'a>(
+        &'a self,
+        project_id: &'a str,
+        server_id: &'a str,
+        backup_type: &'a str,
+        rotation: u64,
+    ) -> BoxFuture<'a, Result<()>> {
+        Box::pin(self.rotate(project_id, server_id, backup_type, rotation))
     }
 
     fn ensure_in_pod<'a>(

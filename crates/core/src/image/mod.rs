@@ -23,9 +23,11 @@ pub mod digest;
 mod limits;
 pub mod metadefs;
 pub mod model;
+pub mod nova;
 pub mod patch;
 pub mod policy;
 mod registry;
+mod snapshots;
 pub mod tasks;
 
 use std::sync::{Arc, OnceLock};

@@ -389,7 +389,7 @@ impl JobEngine {
                 ("retry", held)
             }
             Err(JobError::Retry(msg) | JobError::Fail(msg)) => {
-                tracing::warn!(job = %id, job_type = %job.job_type, attempts = job.attempts, error = %msg, "job failed");
+                tracing::error!(job = %id, job_type = %job.job_type, attempts = job.attempts, error = %msg, "job failed for good");
                 let mut failed = job.clone();
                 failed.status = JobStatus::Fail;
                 failed.last_error = Some(msg.clone());

@@ -20,6 +20,7 @@ pub mod bottom;
 pub mod ipam;
 pub mod jobs;
 pub mod nova;
+pub mod nova_networks;
 mod ownership;
 pub mod query;
 pub mod resources;

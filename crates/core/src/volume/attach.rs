@@ -83,8 +83,9 @@ impl VolumeService {
         let (pod_id, bottom_server) = self.same_pod(&vol, server_id, scope).await?;
         let attached: Vec<Value> = serde_json::from_str(&vol.attachments).unwrap_or_default();
         if attached.iter().any(|a| a["server_id"] == server_id) {
-            return Err(CoreError::conflict(format!(
-                "volume {} already attached",
+            // Nova's `InvalidVolume`: a 400.
+            return Err(CoreError::bad_request(format!(
+                "Invalid volume: volume {} already attached",
                 vol.id
             )));
         }

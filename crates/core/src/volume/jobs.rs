@@ -70,23 +70,34 @@ impl JobHandler for VolumeJobs {
             };
             match self.job_type {
                 CREATE => service.fail_create(&job.resource_id, error).await,
-                SNAPSHOT_CREATE => {
+                // Cinder's statuses for a failed snapshot create or delete: `error`,
+                // `error_deleting` (the owner sees it and may reset or delete again).
+                SNAPSHOT_CREATE | SNAPSHOT_DELETE => {
                     if let Ok(mut s) = service.store.get_snapshot(&job.resource_id).await {
-                        s.status = "error".into();
-                        s.updated_at = now_micros();
-                        let _ = service.store.update_snapshot(&s).await;
+                        s.status = if self.job_type == SNAPSHOT_CREATE {
+                            "error"
+                        } else {
+                            "error_deleting"
+                        }
+                        .into();
+                        s.updated_at = now_micros().max(s.updated_at + 1);
+                        if let Err(e) = service.store.update_snapshot(&s).await {
+                            tracing::error!(snapshot = %job.resource_id, error = %e, "cannot record the snapshot job's failure");
+                        }
                     }
                 }
                 DELETE => {
                     if let Ok(mut row) = service.store.get_volume(&job.resource_id).await {
                         row.status = "error_deleting".into();
                         row.updated_at = now_micros().max(row.updated_at + 1);
-                        let _ = service.store.update_volume(&row).await;
+                        if let Err(e) = service.store.update_volume(&row).await {
+                            tracing::error!(volume = %job.resource_id, error = %e, "cannot record the delete's failure");
+                        }
                     }
                 }
                 _ => {}
             }
-            tracing::warn!(volume = %job.resource_id, job = self.job_type, error, "volume job failed for good");
+            tracing::error!(resource = %job.resource_id, job = self.job_type, error, "volume job failed for good");
         })
     }
 }
@@ -725,16 +736,21 @@ impl VolumeService {
             };
             if let Some(bottom) = bottom {
                 let client = self.pods.client(&pod_id).await?;
+                // As the snapshot was made: the owner's delegation recorded with its volume
+                // (a token for the owner's project; the path names that project).
+                let request = match self.store.get_volume(&snap.volume_id).await {
+                    Ok(v) => v.request,
+                    Err(_) => String::new(),
+                };
                 let actor = Actor {
                     user_id: snap.user_id.clone(),
-                    project_id: snap.project_id.clone(),
-                    grant: None,
+                    ..actor_of(&snap.project_id, &snap.user_id, &request)
                 };
-                let token = self.delegation.token_for(&actor).await.ok();
+                let token = self.delegation.token_for(&actor).await?;
                 let path = tenant_path(&snap.project_id, &format!("/snapshots/{bottom}"));
                 let r = client
                     .send_as(
-                        token.as_deref(),
+                        Some(&token),
                         Method::DELETE,
                         "volumev3",
                         &path,

@@ -419,12 +419,42 @@ impl VolumeService {
             if text != row.attachments {
                 row.attachments = text;
             }
+            let live: Vec<&str> = out.iter().filter_map(|a| a["server_id"].as_str()).collect();
+            self.prune_dead_attachments(&row.id, &live).await;
         }
         if *row == before {
             return false;
         }
         row.updated_at = now_micros().max(before.updated_at + 1);
         true
+    }
+
+    /// Drops the attachment records of servers deleted at the top that the pod no longer
+    /// shows attached (deleting a server detaches its volumes, as in Nova).
+    async fn prune_dead_attachments(&self, volume_id: &str, live: &[&str]) {
+        let rows = match self.store.volume_attachments(volume_id).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(volume = %volume_id, error = %e, "cannot read attachments");
+                return;
+            }
+        };
+        for a in rows {
+            let Some(server) = a.server_id.as_deref() else {
+                continue;
+            };
+            if live.contains(&server) {
+                continue;
+            }
+            let gone = match self.store.get_server(server).await {
+                Ok(s) => s.deleted,
+                Err(cascade_store::StoreError::NotFound) => true,
+                Err(_) => false,
+            };
+            if gone && let Err(e) = self.store.delete_attachment(&a.id).await {
+                tracing::warn!(volume = %volume_id, attachment = %a.id, error = %e, "cannot drop a dead attachment");
+            }
+        }
     }
 
     pub(crate) async fn mark_deleted(&self, row: &mut VolumeRow) -> Result<()> {

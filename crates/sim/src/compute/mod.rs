@@ -13,6 +13,7 @@ pub(crate) mod events;
 pub(crate) mod flavors;
 pub(crate) mod hosts;
 pub(crate) mod misc;
+mod password;
 pub(crate) mod servers;
 
 use axum::Router;
@@ -231,6 +232,10 @@ pub(crate) fn router(ctx: Ctx) -> Router<Ctx> {
         )
         .route(&p("/servers/{id}/os-interface"), get(s::interfaces))
         .route(&p("/servers/{id}/ips"), get(s::ips))
+        .route(
+            &p("/servers/{id}/os-server-password"),
+            get(password::show).delete(password::clear),
+        )
         .route(&p("/servers/{id}/ips/{network}"), get(s::ips_by_network))
         .route(&p("/flavors"), get(f::list).post(f::create))
         .route(&p("/flavors/detail"), get(f::list_detail))

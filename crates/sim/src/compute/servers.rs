@@ -1715,7 +1715,21 @@ pub(crate) async fn action(
             {
                 return Err(conflict("createImage", &s));
             }
-            let image_id = st.image.create_snapshot(&auth, &iname, &s, meta, t);
+            // The server is `image_snapshot` until the upload ends (a second snapshot is a
+            // 409 meanwhile), as in Nova.
+            let image_id = st
+                .image
+                .create_snapshot(&auth, &iname, &s, meta, t, t + action_time);
+            st.compute.touch(&id, t, |s| {
+                s.task_state = Some("image_snapshot".into());
+                s.pending = Some(Pending {
+                    due: t + action_time,
+                    status: s.status.clone(),
+                    vm_state: s.vm_state.clone(),
+                    power_state: s.power_state,
+                    revert_flavor: false,
+                });
+            });
             let base = &ctx.region.base_url;
             if mv.ge(2, 45) {
                 return Ok((
@@ -1812,7 +1826,41 @@ pub(crate) async fn action(
             );
         }
         "os-getConsoleOutput" => {
-            let out = format!("Simulated console of {} ({})\nlogin: ", s.name, s.id);
+            // A boot log, tailed to `length` lines as Nova's `_tail_log` does (-1 or none: all).
+            let length = match arg.get("length") {
+                None | Some(Value::Null) => None,
+                Some(Value::Number(n)) => n.as_i64(),
+                Some(Value::String(t)) => Some(t.trim().parse::<i64>().map_err(|_| {
+                    bad(format!(
+                        "Invalid input for field/attribute length. Value: {t}."
+                    ))
+                })?),
+                Some(v) => {
+                    return Err(bad(format!(
+                        "Invalid input for field/attribute length. Value: {v}."
+                    )));
+                }
+            };
+            if length.is_some_and(|n| n < -1) {
+                return Err(bad("Invalid input for field/attribute length."));
+            }
+            let log = [
+                "[    0.000000] Linux version 6.1.0 (simulated)".to_string(),
+                "[    0.000000] Command line: console=ttyS0".to_string(),
+                "[    0.412000] Freeing unused kernel memory".to_string(),
+                "Starting network...".to_string(),
+                format!("cloud-init: instance-id {}", s.id),
+                format!("cloud-init: hostname {}", s.hostname),
+                "=== system information ===".to_string(),
+                format!("Simulated console of {} ({})", s.name, s.id),
+                String::new(),
+                format!("{} login: ", s.hostname),
+            ];
+            let out = match length {
+                None | Some(-1) => log.join("\n"),
+                Some(0) => String::new(),
+                Some(n) => log[log.len().saturating_sub(n as usize)..].join("\n"),
+            };
             return Ok(axum::Json(json!({"output": out})).into_response());
         }
         "os-resetState" => {

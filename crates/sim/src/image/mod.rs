@@ -173,6 +173,9 @@ impl Image {
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct ImageState {
     pub(crate) images: BTreeMap<String, Image>,
+    /// Server snapshots being uploaded (`saving`), by image id: when their upload ends.
+    #[serde(default)]
+    pub(crate) uploading: BTreeMap<String, Ts>,
 }
 
 const BASE_KEYS: &[&str] = &[
@@ -281,6 +284,7 @@ impl ImageState {
         s: &Server,
         meta: BTreeMap<String, String>,
         t: Ts,
+        done: Ts,
     ) -> String {
         let mut img = blank(new_id(), &auth.project_id, t);
         img.name = Some(name.into());
@@ -289,9 +293,6 @@ impl ImageState {
         img.container_format = Some("bare".into());
         img.min_disk = s.flavor.disk;
         img.min_ram = s.flavor.ram;
-        for (k, v) in meta {
-            img.properties.insert(k, json!(v));
-        }
         img.properties
             .insert("image_type".into(), json!("snapshot"));
         img.properties.insert("instance_uuid".into(), json!(s.id));
@@ -299,10 +300,38 @@ impl ImageState {
         if let Some(b) = &s.image_id {
             img.properties.insert("base_image_ref".into(), json!(b));
         }
-        finish_upload(&mut img, Bytes::from(format!("snapshot of {}", s.id)), t);
+        // The request's metadata wins over the snapshot's own properties, as in Nova.
+        for (k, v) in meta {
+            img.properties.insert(k, json!(v));
+        }
+        // Nova's snapshot image is `saving` while the hypervisor uploads it.
+        img.status = "saving".into();
         let id = img.id.clone();
         self.images.insert(id.clone(), img);
+        self.uploading.insert(id.clone(), done);
         id
+    }
+
+    /// Ends the snapshot uploads due by `now`. Returns whether anything changed.
+    pub(crate) fn advance(&mut self, now: Ts) -> bool {
+        let due: Vec<(String, Ts)> = self
+            .uploading
+            .iter()
+            .filter(|(_, d)| **d <= now)
+            .map(|(id, d)| (id.clone(), *d))
+            .collect();
+        for (id, d) in &due {
+            self.uploading.remove(id);
+            if let Some(img) = self.images.get_mut(id).filter(|i| i.status == "saving") {
+                let server = img
+                    .properties
+                    .get("instance_uuid")
+                    .cloned()
+                    .unwrap_or_default();
+                finish_upload(img, Bytes::from(format!("snapshot of {server}")), *d);
+            }
+        }
+        !due.is_empty()
     }
 }
 

@@ -14,6 +14,7 @@ pub(super) static IMAGE: &[RouteRule] = &[
     glance!(DELETE, "/v2/images/{id}", "delete_image", ProjectMember),
     glance!(PUT, "/v2/images/{id}/file", "upload_image", ProjectMember),
     glance!(GET, "/v2/images/{id}/file", "download_image", ProjectReader),
+    glance!(GET, "/v2/images/{id}/tasks", "get_image", ProjectReader),
     glance!(
         PUT,
         "/v2/images/{id}/tags/{tag}",

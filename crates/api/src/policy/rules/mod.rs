@@ -96,6 +96,7 @@ macro_rules! admin_api {
 
 mod cascade;
 mod compute;
+mod compute_proxy;
 mod identity;
 mod image;
 mod network;
@@ -106,6 +107,7 @@ pub fn default_rules() -> impl Iterator<Item = &'static RouteRule> {
     identity::IDENTITY
         .iter()
         .chain(compute::COMPUTE)
+        .chain(compute_proxy::COMPUTE_PROXY)
         .chain(network::NETWORK)
         .chain(image::IMAGE)
         .chain(volume::VOLUME)

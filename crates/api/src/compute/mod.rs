@@ -54,6 +54,23 @@ pub(crate) fn scope(ctx: &AuthContext) -> ApiResult<Scope> {
     ctx.scope().or_api(SVC)
 }
 
+/// Nova's proxy APIs to Neutron and Cinder (`os-security-groups`, `os-networks`,
+/// `os-tenant-networks`, `os-volumes`, `os-snapshots`) are gone from microversion 2.36: 404.
+pub(crate) fn proxy_api(mv: Microversion) -> ApiResult<()> {
+    if mv.at_least(2, 36) {
+        Err(ApiError::new(SVC, 404, "The resource could not be found."))
+    } else {
+        Ok(())
+    }
+}
+
+/// The caller as the central Neutron sees it (for Nova's network proxies).
+pub(crate) fn net_caller(ctx: &AuthContext) -> ApiResult<cascade_core::network::Caller> {
+    cascade_core::network::Caller::of(ctx)
+        .map_err(cascade_core::CoreError::from)
+        .or_api(SVC)
+}
+
 pub(crate) fn router() -> Router<AppState> {
     let api = Router::new()
         .route("/", get(version))

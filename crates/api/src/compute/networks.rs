@@ -65,18 +65,10 @@ fn network_dict(n: &Value, admin: bool) -> Value {
     Value::Object(out)
 }
 
-fn proxy(mv: Microversion) -> ApiResult<()> {
-    if mv.at_least(2, 36) {
-        Err(ApiError::new(SVC, 404, "The resource could not be found."))
-    } else {
-        Ok(())
-    }
-}
+use super::proxy_api as proxy;
 
 fn caller(auth: &Auth) -> ApiResult<Caller> {
-    Caller::of(&auth.0)
-        .map_err(cascade_core::CoreError::from)
-        .or_api(SVC)
+    super::net_caller(&auth.0)
 }
 
 pub(crate) async fn list(

@@ -7,8 +7,6 @@ use axum::Extension;
 use axum::extract::{Path, Query, State};
 use axum::response::IntoResponse;
 use bytes::Bytes;
-use cascade_core::identity::AuthContext;
-use cascade_core::network::Caller;
 use cascade_core::network::nova::{NovaRuleRequest, Window};
 use cascade_model::microversion::Microversion;
 use http::StatusCode;
@@ -18,23 +16,13 @@ use super::misc::{Params, bad, ok};
 use super::{ApiResult, SVC, scope};
 use crate::auth::Auth;
 use crate::body;
-use crate::error::{ApiError, OrApi};
+use crate::error::OrApi;
 use crate::state::AppState;
 
 /// The proxy APIs are gone from 2.36 on.
-fn proxy(mv: Microversion) -> ApiResult<()> {
-    if mv.at_least(2, 36) {
-        Err(ApiError::new(SVC, 404, "The resource could not be found."))
-    } else {
-        Ok(())
-    }
-}
+use super::proxy_api as proxy;
 
-fn caller(ctx: &AuthContext) -> ApiResult<Caller> {
-    Caller::of(ctx)
-        .map_err(cascade_core::CoreError::from)
-        .or_api(SVC)
-}
+use super::net_caller as caller;
 
 /// Nova's `_from_body`: the body must name `key`.
 fn from_body(raw: &Bytes, key: &str) -> ApiResult<Value> {

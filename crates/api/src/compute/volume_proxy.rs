@@ -25,13 +25,7 @@ use crate::body;
 use crate::error::{ApiError, OrApi};
 use crate::state::AppState;
 
-fn proxy(mv: Microversion) -> ApiResult<()> {
-    if mv.at_least(2, 36) {
-        Err(ApiError::new(SVC, 404, "The resource could not be found."))
-    } else {
-        Ok(())
-    }
-}
+use super::proxy_api as proxy;
 
 fn date(us: i64) -> String {
     from_micros(us).format("%Y-%m-%dT%H:%M:%S%.6f").to_string()

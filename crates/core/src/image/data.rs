@@ -1366,8 +1366,10 @@ impl ImageService {
                                     < now - 2 * self.config.copy_lease.as_micros() as i64)
                     }
                 };
-                if stale {
-                    let _ = self.schedule_copy(&img, &pod.pod_id).await;
+                // A copy that cannot be scheduled now is found stale again by the next sweep.
+                if stale && let Err(e) = self.schedule_copy(&img, &pod.pod_id).await {
+                    tracing::warn!(image_id = %img.id, pod_id = %pod.pod_id, error = %e.message,
+                        "sweeper: cannot restart an eager copy; the next sweep retries");
                 }
             }
         }
